@@ -1,0 +1,49 @@
+"""``load``: one entry point that turns a zoo name or a model file into a :class:`Network`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import zoo
+from .errors import LenetcError
+from .network import Network
+from .npz import load_npz
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+_RANDOM = re.compile(r"^random(?::(\d+))?$")
+
+
+def shipped_weights(name: str) -> Path | None:
+    """The trained weights that ship with lenetc for zoo model ``name``, if any."""
+    path = WEIGHTS_DIR / f"{name}.npz"
+    return path if path.is_file() else None
+
+
+def load(model: str | Path, weights: str | Path | None = None) -> Network:
+    """Load a model.
+
+    ``model`` is a zoo name (``lenet5``, ``lenet-caffe``, ``lenet-keras``, ``lenet5-keras``,
+    ``lenet5-softmax``) or a path to an ``.npz`` that carries its architecture. ``weights``
+    is an ``.npz`` path, ``"random:SEED"`` for reproducible random weights, or None for the
+    shipped trained weights (random:0 where none ship).
+    """
+    model = str(model)
+    if model in zoo.ZOO:
+        arch = zoo.architecture(model)
+        if weights is None:
+            weights = shipped_weights(model) or "random:0"
+        match = _RANDOM.match(str(weights))
+        if match:
+            arch.params = zoo.random_params(arch, int(match.group(1) or 0))
+            return arch.validate()
+        return load_npz(weights, architecture=arch)
+    path = Path(model)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        if weights is not None:
+            raise LenetcError("--weights goes with a zoo model name; a .npz model carries its own weights")
+        return load_npz(path)
+    if path.exists():
+        raise LenetcError(f"cannot load '{model}': unsupported file type '{suffix or path.name}' (expected .npz)")
+    raise LenetcError(f"unknown model '{model}' (zoo: {', '.join(zoo.ZOO)}; or give a .npz path)")

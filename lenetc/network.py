@@ -1,0 +1,221 @@
+"""The model description: an ordered list of layers, their parameters and input conventions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import LenetcError
+from .layers import RBF, Layer, Shape, Softmax, layer_from_json
+
+ARCH_KEY = "__arch__"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a 28x28 MNIST digit (uint8, 0 = background) becomes this network's input:
+    ``x = pixel * scale + offset``, then ``pad`` pixels of background on every side."""
+
+    scale: float = 1.0 / 255.0
+    offset: float = 0.0
+    pad: int = 0
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        """Map uint8 images (N, 28, 28) to float32 network inputs (N, 1, H, W)."""
+        x = np.asarray(pixels, dtype=np.float64) * self.scale + self.offset
+        if x.ndim == 2:
+            x = x[None]
+        if self.pad:
+            p = self.pad
+            x = np.pad(x, ((0, 0), (p, p), (p, p)), constant_values=self.offset)
+        return x[:, None].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Counts for one layer, as ``lenetc info`` prints them."""
+
+    name: str
+    kind: str
+    description: str
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    connections: int
+    macs: int
+    activation_bytes: int
+
+
+@dataclass
+class Network:
+    """A feed-forward network: ``layers`` applied in order to an input of ``input_shape`` (C, H, W).
+
+    ``params`` maps ``<layer>.<suffix>`` (``C1.weight``, ``C3.table`` ...) to arrays in the
+    canonical layout; see :meth:`validate`.
+    """
+
+    name: str
+    input_shape: Shape
+    layers: list[Layer]
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    preprocess: Preprocess = field(default_factory=Preprocess)
+
+    # ---- structure -------------------------------------------------------------------
+    def shapes(self) -> list[Shape]:
+        """Input shape followed by each layer's output shape."""
+        shapes = [tuple(self.input_shape)]
+        for layer in self.layers:
+            shapes.append(tuple(layer.output_shape(shapes[-1])))
+        return shapes
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.shapes()[-1]
+
+    @property
+    def output_kind(self) -> str:
+        """``distance`` (RBF: smallest wins), ``probability`` (softmax), ``log_probability`` or ``logit``."""
+        last = self.layers[-1] if self.layers else None
+        if isinstance(last, RBF):
+            return "distance"
+        if isinstance(last, Softmax):
+            return "log_probability" if last.log else "probability"
+        return "logit"
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise LenetcError(f"model '{self.name}' has no layer '{name}'")
+
+    def expected_params(self) -> dict[str, Shape]:
+        """Every parameter key the layers need, with its shape."""
+        out: dict[str, Shape] = {}
+        for layer, in_shape in zip(self.layers, self.shapes()):
+            for suffix, shape in layer.param_shapes(in_shape).items():
+                out[f"{layer.name}.{suffix}"] = tuple(shape)
+        return out
+
+    def validate(self, source: str = "") -> Network:
+        """Check layer names, shapes and parameters; raise a one-line :class:`LenetcError`."""
+        where = f" in {source}" if source else ""
+        if len(self.input_shape) != 3 or min(self.input_shape) < 1:
+            raise LenetcError(f"model '{self.name}': input shape must be (C, H, W), got {self.input_shape}")
+        names = [layer.name for layer in self.layers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise LenetcError(f"model '{self.name}': duplicate layer name(s) {sorted(dup)}")
+        bad = [n for n in names if not n or "." in n]
+        if bad:
+            raise LenetcError(f"model '{self.name}': layer names must be non-empty and without '.': {bad}")
+        expected = self.expected_params()
+        for key, shape in expected.items():
+            if key not in self.params:
+                raise LenetcError(f"missing weight '{key}'{where} (expected shape {shape})")
+            arr = self.params[key]
+            if tuple(arr.shape) != shape:
+                raise LenetcError(f"weight '{key}'{where} has shape {tuple(arr.shape)}, expected {shape}")
+            if key.endswith(".table"):
+                if not np.isin(arr, (0, 1)).all():
+                    raise LenetcError(f"connection table '{key}'{where} must hold only 0 and 1")
+                empty = np.flatnonzero(arr.sum(axis=1) == 0)
+                if empty.size:
+                    raise LenetcError(f"connection table '{key}'{where}: output map {empty[0]} reads no input")
+            elif not np.isfinite(arr).all():
+                bad_at = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+                raise LenetcError(f"weight '{key}'{where} holds NaN or Inf (first at index {bad_at})")
+        extra = sorted(set(self.params) - set(expected))
+        if extra:
+            raise LenetcError(f"unexpected weight '{extra[0]}'{where}: model '{self.name}' has no such parameter")
+        return self
+
+    # ---- counts ----------------------------------------------------------------------
+    def layer_info(self) -> list[LayerInfo]:
+        """Per-layer shapes and counts (parameters, connections, MACs, float32 activation bytes)."""
+        rows = []
+        shapes = self.shapes()
+        for layer, in_shape, out_shape in zip(self.layers, shapes, shapes[1:]):
+            rows.append(
+                LayerInfo(
+                    name=layer.name,
+                    kind=layer.kind,
+                    description=layer.describe(in_shape),
+                    input_shape=in_shape,
+                    output_shape=out_shape,
+                    params=layer.trainable_params(in_shape, self.params),
+                    connections=layer.connections(in_shape, self.params),
+                    macs=layer.macs(in_shape, self.params),
+                    activation_bytes=4 * math.prod(out_shape),
+                )
+            )
+        return rows
+
+    def totals(self) -> dict[str, int]:
+        rows = self.layer_info()
+        return {
+            "params": sum(r.params for r in rows),
+            "connections": sum(r.connections for r in rows),
+            "macs": sum(r.macs for r in rows),
+            "activation_bytes": sum(r.activation_bytes for r in rows),
+        }
+
+    # ---- weights ---------------------------------------------------------------------
+    def weights_hash(self) -> str:
+        """SHA-256 over the architecture and every parameter (dtype, shape, bytes)."""
+        h = hashlib.sha256(self.arch_json().encode())
+        for key in sorted(self.params):
+            arr = np.ascontiguousarray(self.params[key])
+            h.update(f"{key}|{arr.dtype.str}|{arr.shape}|".encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()
+
+    def arch_json(self) -> str:
+        """The architecture (everything but the weights) as a JSON string."""
+        arch = {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "preprocess": {"scale": self.preprocess.scale, "offset": self.preprocess.offset, "pad": self.preprocess.pad},
+            "layers": [layer.to_json() for layer in self.layers],
+        }
+        return json.dumps(arch, sort_keys=True)
+
+    @staticmethod
+    def from_arch_json(text: str, params: dict[str, np.ndarray] | None = None) -> Network:
+        try:
+            arch = json.loads(text)
+            pre = arch.get("preprocess", {})
+            return Network(
+                name=str(arch["name"]),
+                input_shape=tuple(int(v) for v in arch["input_shape"]),
+                layers=[layer_from_json(obj) for obj in arch["layers"]],
+                params=dict(params or {}),
+                preprocess=Preprocess(float(pre.get("scale", 1 / 255)), float(pre.get("offset", 0.0)), int(pre.get("pad", 0))),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LenetcError(f"architecture JSON is malformed: {exc}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the weights and the architecture to ``path`` (.npz), atomically."""
+        from .npz import save_npz
+
+        return save_npz(self, path)
+
+    def with_params(self, params: dict[str, np.ndarray]) -> Network:
+        """A copy of this network with other parameters (validated)."""
+        net = Network(self.name, self.input_shape, list(self.layers), dict(params), self.preprocess)
+        return net.validate()
+
+    # ---- reference -------------------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """NumPy float64 reference forward pass; see :func:`lenetc.reference.forward`."""
+        from .reference import forward
+
+        return forward(self, x)
