@@ -1,0 +1,49 @@
+"""The ``lenetc`` command line: argument parsing only; the work is done by the library.
+
+Each sub-command lives in a module of :mod:`lenetc.commands` with a ``register(subparsers)``
+function that adds its parser and sets ``func``; ``func(args)`` returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ._version import __version__
+from .errors import LenetcError
+
+COMMAND_MODULES = ("core",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lenetc",
+        description="Compile LeNet-family networks to checked C99. MODEL is a zoo name "
+        "(lenet5, lenet-caffe, lenet-keras, lenet5-keras, lenet5-softmax) or a model file.",
+    )
+    parser.add_argument("--version", action="version", version=f"lenetc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"lenetc.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LenetcError as exc:
+        print(f"lenetc: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lenetc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the lenetc CLI, one module per group."""
