@@ -71,7 +71,9 @@ def dtype_spec(dtype: str) -> DtypeSpec:
     try:
         return DTYPES[dtype]
     except KeyError:
-        raise LenetcError(f"the firmware example does not support dtype '{dtype}' yet (supported: {', '.join(DTYPES)})") from None
+        raise LenetcError(
+            f"the firmware example does not support dtype '{dtype}' yet (supported: {', '.join(DTYPES)})"
+        ) from None
 
 
 def make_example(net: Network, dtype: str = "float32", digits=None, count: int = DEFAULT_COUNT) -> Example:
@@ -80,7 +82,9 @@ def make_example(net: Network, dtype: str = "float32", digits=None, count: int =
     chosen = as_digits(digits, count)
     inputs = net.preprocess.apply(chosen.images)
     if inputs.shape[1:] != tuple(net.input_shape):
-        raise LenetcError(f"model '{net.name}': preprocessed digits have shape {inputs.shape[1:]}, the model takes {tuple(net.input_shape)}")
+        raise LenetcError(
+            f"model '{net.name}': preprocessed digits have shape {inputs.shape[1:]}, the model takes {tuple(net.input_shape)}"
+        )
     reference = np.asarray(net.forward(inputs), dtype=np.float64).reshape(len(inputs), -1)
     return Example(chosen, inputs, reference.astype(np.float32), predict_classes(net, reference))
 

@@ -53,7 +53,9 @@ def parse_output(target: str, returncode: int, stdout: str) -> RunResult:
     return result
 
 
-def build(bundle_dir: str | Path, target: str | Target, extra_cflags: str = "-Werror", make_vars: dict | None = None) -> Path:
+def build(
+    bundle_dir: str | Path, target: str | Target, extra_cflags: str = "-Werror", make_vars: dict | None = None
+) -> Path:
     """Build the bundle in ``bundle_dir`` for ``target`` with its Makefile; returns the program."""
     t = target if isinstance(target, Target) else get_target(target)
     missing = t.missing_tools()
@@ -75,7 +77,11 @@ def run(exe: str | Path, target: str | Target, icount: bool = False, timeout: fl
     t = target if isinstance(target, Target) else get_target(target)
     try:
         proc = subprocess.run(
-            t.run_command(str(exe), icount=icount), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+            t.run_command(str(exe), icount=icount),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         raise LenetcError(f"the example for '{t.name}' did not finish within {timeout:g} s") from None

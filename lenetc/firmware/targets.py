@@ -71,7 +71,9 @@ class Target:
     @property
     def tools(self) -> tuple[str, ...]:
         """Programs this target needs on PATH to build and run."""
-        runner = self.emulator[:1] if self.kind == "linux" else (("qemu-system-arm",) if self.kind == "baremetal" else ())
+        runner = (
+            self.emulator[:1] if self.kind == "linux" else (("qemu-system-arm",) if self.kind == "baremetal" else ())
+        )
         return (self.cc, *runner)
 
     def missing_tools(self) -> list[str]:

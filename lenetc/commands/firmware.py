@@ -1,0 +1,47 @@
+"""``lenetc size``: flash and RAM of a model measured on the cross-compiled object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..firmware.bundle import DTYPES
+from ..firmware.size import format_report, measure
+from ..firmware.targets import TARGETS
+
+try:  # the shared MODEL/--weights helpers, once the core commands provide them
+    from .core import add_model_args, model_from_args  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - only before lenetc/commands/core.py exists
+
+    def add_model_args(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("model", metavar="MODEL", help="zoo name or .npz model file")
+        parser.add_argument("--weights", help=".npz weights for a zoo model, or random:SEED")
+
+    def model_from_args(args: argparse.Namespace):
+        from ..models import load
+
+        return load(args.model, args.weights)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "size",
+        help="flash and RAM of a model on a microcontroller, measured by cross-compiling it",
+        description="Compile the model's generated C for TARGET (arm-none-eabi-gcc for Cortex-M) and "
+        "report flash (code + weights + data, from `size -A`) and RAM (static arena + data + the "
+        "worst-case stack of <prefix>_run from -fstack-usage).",
+    )
+    add_model_args(p)
+    p.add_argument(
+        "--dtype", default="float32", choices=sorted(DTYPES), help="weight/activation type (default float32)"
+    )
+    p.add_argument("--target", default="cortex-m4", choices=list(TARGETS), help="default cortex-m4")
+    p.add_argument("--prefix", help="C symbol prefix (default: from the model name)")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.set_defaults(func=run_size)
+
+
+def run_size(args: argparse.Namespace) -> int:
+    report = measure(model_from_args(args), dtype=args.dtype, target=args.target, prefix=args.prefix)
+    print(json.dumps(report.to_dict()) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,134 @@
+"""Flash and RAM of a model, measured on the cross-compiled object, not estimated.
+
+The model's generated .c is compiled for the target with the example's flags plus
+``-ffunction-sections -fdata-sections -fstack-usage``; the per-section sizes come from the
+target's ``size -A`` and the stack from GCC's ``.su`` file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..codegen.plan import make_plan
+from ..codegen.render import render
+from ..errors import LenetcError
+from ..network import Network
+from .targets import Target, get_target
+
+_SU_LINE = re.compile(r"^[^\t]*:(\w+)\t(\d+)\t(\w+(?:,\w+)*)$")
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    """Bytes of one model on one target. ``flash = code + weights + data``;
+    ``ram = data + bss + stack`` (bss is the static arena of ``<prefix>_run``)."""
+
+    model: str
+    dtype: str
+    target: str
+    code: int
+    weights: int
+    data: int
+    bss: int
+    stack: int
+    stack_bounded: bool  # False when GCC reports a dynamically sized frame
+
+    @property
+    def flash(self) -> int:
+        return self.code + self.weights + self.data
+
+    @property
+    def ram(self) -> int:
+        return self.data + self.bss + self.stack
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "flash": self.flash, "ram": self.ram}
+
+
+def section_sizes(size_tool: str, obj: Path) -> dict[str, int]:
+    """``{section: bytes}`` from ``size -A`` (System V format)."""
+    proc = subprocess.run([size_tool, "-A", str(obj)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise LenetcError(f"{size_tool} failed on {obj.name}: {proc.stderr.strip()}")
+    sizes = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def stack_usage(su_text: str, prefix: str) -> tuple[int, bool]:
+    """Worst-case stack of ``<prefix>_run`` from a ``-fstack-usage`` report.
+
+    ``_run`` calls ``_run_ws``, which calls the layer kernels one after another (GCC
+    usually inlines them into ``_run_ws``); so the bound is run + run_ws + the largest
+    frame of any other non-API function. Leaf C-library calls (``floorf``) are not counted.
+    """
+    frames: dict[str, int] = {}
+    bounded = True
+    for line in su_text.splitlines():
+        m = _SU_LINE.match(line.strip())
+        if not m:
+            continue
+        frames[m.group(1)] = int(m.group(2))
+        bounded &= "dynamic" not in m.group(3) or "bounded" in m.group(3)
+    api = {f"{prefix}_{n}" for n in ("run", "run_ws", "run_batch", "predict", "workspace_size")}
+    if f"{prefix}_run_ws" not in frames:
+        raise LenetcError(f"no stack-usage entry for {prefix}_run_ws")
+    kernels = max((v for k, v in frames.items() if k not in api), default=0)
+    return frames.get(f"{prefix}_run", 0) + frames[f"{prefix}_run_ws"] + kernels, bounded
+
+
+def measure(
+    net: Network, dtype: str = "float32", target: str | Target = "cortex-m4", prefix: str | None = None
+) -> SizeReport:
+    """Compile ``net``'s generated C for ``target`` and measure its flash and RAM."""
+    t = target if isinstance(target, Target) else get_target(target)
+    for tool in (t.cc, t.size_tool):
+        if shutil.which(tool) is None:
+            raise LenetcError(f"measuring size for '{t.name}' needs {tool} (Debian packages: {' '.join(t.packages)})")
+    plan = make_plan(net, prefix, dtype)
+    with tempfile.TemporaryDirectory(prefix="lenetc-size-") as tmp:
+        d = Path(tmp)
+        for name, text in render(plan).items():
+            (d / name).write_text(text)
+        src, obj = d / f"{plan.prefix}.c", d / f"{plan.prefix}.o"
+        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage"]
+        proc = subprocess.run([t.cc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True, cwd=d)
+        if proc.returncode != 0:
+            raise LenetcError(f"compiling {src.name} for '{t.name}' failed: {proc.stderr.strip()[:500]}")
+        sections = section_sizes(t.size_tool, obj)
+        stack, bounded = stack_usage((d / f"{plan.prefix}.su").read_text(), plan.prefix)
+
+    def total(*prefixes: str) -> int:
+        return sum(v for k, v in sections.items() if any(k == p or k.startswith(p + ".") for p in prefixes))
+
+    return SizeReport(
+        model=net.name,
+        dtype=dtype,
+        target=t.name,
+        code=total(".text"),
+        weights=total(".rodata"),
+        data=total(".data"),
+        bss=total(".bss"),
+        stack=stack,
+        stack_bounded=bounded,
+    )
+
+
+def format_report(r: SizeReport) -> str:
+    """The human-readable report ``lenetc size`` prints."""
+    kib = lambda n: f"{n:>9,} B  ({n / 1024:8.1f} KiB)"  # noqa: E731
+    lines = [
+        f"{r.model} ({r.dtype}) on {r.target}, measured from the cross-compiled object:",
+        f"  flash   {kib(r.flash)}  = code {r.code:,} + weights {r.weights:,} + data {r.data:,}",
+        f"  RAM     {kib(r.ram)}  = arena (bss) {r.bss:,} + data {r.data:,} + stack {r.stack:,}"
+        + ("" if r.stack_bounded else " (a frame is dynamically sized: stack is a lower bound)"),
+    ]
+    return "\n".join(lines)
