@@ -83,7 +83,8 @@ def make_example(net: Network, dtype: str = "float32", digits=None, count: int =
     inputs = net.preprocess.apply(chosen.images)
     if inputs.shape[1:] != tuple(net.input_shape):
         raise LenetcError(
-            f"model '{net.name}': preprocessed digits have shape {inputs.shape[1:]}, the model takes {tuple(net.input_shape)}"
+            f"model '{net.name}': preprocessed digits have shape {inputs.shape[1:]}, "
+            f"the model takes {tuple(net.input_shape)}"
         )
     reference = np.asarray(net.forward(inputs), dtype=np.float64).reshape(len(inputs), -1)
     return Example(chosen, inputs, reference.astype(np.float32), predict_classes(net, reference))

@@ -101,10 +101,12 @@ def as_digits(digits, count: int = DEFAULT_COUNT) -> Digits:
         result = Digits(images, np.full(len(images), -1, dtype=np.int64), "given")
     if result.images.ndim != 3 or result.images.shape[1:] != (28, 28) or result.images.dtype != np.uint8:
         raise LenetcError(
-            f"example digits: expected uint8 images of shape (N, 28, 28), got {result.images.dtype} {result.images.shape}"
+            "example digits: expected uint8 images of shape (N, 28, 28), "
+            f"got {result.images.dtype} {result.images.shape}"
         )
     if not 1 <= len(result.images) <= 64 or len(result.labels) != len(result.images):
         raise LenetcError(
-            f"example digits: expected 1 to 64 images with one label each, got {len(result.images)} images, {len(result.labels)} labels"
+            "example digits: expected 1 to 64 images with one label each, "
+            f"got {len(result.images)} images and {len(result.labels)} labels"
         )
     return result
