@@ -11,17 +11,19 @@
 #if defined(LENETC_USE_EXPF) || defined(LENETC_USE_TANHF) || defined(LENETC_USE_SIGMOIDF)
 static inline float lenetc_expf(float x)
 {
-    float k, r, p, scale;
+    float xc, k, r, p, scale;
     int32_t bits;
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    k = floorf(x * 1.44269504f + 0.5f);
-    r = x - k * 0.693145752f; /* ln2, high 16 bits: k * hi is exact */
+    /* clamp written so that NaN takes the -87 branch: the float-to-int conversion below
+     * then stays defined (UBSan float-cast-overflow); the NaN is passed on at the end. */
+    xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
+    k = floorf(xc * 1.44269504f + 0.5f);
+    r = xc - k * 0.693145752f; /* ln2, high 16 bits: k * hi is exact */
     r = r - k * 1.42860677e-6f; /* ln2, remainder */
     p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f
         + r * (8.33333333e-3f + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
     bits = (int32_t)((int32_t)k + 127) * 8388608; /* (k + 127) << 23 without shifting a signed value */
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x != x ? x : p * scale;
 }
 #endif
 
