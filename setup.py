@@ -7,15 +7,20 @@ setup(
     version="0.1.0",
     description="Compile trained LeNet-family networks to small, fast, checked C99",
     python_requires=">=3.10",
-    packages=["lenetc", "lenetc.codegen", "lenetc.templates", "lenetc.templates.layers", "lenetc.csrc"],
+    packages=[
+        "lenetc", "lenetc.codegen", "lenetc.commands", "lenetc.firmware",
+        "lenetc.templates", "lenetc.templates.layers", "lenetc.templates.firmware", "lenetc.csrc",
+    ],
     package_dir={
         "lenetc.templates": "templates",
         "lenetc.templates.layers": "templates/layers",
+        "lenetc.templates.firmware": "templates/firmware",
         "lenetc.csrc": "csrc",
     },
     package_data={
         "lenetc.templates": ["*.j2"],
         "lenetc.templates.layers": ["*.j2"],
+        "lenetc.templates.firmware": ["*.j2"],
         "lenetc.csrc": ["*.h", "*.c"],
         "lenetc": ["weights/*.npz", "weights/*.md", "data/*", "samples/*"],
     },
