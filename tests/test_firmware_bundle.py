@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import numpy as np
@@ -12,7 +13,7 @@ from lenetc.errors import LenetcError
 from lenetc.firmware import fnv1a32, make_example, output_checksum, write_example
 from lenetc.firmware.bundle import FLOAT_TOLERANCE
 from lenetc.firmware.digits import as_digits, synthetic_digits
-from lenetc.firmware.run import build, build_and_run, parse_output
+from lenetc.firmware.run import build, build_and_run, parse_output, run
 
 
 def test_fnv1a32_published_vectors():
@@ -109,3 +110,32 @@ def test_parse_output():
     r = parse_output("x", 0, text)
     assert r.ok and r.checksum == 0x0123ABCD and r.predicted == [7] and r.ticks == [12]
     assert r.outputs == [["3f800000", "00000000"]]
+
+
+def test_clang_host_build_strict(tmp_path):
+    need_target("host")
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed (apt-get install --no-install-recommends clang)")
+    write_example(load("lenet5"), tmp_path, digits=synthetic_digits(2))
+    result = run(build(tmp_path, "host", make_vars={"CC": "clang"}), "host")
+    assert result.ok, result.stdout
+
+
+def test_cmake_builds_host_and_cortex_m4(tmp_path):
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed (apt-get install --no-install-recommends cmake)")
+    need_target("cortex-m4")
+    net = load("lenet5-keras")
+    write_example(net, tmp_path, digits=synthetic_digits(2))
+    want = build_and_run(tmp_path, "host").checksum
+    for target, extra in (("host", []), ("cortex-m4", ["-DCMAKE_TOOLCHAIN_FILE=arm-none-eabi.cmake"])):
+        build_dir = tmp_path / f"cmake-{target}"
+        for cmd in (
+            ["cmake", "-S", str(tmp_path), "-B", str(build_dir), f"-DLENETC_TARGET={target}", *extra],
+            ["cmake", "--build", str(build_dir)],
+        ):
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        exe = build_dir / ("lenet5_keras_example" + ("" if target == "host" else ".elf"))
+        result = run(exe, target)
+        assert result.ok and result.checksum == want, result.stdout
