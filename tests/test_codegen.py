@@ -29,7 +29,9 @@ def generated(tmp_path_factory, zoo_nets):
 def test_strict_compile_no_heap_readonly_weights(cc, name, generated):
     prefix = name.replace("-", "_")
     obj = generated / f"{prefix}.{cc}.o"
-    proc = subprocess.run([cc, *STRICT_FLAGS, "-O2", "-c", str(generated / f"{prefix}.c"), "-o", str(obj)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [cc, *STRICT_FLAGS, "-O2", "-c", str(generated / f"{prefix}.c"), "-o", str(obj)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     symbols = subprocess.run(["nm", str(obj)], capture_output=True, text=True).stdout
     for fn in ("malloc", "calloc", "realloc", "free"):
@@ -76,12 +78,13 @@ HARNESS = r"""
 #include "b.h"
 static float in_a[A_INPUT_SIZE], in_b[B_INPUT_SIZE], out_a[A_OUTPUT_SIZE], out_b[B_OUTPUT_SIZE];
 static float ws[(A_ARENA_BYTES + 3) / 4];
+static float next_value(uint32_t s) { return (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f; }
 int main(void)
 {
     uint32_t s = 12345u;
     int i, r;
-    for (i = 0; i < A_INPUT_SIZE; ++i) { s = s * 1103515245u + 12345u; in_a[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f; }
-    for (i = 0; i < B_INPUT_SIZE; ++i) { s = s * 1103515245u + 12345u; in_b[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f; }
+    for (i = 0; i < A_INPUT_SIZE; ++i) { s = s * 1103515245u + 12345u; in_a[i] = next_value(s); }
+    for (i = 0; i < B_INPUT_SIZE; ++i) { s = s * 1103515245u + 12345u; in_b[i] = next_value(s); }
     r = a_run(in_a, out_a) | b_run(in_b, out_b) | a_run_ws(in_a, out_a, ws);
     if (a_run_ws(in_a, out_a, (void *)((char *)ws + 1)) != A_ERR_ALIGN || a_run(NULL, out_a) != A_ERR_NULL) return 3;
     for (i = 0; i < A_OUTPUT_SIZE; ++i) printf("%.9g ", (double)out_a[i]);

@@ -22,7 +22,9 @@ X33 = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)  # [[1 2 3] [4 5 6]
 
 def test_conv_2x2_hand_computed():
     w = np.array([[[[1, 0], [0, -1]]]], np.float32)  # x[i,j] - x[i+1,j+1] = -4 everywhere
-    net = Network("t", (1, 3, 3), [Conv2D("c", out_channels=1, kernel=2)], {"c.weight": w, "c.bias": np.array([0.5], np.float32)})
+    net = Network(
+        "t", (1, 3, 3), [Conv2D("c", out_channels=1, kernel=2)], {"c.weight": w, "c.bias": np.array([0.5], np.float32)}
+    )
     ref, got = run_both(net, X33)
     expected = np.full((1, 1, 2, 2), -3.5)
     np.testing.assert_allclose(ref.reshape(expected.shape), expected)
@@ -59,7 +61,12 @@ def test_sparse_table_skips_unconnected_maps():
 def test_grouped_conv():
     x = np.stack([np.ones((2, 2)), 2 * np.ones((2, 2))])[None].astype(np.float32)
     w = np.array([3.0, 5.0], np.float32).reshape(2, 1, 1, 1)  # depthwise: out c = w[c] * in c
-    net = Network("t", (2, 2, 2), [Conv2D("c", out_channels=2, kernel=1, groups=2)], {"c.weight": w, "c.bias": np.zeros(2, np.float32)})
+    net = Network(
+        "t",
+        (2, 2, 2),
+        [Conv2D("c", out_channels=2, kernel=1, groups=2)],
+        {"c.weight": w, "c.bias": np.zeros(2, np.float32)},
+    )
     ref, got = run_both(net, x)
     expected = np.concatenate([3 * np.ones(4), 10 * np.ones(4)])
     np.testing.assert_allclose(ref.reshape(-1), expected)
@@ -171,4 +178,6 @@ def test_activations_over_a_grid(act, fn):
     exact = fn(grid.astype(np.float64))
     np.testing.assert_allclose(ref.reshape(-1), exact, rtol=1e-12, atol=1e-300)
     err = np.abs(got.reshape(-1).astype(np.float64) - exact)
-    assert err.max() < 5e-7 * max(1.0, float(np.abs(exact).max()) if act.fn in ("relu", "leaky_relu", "clip") else 1.7159)
+    assert err.max() < 5e-7 * max(
+        1.0, float(np.abs(exact).max()) if act.fn in ("relu", "leaky_relu", "clip") else 1.7159
+    )
