@@ -45,3 +45,12 @@ def test_non_editable_install_generates_and_compiles(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=elsewhere, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
     assert (elsewhere / "out" / "lenet5_keras.c").is_file()
+    cli = subprocess.run(
+        [sys.executable, "-m", "lenetc", "generate", "lenet5", "-o", "cli-out"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert (elsewhere / "cli-out" / "lenet5.c").is_file()
