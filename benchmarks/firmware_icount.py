@@ -17,7 +17,7 @@ import sys
 
 import lenetc
 from lenetc.errors import LenetcError
-from lenetc.firmware.bundle import DTYPES
+from lenetc.firmware.bundle import supported_dtypes
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.icount import count_instructions
 
@@ -51,13 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.models:
         net = lenetc.load(model)
         for dtype in args.dtypes:
-            if dtype not in DTYPES:
+            if dtype not in supported_dtypes():
                 print(f"{model:<14} {dtype:<8} (dtype not supported by this build of lenetc)")
                 continue
+            quantized = None
+            if dtype == "int8":  # calibrated once per model, on MNIST training digits
+                from lenetc.quant import quantize_for_cli
+
+                quantized = quantize_for_cli(net)
             for target in args.targets:
                 for opt in args.opts:
                     try:
-                        c = count_instructions(net, dtype, target, digits=digits, opt=opt)
+                        c = count_instructions(net, dtype, target, digits=digits, opt=opt, quantized=quantized)
                     except LenetcError as exc:
                         print(f"{model:<14} {dtype:<8} {target:<11} error: {exc}", file=sys.stderr)
                         return 1

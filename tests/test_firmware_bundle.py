@@ -10,7 +10,7 @@ import pytest
 from firmware_helpers import host_outputs, load, need_target
 
 from lenetc.errors import LenetcError
-from lenetc.firmware import fnv1a32, make_example, output_checksum, write_example
+from lenetc.firmware import fnv1a32, make_example, output_checksum, plan_for, write_example
 from lenetc.firmware.bundle import FLOAT_TOLERANCE
 from lenetc.firmware.digits import as_digits, synthetic_digits
 from lenetc.firmware.run import build, build_and_run, parse_output, run
@@ -64,7 +64,7 @@ def test_host_example_prints_the_host_reference(tmp_path):
     write_example(net, tmp_path, digits=digits)
     result = build_and_run(tmp_path, "host")
     assert result.ok, result.stdout
-    example = make_example(net, digits=digits)
+    example = make_example(plan_for(net, None, "float32"), digits)
     want = host_outputs(net, example.inputs)
     assert result.checksum == output_checksum(want)
     assert result.predicted == [int(v) for v in np.argmax(want, axis=1)]

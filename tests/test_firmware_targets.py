@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from firmware_helpers import hex_words, host_outputs, load, need_target
 
-from lenetc.firmware import fnv1a32, make_example, output_checksum, write_example
+from lenetc.firmware import fnv1a32, make_example, output_checksum, plan_for, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
 
@@ -40,7 +40,7 @@ def bundles(tmp_path_factory):
             out = tmp_path_factory.mktemp(model)
             write_example(net, out, digits=digits)
             if model in CFFI_REFERENCE:
-                want = host_outputs(net, make_example(net, digits=digits).inputs)
+                want = host_outputs(net, make_example(plan_for(net, None, "float32"), digits).inputs)
                 made[model] = (out, hex_words(want), output_checksum(want))
             else:
                 need_target("host")

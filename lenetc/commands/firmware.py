@@ -5,22 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..firmware.bundle import DTYPES
+from ..firmware.bundle import supported_dtypes
 from ..firmware.size import format_report, measure
 from ..firmware.targets import TARGETS
-
-try:  # the shared MODEL/--weights helpers, once the core commands provide them
-    from .core import add_model_args, model_from_args  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - only before lenetc/commands/core.py exists
-
-    def add_model_args(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("model", metavar="MODEL", help="zoo name or .npz model file")
-        parser.add_argument("--weights", help=".npz weights for a zoo model, or random:SEED")
-
-    def model_from_args(args: argparse.Namespace):
-        from ..models import load
-
-        return load(args.model, args.weights)
+from .core import add_model_args, model_from_args
 
 
 def register(subparsers) -> None:
@@ -33,7 +21,7 @@ def register(subparsers) -> None:
     )
     add_model_args(p)
     p.add_argument(
-        "--dtype", default="float32", choices=sorted(DTYPES), help="weight/activation type (default float32)"
+        "--dtype", default="float32", choices=supported_dtypes(), help="weight/activation type (default float32)"
     )
     p.add_argument("--target", default="cortex-m4", choices=list(TARGETS), help="default cortex-m4")
     p.add_argument("--prefix", help="C symbol prefix (default: from the model name)")
@@ -42,6 +30,12 @@ def register(subparsers) -> None:
 
 
 def run_size(args: argparse.Namespace) -> int:
-    report = measure(model_from_args(args), dtype=args.dtype, target=args.target, prefix=args.prefix)
+    net = model_from_args(args)
+    quantized = None
+    if args.dtype == "int8":
+        from ..quant import quantize_for_cli  # calibrates on MNIST training digits
+
+        quantized = quantize_for_cli(net)
+    report = measure(net, dtype=args.dtype, target=args.target, prefix=args.prefix, quantized=quantized)
     print(json.dumps(report.to_dict()) if args.json else format_report(report))
     return 0

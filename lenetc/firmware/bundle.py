@@ -7,6 +7,7 @@ outputs and an FNV-1a checksum of them, which :func:`fnv1a32` recomputes in Pyth
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from .._version import __version__
 from ..codegen.plan import Plan, make_plan
-from ..codegen.render import _environment, render, write_atomic
+from ..codegen.render import _environment, render, write_files_atomic
 from ..errors import LenetcError
 from ..network import Network
 from ..reference import predict_classes
@@ -33,15 +34,31 @@ class DtypeSpec:
 
     in_ctype: str
     out_ctype: str
-    ref_ctype: str
     is_float: bool
 
 
-#: One entry per dtype the code generator supports. int8 slots in here once make_plan
-#: accepts it: its input/output C types, and exact comparison with the integer reference.
-DTYPES: dict[str, DtypeSpec] = {
-    "float32": DtypeSpec(in_ctype="float", out_ctype="float", ref_ctype="float", is_float=True),
-}
+def supported_dtypes() -> list[str]:
+    """float32, and int8 where this lenetc has the quantizer (lenetc.quant)."""
+    return ["float32", "int8"] if importlib.util.find_spec("lenetc.quant") is not None else ["float32"]
+
+
+def plan_for(net: Network, prefix: str | None, dtype: str, quantized=None) -> Plan:
+    """``make_plan`` for either dtype; int8 takes the calibrated network ``quantized``
+    (None: calibrate on MNIST training digits, as the command line does)."""
+    if dtype not in supported_dtypes():
+        raise LenetcError(
+            f"the firmware example does not support dtype '{dtype}' (supported: {', '.join(supported_dtypes())})"
+        )
+    if dtype == "int8":
+        return make_plan(net, prefix, dtype, quantized=quantized)
+    return make_plan(net, prefix, dtype)
+
+
+def dtype_spec(plan: Plan) -> DtypeSpec:
+    """C types of the plan's entry points: float in/out, or int8 in and int8/int32 out."""
+    if plan.dtype == "float32":
+        return DtypeSpec(in_ctype="float", out_ctype="float", is_float=True)
+    return DtypeSpec(in_ctype="int8_t", out_ctype=getattr(plan, "out_ctype", "int8_t"), is_float=False)
 
 
 @dataclass(frozen=True)
@@ -61,24 +78,22 @@ def fnv1a32(data: bytes, hash_: int = 0x811C9DC5) -> int:
     return hash_
 
 
-def output_checksum(outputs: np.ndarray, dtype: str = "float32") -> int:
-    """The checksum of a batch of raw outputs (N, outputs), bytes little-endian as on every target."""
-    ctype = {"float32": "<f4", "int8": "i1"}.get(dtype, "<f4")
-    return fnv1a32(np.ascontiguousarray(outputs, dtype=ctype).tobytes())
+def output_checksum(outputs: np.ndarray) -> int:
+    """The checksum of a batch of raw outputs (N, outputs) as the firmware computes it: over
+    the bytes of float32, int8 or int32 values, little-endian as on every target."""
+    a = np.asarray(outputs)
+    if a.dtype.kind == "f":
+        a = a.astype("<f4")
+    elif a.dtype not in (np.int8, np.int32):
+        raise LenetcError(f"outputs of dtype {a.dtype} have no firmware checksum (float32, int8, int32)")
+    return fnv1a32(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
 
 
-def dtype_spec(dtype: str) -> DtypeSpec:
-    try:
-        return DTYPES[dtype]
-    except KeyError:
-        raise LenetcError(
-            f"the firmware example does not support dtype '{dtype}' yet (supported: {', '.join(DTYPES)})"
-        ) from None
-
-
-def make_example(net: Network, dtype: str = "float32", digits=None, count: int = DEFAULT_COUNT) -> Example:
-    """Preprocess ``digits`` (see :func:`as_digits`) for ``net`` and run the NumPy reference."""
-    dtype_spec(dtype)
+def make_example(plan: Plan, digits=None, count: int = DEFAULT_COUNT) -> Example:
+    """Preprocess ``digits`` (see :func:`as_digits`) for the plan's network and compute the
+    expected outputs: the float64 NumPy reference for float32, the NumPy integer reference
+    (bit-exact) for int8, whose inputs are quantized in Python as the C expects them."""
+    net = plan.net
     chosen = as_digits(digits, count)
     inputs = net.preprocess.apply(chosen.images)
     if inputs.shape[1:] != tuple(net.input_shape):
@@ -86,6 +101,13 @@ def make_example(net: Network, dtype: str = "float32", digits=None, count: int =
             f"model '{net.name}': preprocessed digits have shape {inputs.shape[1:]}, "
             f"the model takes {tuple(net.input_shape)}"
         )
+    if plan.dtype == "int8":
+        from ..quant import forward_int8
+
+        qnet = plan.qnet  # type: ignore[attr-defined]
+        inputs = qnet.quantize_input(inputs)
+        reference = np.asarray(forward_int8(qnet, inputs)).reshape(len(inputs), -1)
+        return Example(chosen, inputs, reference, predict_classes(net, reference))
     reference = np.asarray(net.forward(inputs), dtype=np.float64).reshape(len(inputs), -1)
     return Example(chosen, inputs, reference.astype(np.float32), predict_classes(net, reference))
 
@@ -108,7 +130,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
     if example is not None:
         p = net.preprocess
         ctx.update(
-            spec=dtype_spec(plan.dtype),
+            spec=dtype_spec(plan),
             n=len(example.inputs),
             source=example.digits.source,
             preprocess=f"pixel * {p.scale:.9g} + {p.offset:.9g}, padded by {p.pad}",
@@ -145,27 +167,25 @@ def write_example(
     dtype: str = "float32",
     digits=None,
     target: str | None = None,
+    quantized=None,
 ) -> list[Path]:
     """Write the model's ``<prefix>.c``/``.h`` and the example bundle into ``out_dir``.
 
     ``digits`` as for :func:`as_digits` (default: the first MNIST test digits, synthetic
     digit-like images when lenetc.datasets is not installed). ``target`` is the Makefile's
-    default TARGET (default ``host``). Returns the paths written. Files are rendered in
+    default TARGET (default ``host``). For ``dtype="int8"``, ``quantized`` is the calibrated
+    network (None: calibrated on MNIST training digits). Returns the paths written. Files are rendered in
     memory first and each is written through a temporary name and a rename.
     """
-    plan = make_plan(net, prefix, dtype)
-    example = make_example(net, dtype, digits)
+    plan = plan_for(net, prefix, dtype, quantized)
+    example = make_example(plan, digits)
     files = {**render(plan), **render_example(plan, example, target or "host")}
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LenetcError(f"cannot create output directory '{out}': {exc.strerror}") from None
-    paths = []
-    for name, text in files.items():
-        try:
-            write_atomic(out / name, text)
-        except OSError as exc:
-            raise LenetcError(f"cannot write '{out / name}': {exc.strerror}") from None
-        paths.append(out / name)
-    return paths
+    try:
+        return write_files_atomic(out, files)
+    except OSError as exc:
+        raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror or exc}") from None

@@ -48,6 +48,7 @@ def count_instructions(
     target: str | Target = "cortex-m4",
     digits=None,
     opt: str = "-O2",
+    quantized=None,
     work_dir=None,
 ) -> InstructionCount:
     """Build the example for ``target`` with optimisation ``opt`` (the Makefile's OPT), run it
@@ -56,7 +57,7 @@ def count_instructions(
     if t.kind != "baremetal":
         raise LenetcError(f"instruction counting needs a Cortex-M target, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-icount-", dir=work_dir) as tmp:
-        write_example(net, Path(tmp), dtype=dtype, digits=digits)
+        write_example(net, Path(tmp), dtype=dtype, digits=digits, quantized=quantized)
         result = build_and_run(tmp, t, icount=True, make_vars={"OPT": opt})
     if not result.ok or not result.ticks:
         raise LenetcError(f"the example for '{t.name}' failed (status {result.returncode}):\n{result.stdout[-800:]}")

@@ -14,10 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codegen.plan import make_plan
 from ..codegen.render import render
 from ..errors import LenetcError
 from ..network import Network
+from .bundle import plan_for
 from .targets import Target, get_target
 
 _SU_LINE = re.compile(r"^[^\t]*:(\w+)\t(\d+)\t(\w+(?:,\w+)*)$")
@@ -86,14 +86,20 @@ def stack_usage(su_text: str, prefix: str) -> tuple[int, bool]:
 
 
 def measure(
-    net: Network, dtype: str = "float32", target: str | Target = "cortex-m4", prefix: str | None = None
+    net: Network,
+    dtype: str = "float32",
+    target: str | Target = "cortex-m4",
+    prefix: str | None = None,
+    quantized=None,
 ) -> SizeReport:
-    """Compile ``net``'s generated C for ``target`` and measure its flash and RAM."""
+    """Compile ``net``'s generated C for ``target`` and measure its flash and RAM.
+
+    For int8, ``quantized`` is the calibrated network (None: calibrate on MNIST)."""
     t = target if isinstance(target, Target) else get_target(target)
     for tool in (t.cc, t.size_tool):
         if shutil.which(tool) is None:
             raise LenetcError(f"measuring size for '{t.name}' needs {tool} (Debian packages: {' '.join(t.packages)})")
-    plan = make_plan(net, prefix, dtype)
+    plan = plan_for(net, prefix, dtype, quantized)
     with tempfile.TemporaryDirectory(prefix="lenetc-size-") as tmp:
         d = Path(tmp)
         for name, text in render(plan).items():
