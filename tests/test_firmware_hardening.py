@@ -144,3 +144,25 @@ def test_no_uninitialised_reads_under_valgrind(tmp_path, model):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("hash") == 9
+
+
+def test_valgrind_check_has_teeth(tmp_path):
+    """Negative control: the same valgrind options flag a hash of never-written heap memory."""
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed (apt-get install --no-install-recommends valgrind)")
+    src = tmp_path / "uninit.c"
+    src.write_text(
+        "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+        "int main(void) {\n    uint32_t *ws = malloc(64), h = 2166136261u;\n    int i;\n"
+        "    if (ws == NULL) return 2;\n    ws[0] = 1u;\n"
+        "    for (i = 0; i < 16; ++i) h = (h ^ ws[i]) * 16777619u;\n"
+        '    printf("%08lx\\n", (unsigned long)h);\n    free(ws);\n    return 0;\n}\n'
+    )
+    _compile("gcc", ["-std=c99", "-O1", "-g"], [src], tmp_path / "uninit")
+    proc = subprocess.run(
+        ["valgrind", "-q", "--error-exitcode=9", "--undef-value-errors=yes", str(tmp_path / "uninit")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 9 and "uninitialised" in proc.stderr
