@@ -139,3 +139,20 @@ def test_cmake_builds_host_and_cortex_m4(tmp_path):
         exe = build_dir / ("lenet5_keras_example" + ("" if target == "host" else ".elf"))
         result = run(exe, target)
         assert result.ok and result.checksum == want, result.stdout
+
+
+def test_make_run_prints_the_same_checksum_on_host_and_cortex_m4(tmp_path):
+    """The Makefile's own `run` rule (what a user types), not just the Python driver."""
+    need_target("host")
+    need_target("cortex-m4")
+    write_example(load("lenet5-keras"), tmp_path, digits=synthetic_digits(2), target="cortex-m4")
+    sums = {}
+    for target in ("host", "cortex-m4"):
+        proc = subprocess.run(
+            ["make", "-s", "-C", str(tmp_path), f"TARGET={target}", "run"], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        sums[target] = parse_output(target, 0, proc.stdout).checksum
+    assert sums["host"] is not None and sums["host"] == sums["cortex-m4"]
+    # the default TARGET is the one asked for
+    assert "TARGET ?= cortex-m4" in (tmp_path / "Makefile").read_text()

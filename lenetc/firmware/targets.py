@@ -43,13 +43,17 @@ class Target:
     script fills; ``boot`` is where the vector table must sit when it is not the start of
     ``flash`` (the AN547's 512 KiB ITCM at address 0). ``systick_hz`` is the SysTick clock:
     with ``-icount shift=0`` one guest instruction takes 1 ns, so one tick is
-    ``1e9 / systick_hz`` instructions.
+    ``1e9 / systick_hz`` instructions. ``dialect`` names the instruction-set extensions a
+    kernel could use there (the generated C is portable today; the planner may pick
+    kernels by it): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7), ``cortex-m-mve`` (Helium,
+    M55), ``neon`` (Arm64) or ``native`` (the host compiler's -march=native).
     """
 
     name: str
     kind: str
     description: str
     cc: str
+    dialect: str = "portable"
     cpu_flags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
@@ -118,16 +122,19 @@ def _cortex_m(name: str, desc: str, board: str, cpu: tuple[str, ...], **kw) -> T
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("host", "host", "this machine, native compiler", cc="cc", ldflags=("-lm",), packages=("gcc",)),
+        Target(
+            "host", "host", "this machine, native compiler",
+            cc="cc", dialect="native", ldflags=("-lm",), packages=("gcc",),
+        ),
         _cortex_m(
             "cortex-m4", "Cortex-M4F, MPS2 AN386", "mps2-an386",
             ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
-            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000,
+            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, dialect="cortex-m-dsp",
         ),
         _cortex_m(
             "cortex-m7", "Cortex-M7, MPS2 AN500", "mps2-an500",
             ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
-            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000,
+            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, dialect="cortex-m-dsp",
         ),
         _cortex_m(
             "cortex-m55", "Cortex-M55 with MVE, MPS3 AN547", "mps3-an547",
@@ -135,7 +142,7 @@ TARGETS: dict[str, Target] = {
             # QEMU's AN547 boots from the 512 KiB ITCM at 0; code and weights go to the
             # 2 MiB SRAM (big enough for the Caffe LeNet's float32 weights), data to the DTCM.
             boot=Memory(0x00000000, 1024), flash=Memory(0x01000000, 2 * 1024 * 1024),
-            ram=Memory(0x20000000, 512 * 1024), systick_hz=32_000_000,
+            ram=Memory(0x20000000, 512 * 1024), systick_hz=32_000_000, dialect="cortex-m-mve",
         ),
         _cortex_m(
             "cortex-m3", "Cortex-M3 without FPU (soft float), MPS2 AN385", "mps2-an385",
@@ -146,7 +153,7 @@ TARGETS: dict[str, Target] = {
             "aarch64-linux", "linux", "Arm64 Linux, static binary under qemu-aarch64",
             cc="aarch64-linux-gnu-gcc", ldflags=("-static", "-lm"),
             packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "qemu-user"),
-            emulator=("qemu-aarch64",), size_tool="aarch64-linux-gnu-size",
+            emulator=("qemu-aarch64",), size_tool="aarch64-linux-gnu-size", dialect="neon",
         ),
     )
 }  # fmt: skip
