@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from ..firmware.targets import TARGETS
 from ..models import load
 from ..network import Network
 
@@ -73,11 +74,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ..codegen.plan import make_plan
 
     net = model_from_args(args)
-    paths = generate(net, args.output, prefix=args.prefix, dtype=args.dtype)
-    plan = make_plan(net, args.prefix, args.dtype)
+    if args.example:
+        from ..firmware.bundle import plan_for, write_example
+
+        paths = write_example(net, args.output, prefix=args.prefix, dtype=args.dtype, target=args.target)
+        plan = plan_for(net, args.prefix, args.dtype)
+    else:
+        paths = generate(net, args.output, prefix=args.prefix, dtype=args.dtype)
+        plan = make_plan(net, args.prefix, args.dtype)
     for path in paths:
         print(f"wrote {path}")
     print(f"arena {plan.arena_bytes} bytes (bound {plan.arena_lower_bound}), weights {plan.weight_bytes()} bytes")
+    if args.example:
+        print(f"build and run: make -C {args.output} run   (TARGET=cortex-m4 etc. for the emulated boards)")
     return 0
 
 
@@ -158,6 +167,13 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--prefix", help="C symbol prefix (default: the model name)")
     p.add_argument("--dtype", default="float32", choices=["float32"], help="arithmetic of the generated C")
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help="also write a firmware example: main.c with embedded MNIST digits and their expected outputs, "
+        "Makefile, CMakeLists.txt, Cortex-M startup file and linker scripts",
+    )
+    p.add_argument("--target", default="host", choices=list(TARGETS), help="the example Makefile's default TARGET")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("verify", help="compile the C and compare it with the NumPy reference")
