@@ -69,3 +69,14 @@ def test_user_errors_exit_2_without_traceback(tmp_path):
         assert message in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_generate_example_bundle(tmp_path):
+    out = lenetc("generate", "lenet5-keras", "--weights", "random:1", "-o", tmp_path / "fw", "--example")
+    assert out.returncode == 0, out.stderr
+    names = {p.name for p in (tmp_path / "fw").iterdir()}
+    assert {"lenet5_keras.c", "lenet5_keras.h", "main.c", "Makefile", "CMakeLists.txt", "startup.c"} <= names
+    assert any(n.startswith("link_cortex-m4") for n in names)
+    run = subprocess.run(["make", "-s", "-C", str(tmp_path / "fw"), "run"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "checksum fnv1a32" in run.stdout and "OK" in run.stdout
