@@ -7,7 +7,16 @@ setup(
     version="0.1.0",
     description="Compile trained LeNet-family networks to small, fast, checked C99",
     python_requires=">=3.10",
-    packages=["lenetc", "lenetc.codegen", "lenetc.templates", "lenetc.templates.layers", "lenetc.csrc"],
+    packages=[
+        "lenetc",
+        "lenetc.codegen",
+        "lenetc.commands",
+        "lenetc.importers",
+        "lenetc.exporters",
+        "lenetc.templates",
+        "lenetc.templates.layers",
+        "lenetc.csrc",
+    ],
     package_dir={
         "lenetc.templates": "templates",
         "lenetc.templates.layers": "templates/layers",
@@ -22,6 +31,8 @@ setup(
     install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0"],
     extras_require={
         "test": ["pytest>=7", "ruff"],
+        "onnx": ["onnx", "onnxruntime"],
+        "keras": ["h5py"],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},
 )
