@@ -52,9 +52,8 @@ class OnnxImporter:
             raise LenetcError(f"ONNX model must have exactly one non-constant input, found {len(names)}: {names}")
         self.input = real_inputs[0]
         self.onnx_input_shape, self.batch = _input_shape(self.input)
-        rank = len(self.onnx_input_shape)
         sample = self.onnx_input_shape[1:]
-        chw = {1: (1, 1, 1), 2: (sample[0], 1, 1), 3: (sample[0], 1, sample[-1]), 4: tuple(sample)}[rank]
+        chw = (*sample, 1, 1, 1)[:3] if len(sample) < 2 else (sample[0], 1, sample[1]) if len(sample) == 2 else sample
         self.b = ChainBuilder(name, chw)
         self.dyn[self.input.name] = Dyn(self.onnx_input_shape, False, 0)
 
@@ -134,6 +133,10 @@ class OnnxImporter:
     def chw_input(self, d: Dyn) -> None:
         if d.last or len(d.shape) not in (3, 4) or len(self.b.shape) != 3:
             raise _Unsupported(f"needs an (N, C, H, W) or (N, C, L) tensor, got shape {list(d.shape)}")
+        sample = d.shape[1:]
+        held = (sample[0], 1, sample[1]) if len(sample) == 2 else tuple(sample)
+        if held != tuple(self.b.shape):
+            raise _Unsupported(f"the tensor was reshaped to {list(d.shape)}; lenetc holds it as {list(self.b.shape)}")
 
     def name(self, node, fallback: str) -> str:
         return self.b.unique(node.name or node.output[0] or fallback)
@@ -318,8 +321,10 @@ class OnnxImporter:
             raise _Unsupported(f"statistics are not per channel ({d.shape[1]} channels)")
         s = gamma.reshape(-1) / np.sqrt(var.reshape(-1) + float(a.get("epsilon", 1e-5)))
         t = beta.reshape(-1) - mean.reshape(-1) * s
-        tail = (1,) * (len(self.b.shape) - 1)
-        self.b.add_affine(s.reshape(-1, *tail), t.reshape(-1, *tail), node.name or node.output[0])
+        tail = (1,) * (len(d.shape) - 2)
+        s_full = np.broadcast_to(s.reshape(-1, *tail), d.shape[1:]).reshape(self.b.shape)
+        t_full = np.broadcast_to(t.reshape(-1, *tail), d.shape[1:]).reshape(self.b.shape)
+        self.b.add_affine(s_full, t_full, node.name or node.output[0])
         self.set(node, d.shape)
 
     def _act(self, node, act: Act):
@@ -394,6 +399,11 @@ class OnnxImporter:
             raise _Unsupported(f"cast of the computed tensor to type {a.get('to')}: lenetc computes in float32")
         self._alias(node, d)
 
+    def op_Concat(self, node, a):
+        raise _Unsupported("on a computed tensor: only constant (shape) inputs are folded")
+
+    op_Gather = op_Concat
+
     def op_Shape(self, node, a):
         d = self.dyn[node.input[0]]
         shape = np.array((self.batch, *d.shape[1:]), np.int64)
@@ -406,11 +416,16 @@ class OnnxImporter:
     def _reshape(self, node, d: Dyn, target: tuple[int, ...]):
         if target == d.shape:
             return self._alias(node, d)
-        if len(target) == 2 and target[0] == d.shape[0] and target[1] == math.prod(d.shape[1:]):
+        if target[:1] != d.shape[:1]:
+            raise _Unsupported(f"reshape of {list(d.shape)} to {list(target)} moves data across the batch axis")
+        if len(target) == 2:
             self.b.flatten(node.name or node.output[0], "HWC" if d.last else "CHW")
             self.dyn[node.output[0]] = Dyn(target, False, self.b.step)
             return
-        raise _Unsupported(f"reshape of {list(d.shape)} to {list(target)} is not a flatten (N, -1)")
+        if d.last:
+            raise _Unsupported(f"reshape of the channels-last {list(d.shape)} to {list(target)} reorders data")
+        # Same bytes per sample: only ONNX's view changes; ops that need lenetc's (C, H, W) check it.
+        self.dyn[node.output[0]] = Dyn(target, False, self.b.step)
 
     def op_Flatten(self, node, a):
         _, d = self.x(node)
@@ -519,6 +534,8 @@ def _input_shape(value_info) -> tuple[tuple[int, ...], int]:
         raise LenetcError(f"input '{value_info.name}' has no shape; lenetc needs a fixed size")
     dims = []
     for axis, dim in enumerate(t.shape.dim):
+        if dim.HasField("dim_value") and dim.dim_value == 0:
+            raise LenetcError(f"input '{value_info.name}' has an empty axis {axis} (size 0)")
         if dim.HasField("dim_value") and dim.dim_value > 0:
             dims.append(int(dim.dim_value))
         elif axis == 0:
