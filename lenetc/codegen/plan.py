@@ -257,10 +257,14 @@ def _lower(lw: _Lowering, net: Network) -> None:
 def _assign_storage(lw: _Lowering) -> None:
     """Group in-place chains into buffers; the last one becomes the caller's output."""
     # An in-place op must not write into the caller's (const) input: give it its own tensor.
-    for op in lw.ops:
+    for k, op in enumerate(lw.ops):
         if op.inplace and lw.tensors[op.src].storage == "input":
+            old = op.src
             op.inplace, op.dst = False, lw.tensor(lw.tensors[op.src].shape)
-            lw.final = op.dst if lw.final == op.src else lw.final  # type: ignore[attr-defined]
+            for later in lw.ops[k + 1 :]:  # later ops read (or update in place) the new copy
+                later.src = op.dst if later.src == old else later.src
+                later.dst = op.dst if later.dst == old else later.dst
+            lw.final = op.dst if lw.final == old else lw.final  # type: ignore[attr-defined]
     if lw.tensors[lw.final].storage == "input" or not lw.ops:  # type: ignore[attr-defined]
         t = lw.tensors[lw.final]  # type: ignore[attr-defined]
         lw.final = lw.emit("copy", "output", lw.final, t.shape, {"n": t.size}, doc="copy")  # type: ignore[attr-defined]
