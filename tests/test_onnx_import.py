@@ -219,3 +219,54 @@ def test_branching_graph_is_rejected():
     model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 13)])
     with pytest.raises(LenetcError, match=r"node 'res' \(Add\): .*earlier tensor"):
         import_model(model)
+
+
+MAIN_C = r"""
+#include "misc.h"
+#include <stdio.h>
+int main(void)
+{
+    static float in[MISC_INPUT_SIZE];
+    float out[MISC_OUTPUT_SIZE];
+    int i;
+    for (i = 0; i < MISC_INPUT_SIZE; i++) {
+        in[i] = (float)(i % 17) / 17.0f;
+    }
+    if (misc_run(in, out) != 0) {
+        return 1;
+    }
+    for (i = 0; i < MISC_OUTPUT_SIZE; i++) {
+        printf("%.9g\n", (double)out[i]);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_imported_model_c_is_strict_and_sanitizer_clean(tmp_path, cc):
+    """Affine, grouped/depthwise conv, SAME padding and ceil-mode pooling from an import: -Werror, ASan, UBSan."""
+    import shutil
+    import subprocess
+
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    net = import_model(_misc_model(), "misc")
+    lenetc.generate(net, tmp_path)
+    (tmp_path / "main.c").write_text(MAIN_C)
+    flags = "-std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -fsanitize=address,undefined"
+    exe = tmp_path / "m"
+    cmd = [cc, *flags.split(), "-fno-sanitize-recover=all", "-o", str(exe), str(tmp_path / "misc.c"),
+           str(tmp_path / "main.c"), "-lm"]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    run = subprocess.run([str(exe)], check=True, capture_output=True, text=True)
+    got = np.array([float(v) for v in run.stdout.split()])
+    x = (np.arange(784) % 17 / 17).astype(np.float32).reshape(1, 1, 28, 28)
+    close(got, run_onnxruntime(_misc_model(), x)[0])
+
+
+def test_weights_option_is_refused_for_an_onnx_model(tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(torch_lenet(13), str(path))
+    with pytest.raises(LenetcError, match="carries its own weights"):
+        lenetc.load(path, "random:1")
