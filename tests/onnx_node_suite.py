@@ -90,6 +90,18 @@ def collect():
     return [c for c in cases if {n.op_type for n in c.model.graph.node} <= SUPPORTED_OPS]
 
 
+def _as_array(value):
+    """Test data stored as a TensorProto (exotic element types) as NumPy where NumPy can hold it."""
+    import onnx
+
+    if isinstance(value, onnx.TensorProto):
+        try:
+            return onnx.numpy_helper.to_array(value)
+        except Exception:
+            return value
+    return value
+
+
 def prepare(case):
     """(network, input, expected) for a case, or a string: why it is out of scope."""
     import onnx
@@ -102,6 +114,7 @@ def prepare(case):
         return f"{len(outputs)} outputs; lenetc models have one"
     if not inputs:
         return "no input: the graph is a constant"
+    inputs = [_as_array(v) for v in inputs]
     x = inputs[0]
     if not isinstance(x, np.ndarray) or x.dtype != np.float32:
         kind = type(x).__name__ if not isinstance(x, np.ndarray) else x.dtype

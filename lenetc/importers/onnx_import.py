@@ -60,10 +60,12 @@ class OnnxImporter(LayoutOps):
             for name in node.input:
                 if name and name not in self.consts and name not in self.dyn:
                     raise LenetcError(
-                        f"node '{node.name}' ({node.op_type}): input '{name}' is not defined (missing initializer?)"
+                        f"node '{_label(node)}' ({node.op_type}): input '{name}' is not defined (missing initializer?)"
                     )
             if node.domain not in ("", "ai.onnx"):
-                raise LenetcError(f"node '{node.name}' ({node.op_type}): custom domain '{node.domain}' not supported")
+                raise LenetcError(
+                    f"node '{_label(node)}' ({node.op_type}): custom domain '{node.domain}' not supported"
+                )
             dynamic = [n for n in node.input if n in self.dyn]
             try:
                 if not dynamic and node.op_type not in ("Shape", "Size"):
@@ -80,7 +82,7 @@ class OnnxImporter(LayoutOps):
                         )
                 handler(node, attrs(node))
             except LenetcError as exc:
-                raise LenetcError(f"node '{node.name}' ({node.op_type}): {exc}") from None
+                raise LenetcError(f"node '{_label(node)}' ({node.op_type}): {exc}") from None
         return self.finish()
 
     def finish(self) -> Network:
@@ -408,3 +410,8 @@ def load_onnx(path: str | Path) -> Network:
 def import_model(model, name: str = "onnx_model") -> Network:
     """Import an in-memory ``onnx.ModelProto``."""
     return OnnxImporter(model, name).run()
+
+
+def _label(node) -> str:
+    """How an error names a node: its name, else (unnamed nodes are common) its first output."""
+    return node.name or (f"-> {node.output[0]}" if node.output else "?")
