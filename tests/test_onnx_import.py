@@ -35,17 +35,18 @@ def images(shape, n=6, seed=0) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "opset,flatten,batch,bn,raw",
+    "opset,flatten,batch,bn,raw,build_c",
     [
-        (7, "reshape", 1, False, False),
-        (9, "flatten", "batch", True, True),
-        (11, "reshape", "batch", False, True),
-        (13, "reshape", 1, True, False),
-        (17, "flatten", "batch", False, True),
-        (21, "reshape", "batch", True, True),
+        (7, "reshape", 1, False, False, False),
+        (9, "flatten", "batch", True, True, False),
+        (11, "reshape", "batch", False, True, False),
+        (13, "reshape", 1, True, False, True),
+        (17, "flatten", "batch", False, True, True),
+        (21, "reshape", "batch", True, True, False),
     ],
 )
-def test_torch_style_lenet_matches_onnxruntime(tmp_path, opset, flatten, batch, bn, raw):
+def test_torch_style_lenet_matches_onnxruntime(tmp_path, opset, flatten, batch, bn, raw, build_c):
+    """Every opset checks the import (NumPy reference vs ORT); two also build the C (~10 s each for 431k weights)."""
     model = torch_lenet(opset, flatten, batch, bn, raw)
     path = tmp_path / "torch_lenet.onnx"
     onnx.save(model, str(path))
@@ -57,7 +58,8 @@ def test_torch_style_lenet_matches_onnxruntime(tmp_path, opset, flatten, batch, 
     x = images(net.input_shape)
     want = run_onnxruntime(path, x)
     close(net.forward(x), want)
-    close(lenetc.compile(net)(x), want)
+    if build_c:
+        close(lenetc.compile(net)(x), want)
 
 
 def test_keras_style_onnx_matches_onnxruntime_and_channels_last_numpy(tmp_path):
@@ -145,8 +147,8 @@ def test_misc_operators_match_onnxruntime():
 
 
 def test_single_image_input():
-    model = torch_lenet(13, "flatten", 1)
-    net = import_model(model)
+    model = _misc_model()
+    net = import_model(model, "misc")
     x = images(net.input_shape, n=1)[0]
     out = lenetc.compile(net)(x)
     assert out.shape == (10,)
