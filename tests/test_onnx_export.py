@@ -77,12 +77,7 @@ def test_affine_layer_exports():
 def _cli(argv):
     from lenetc import cli
 
-    saved = cli.COMMAND_MODULES
-    cli.COMMAND_MODULES = ("onnx",)
-    try:
-        return cli.main(argv)
-    finally:
-        cli.COMMAND_MODULES = saved
+    return cli.main(argv)
 
 
 def test_export_command_writes_a_checked_file(tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import LenetcError
+from .core import add_model_args, model_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Export MODEL (zoo name or model file) to ONNX. The file is written under a "
         "temporary name and renamed, so a failed export leaves no output.",
     )
-    p.add_argument("model", metavar="MODEL", help="zoo name or .npz/.onnx/.h5/.keras file")
-    p.add_argument("--weights", help="weights for a zoo model: .npz path or random:SEED")
+    add_model_args(p)
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--opset", type=int, default=13, help="ONNX opset of the export (13 to 21; default 13)")
     p.set_defaults(func=run_export)
@@ -23,11 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from ..exporters.onnx_export import save_onnx
-    from ..models import load
 
     if not 13 <= args.opset <= 21:
         raise LenetcError(f"--opset {args.opset} is not supported (13 to 21)")
-    net = load(args.model, args.weights)
+    net = model_from_args(args)
     path = save_onnx(net, args.output, opset=args.opset)
     print(f"wrote {path} ({net.name}, opset {args.opset}, input {'x'.join(map(str, net.input_shape))})")
     return 0
