@@ -42,6 +42,12 @@ def measure(run_batch, x: np.ndarray, repeats: int = 200, batch: int = 64) -> di
 
 def onnxruntime_rows(net_or_path, x: np.ndarray, repeats: int = 200) -> dict[str, float]:
     """ONNX Runtime (1 intra-op and 1 inter-op thread) timings for the model on inputs ``x`` (N, C, H, W)."""
+    return measure(onnxruntime_engine(net_or_path), np.asarray(x, np.float32), repeats)
+
+
+def onnxruntime_engine(net_or_path):
+    """A callable on float32 batches (N, C, H, W) running the model in single-threaded ONNX Runtime,
+    for ``engines()`` in benchmarks/bench.py."""
     sess = ort_session(net_or_path, threads=1)
     name = sess.get_inputs()[0].name
     dims = sess.get_inputs()[0].shape
@@ -49,12 +55,12 @@ def onnxruntime_rows(net_or_path, x: np.ndarray, repeats: int = 200) -> dict[str
     fixed_one = isinstance(dims[0], int) and dims[0] == 1
 
     def run(batch: np.ndarray):
-        b = batch.reshape(len(batch), *shape)
+        b = np.asarray(batch, np.float32).reshape(len(batch), *shape)
         if fixed_one:
             return [sess.run(None, {name: b[i : i + 1]}) for i in range(len(b))]
         return sess.run(None, {name: b})
 
-    return measure(run, np.asarray(x, np.float32), repeats)
+    return run
 
 
 def lenetc_rows(net, x: np.ndarray, repeats: int = 200) -> dict[str, float]:

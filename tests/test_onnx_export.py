@@ -105,3 +105,26 @@ def test_run_onnxruntime_single_image_returns_a_vector():
     out = run_onnxruntime(net, x)
     assert out.shape == (10,)
     assert rel_err(out, net.forward(x)) <= REL
+
+
+def test_verify_and_bench_helpers(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from lenetc.exporters.onnx_export import onnxruntime_outputs, save_onnx
+
+    net = lenetc.load("lenet5-keras", "random:4")
+    x = np.random.default_rng(6).uniform(size=(3, *net.input_shape)).astype(np.float32)
+    out, label = onnxruntime_outputs("lenet5-keras", net, x)
+    assert out.shape == (3, 10) and "export" in label and rel_err(out, net.forward(x)) <= REL
+    path = save_onnx(net, tmp_path / "m.onnx")
+    out, label = onnxruntime_outputs(str(path), lenetc.load(path), x)
+    assert str(path) in label and rel_err(out, net.forward(x)) <= REL
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_onnxruntime import onnxruntime_engine, onnxruntime_rows
+
+    got = onnxruntime_engine(net)(x)[0]
+    assert rel_err(got, net.forward(x)) <= REL
+    rows = onnxruntime_rows(net, x, repeats=5)
+    assert rows["batch1_us"] > 0 and rows["batch64_img_per_s"] > 0

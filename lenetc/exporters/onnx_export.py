@@ -221,3 +221,11 @@ def run_session(sess, x: np.ndarray) -> np.ndarray:
 def run_onnxruntime(net_or_path, x: np.ndarray) -> np.ndarray:
     """Outputs of ONNX Runtime (single-threaded) for a Network (exported first) or an .onnx file."""
     return run_session(ort_session(net_or_path, threads=1), x)
+
+
+def onnxruntime_outputs(model_arg: str | Path, net: Network, x: np.ndarray) -> tuple[np.ndarray, str]:
+    """The reference for ``verify --against onnxruntime``: ONNX Runtime on the .onnx file itself when
+    MODEL is one, else on ``net``'s export. Returns (outputs (N, classes), a label for the report)."""
+    if str(model_arg).lower().endswith(".onnx"):
+        return run_onnxruntime(model_arg, x), f"ONNX Runtime on {model_arg}"
+    return run_onnxruntime(net, x), "ONNX Runtime on the ONNX export"
