@@ -267,3 +267,56 @@ def test_weights_option_is_refused_for_an_onnx_model(tmp_path):
     onnx.save(torch_lenet(13), str(path))
     with pytest.raises(LenetcError, match="carries its own weights"):
         lenetc.load(path, "random:1")
+
+
+@pytest.mark.parametrize("opset", [7, 9, 11, 12])
+def test_pre_opset13_semantics_match_onnxruntime(opset):
+    """Clip bounds as attributes (< 11) or inputs, BatchNormalization with spatial (< 9), Dropout ratio
+    attribute, and Softmax's old axis rule (< 13: one softmax over all of a sample's C*H*W values)."""
+    rng = np.random.default_rng(opset)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.4, (4, 3, 3, 3)).astype(np.float32), "w"),
+        *(numpy_helper.from_array(v.astype(np.float32), n) for n, v in
+          (("g", rng.uniform(0.5, 1.5, 4)), ("b", rng.normal(0, 0.1, 4)), ("m", rng.normal(0, 0.1, 4)),
+           ("v", rng.uniform(0.5, 2, 4)))),
+    ]  # fmt: skip
+    bn_attrs = {"spatial": 1} if opset < 9 else {}
+    clip = (
+        helper.make_node("Clip", ["bn"], ["cl"], min=-0.5, max=2.0)
+        if opset < 11
+        else helper.make_node("Clip", ["bn", "lo", "hi"], ["cl"])
+    )
+    if opset >= 11:
+        inits += [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", -0.5), ("hi", 2.0))]
+    nodes = [
+        helper.make_node("Conv", ["input", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["bn"], epsilon=1e-3, **bn_attrs),
+        clip,
+        helper.make_node("Dropout", ["cl"], ["d"], **({"ratio": 0.3} if opset < 12 else {})),
+        helper.make_node("Softmax", ["d"], ["output"]),  # default axis 1: over all 4*6*6 values
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "old",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, 3, 6, 6])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [2, 4, 6, 6])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 4 if opset < 9 else 5
+    onnx.checker.check_model(model)
+    net = import_model(model, f"old{opset}")
+    assert [layer.kind for layer in net.layers] == ["conv2d", "flatten", "softmax"]
+    x = np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype(np.float32)
+    close(net.forward(x), run_onnxruntime(model, x).reshape(2, -1))
+
+
+@pytest.mark.parametrize("opset", [13, 17, 21])
+def test_lenet5_export_at_several_opsets_round_trips(opset):
+    from lenetc.exporters.onnx_export import to_onnx
+
+    net = lenetc.load("lenet5", "random:5")
+    model = to_onnx(net, opset=opset)
+    x = images(net.input_shape, n=3)
+    close(run_onnxruntime(model, x), net.forward(x))
+    assert [layer.kind for layer in import_model(model).layers][-1] == "rbf"
