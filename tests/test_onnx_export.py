@@ -128,3 +128,17 @@ def test_verify_and_bench_helpers(tmp_path):
     assert rel_err(got, net.forward(x)) <= REL
     rows = onnxruntime_rows(net, x, repeats=5)
     assert rows["batch1_us"] > 0 and rows["batch64_img_per_s"] > 0
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet5-softmax"])
+def test_lenet5_round_trip_recovers_the_paper_layers(name):
+    """Export then import gives back C3's connection table (from its zero kernels), trainable
+    subsampling (from the depthwise conv) and the scaled tanh (from Mul -> Tanh -> Mul)."""
+    net = lenetc.load(name, "random:8")
+    back = import_model(to_onnx(net), "back")
+    kinds = [(layer.kind, getattr(layer, "act", None)) for layer in back.layers if layer.kind != "flatten"]
+    assert kinds == [(layer.kind, getattr(layer, "act", None)) for layer in net.layers]
+    assert back.layers[2].sparse and (back.params[f"{back.layers[2].name}.table"] == net.params["C3.table"]).all()
+    assert back.totals()["params"] == net.totals()["params"]
+    x = np.random.default_rng(3).uniform(-0.1, 1.175, size=(4, 1, 32, 32)).astype(np.float32)
+    assert rel_err(lenetc.compile(back)(x), net.forward(x)) <= REL

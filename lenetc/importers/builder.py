@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from ..errors import LenetcError
-from ..layers import Act, Activation, Affine, Conv2D, Dense, Flatten, Layer, Shape
+from ..layers import Act, Activation, Affine, Conv2D, Dense, Flatten, Layer, Shape, Subsampling
 from ..network import Network, Preprocess
 
 
@@ -71,9 +71,9 @@ class ChainBuilder:
         return None
 
     def add_act(self, act: Act, raw_name: str) -> None:
-        """Fuse ``act`` into the preceding conv/dense layer, else add an Activation layer."""
-        last = self._foldable()
-        if last is not None:
+        """Fuse ``act`` into the preceding conv/dense/subsampling layer, else add an Activation layer."""
+        last = self.layers[-1] if self.layers else None
+        if isinstance(last, (Conv2D, Dense, Subsampling)) and last.act is None:
             last.act = act
             self.step += 1
         else:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LenetcError
-from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..layers import SCALED_TANH_A, SCALED_TANH_S, Act, Conv2D, Dense, Pool2D, Softmax, Subsampling
 from ..network import Network
 from .builder import ChainBuilder
 from .onnx_fold import attrs, fold, opset_of, read_model, tensor_to_array
@@ -175,10 +175,32 @@ class OnnxImporter(LayoutOps):
                 f"weight shape {list(w.shape)} with group={group} does not match {self.b.shape[0]} input channels"
             )
         w4 = w.reshape(w.shape[0], w.shape[1], *kernel)
+        if self._subsampling(node, w4, bias.reshape(-1), group, kernel, stride, padding):
+            return self.set(node, self._spatial_out(d))
+        # Kernels that are entirely zero are connections that do not exist (LeNet-5's C3 table, as lenetc
+        # exports it): a sparse Conv2D skips them and computes the same sums.
+        table = (np.abs(w4).reshape(w4.shape[0], w4.shape[1], -1).max(axis=2) > 0).astype(np.uint8)
+        sparse = group == 1 and not table.all() and table.any(axis=1).all()
         layer = Conv2D(self.name(node, "conv"), out_channels=int(w.shape[0]), kernel=kernel, stride=stride,
-                       padding=padding, groups=group)  # fmt: skip
-        self.b.add(layer, {"weight": w4, "bias": bias.reshape(-1)})
+                       padding=padding, groups=group, sparse=bool(sparse))  # fmt: skip
+        params = {"weight": w4, "bias": bias.reshape(-1)}
+        self.b.add(layer, {**params, "table": table} if sparse else params)
         self.set(node, self._spatial_out(d))
+
+    def _subsampling(self, node, w4, bias, group, kernel, stride, padding) -> bool:
+        """A depthwise s x s, stride-s, unpadded Conv whose kernel holds one value per map is LeNet-5's
+        trainable subsampling (sum of the window x coefficient + bias), as lenetc exports it."""
+        c, h, w = self.b.shape
+        s = kernel[0]
+        if not (group == c == w4.shape[0] and w4.shape[1] == 1 and kernel == (s, s) == stride and s > 1):
+            return False
+        if any(padding) or h % s or w % s:
+            return False
+        flat = w4.reshape(c, -1)
+        if not (flat == flat[:, :1]).all():
+            return False
+        self.b.add(Subsampling(self.name(node, "subsampling"), size=s), {"coeff": flat[:, 0], "bias": bias})
+        return True
 
     def _pool(self, node, a, mode: str):
         _, d = self.x(node)
@@ -270,7 +292,10 @@ class OnnxImporter(LayoutOps):
         if a_dyn and b_dyn:
             raise _Unsupported("both operands are computed tensors (a branch); one must be a constant")
         d = self.dyn[node.input[0] if a_dyn else node.input[1]]
-        c = self._per_sample(d, self.consts[node.input[1] if a_dyn else node.input[0]])
+        raw = self.consts[node.input[1] if a_dyn else node.input[0]]
+        if op == "Mul" and self._scaled_tanh(node, raw, d):
+            return
+        c = self._per_sample(d, raw)
         one, zero = np.ones_like(c), np.zeros_like(c)
         if op == "Add":
             scale, shift = one, c
@@ -285,6 +310,23 @@ class OnnxImporter(LayoutOps):
                 scale, shift = 1.0 / c, zero
         self.b.add_affine(scale, shift, node.name or node.output[0])
         self.set(node, d.shape, d.last)
+
+    def _scaled_tanh(self, node, factor: np.ndarray, d: Dyn) -> bool:
+        """Mul(S) -> Tanh -> Mul(A) with LeCun's A = 1.7159, S = 2/3: the ``scaled_tanh`` activation."""
+        if factor.size != 1 or np.float32(factor.reshape(-1)[0]) != np.float32(SCALED_TANH_S):
+            return False
+        tanh = self._only_consumer(node.output[0], "Tanh")
+        mul = self._only_consumer(tanh.output[0], "Mul") if tanh is not None else None
+        if mul is None:
+            return False
+        other = [n for n in mul.input if n != tanh.output[0]]
+        amp = self.consts.get(other[0]) if len(other) == 1 else None
+        if amp is None or amp.size != 1 or np.float32(amp.reshape(-1)[0]) != np.float32(SCALED_TANH_A):
+            return False
+        self.b.add_act(Act("scaled_tanh"), node.name or node.output[0])
+        self.done.update({id(tanh), id(mul)})
+        self.dyn[mul.output[0]] = Dyn(d.shape, d.last, self.b.step)
+        return True
 
     def op_Add(self, node, a):
         self._binary(node, "Add")
