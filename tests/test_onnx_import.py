@@ -202,6 +202,10 @@ def test_bad_files_give_one_line_exit_2_and_no_output(tmp_path, capsys, kind):
     assert status == 2
     assert err.count("\n") == 1 and err.startswith("lenetc: error: ") and expect in err, err
     assert list(out_dir.iterdir()) == []
+    gen_dir = tmp_path / "gen"
+    assert _cli(["generate", str(path), "-o", str(gen_dir)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not gen_dir.exists() or list(gen_dir.iterdir()) == []
     with pytest.raises(LenetcError):
         lenetc.load(path)
 
@@ -320,3 +324,31 @@ def test_lenet5_export_at_several_opsets_round_trips(opset):
     x = images(net.input_shape, n=3)
     close(run_onnxruntime(model, x), net.forward(x))
     assert [layer.kind for layer in import_model(model).layers][-1] == "rbf"
+
+
+def test_initializers_reshaped_and_transposed_in_the_graph(tmp_path, capsys):
+    """Weights stored flat / transposed and fixed up by Reshape and Transpose nodes fold to constants."""
+    model = keras_lenet()
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    k1 = numpy_helper.to_array(inits["conv1/kernel"])
+    d1 = numpy_helper.to_array(inits["dense1/kernel"])
+    inits["conv1/kernel"].CopyFrom(numpy_helper.from_array(k1.reshape(-1), "conv1/kernel_flat"))
+    inits["dense1/kernel"].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(d1.T), "dense1/kernel_t"))
+    graph.initializer.append(numpy_helper.from_array(np.array(k1.shape, np.int64), "k1_shape"))
+    fix = [
+        helper.make_node("Reshape", ["conv1/kernel_flat", "k1_shape"], ["conv1/kernel"], name="fix_k1"),
+        helper.make_node("Transpose", ["dense1/kernel_t"], ["dense1/kernel"], name="fix_d1", perm=[1, 0]),
+    ]
+    nodes = fix + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    path = tmp_path / "fixups.onnx"
+    onnx.save(model, str(path))
+    net = lenetc.load(path)
+    x = images(net.input_shape)
+    close(net.forward(x), run_onnxruntime(path, x))
+    # and the CLI treats it as any other model
+    assert _cli(["info", str(path)]) == 0
+    assert "155,606" in capsys.readouterr().out
