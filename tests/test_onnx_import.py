@@ -352,3 +352,13 @@ def test_initializers_reshaped_and_transposed_in_the_graph(tmp_path, capsys):
     # and the CLI treats it as any other model
     assert _cli(["info", str(path)]) == 0
     assert "155,606" in capsys.readouterr().out
+
+
+def test_fixed_batch_models_run_in_chunks():
+    """A model exported with a fixed batch of 4 still verifies on 10 inputs (chunks of 4, last one padded)."""
+    model = _misc_model()
+    for dim in (model.graph.input[0], model.graph.output[0]):
+        dim.type.tensor_type.shape.dim[0].dim_value = 4
+    net = import_model(model, "fixed4")
+    x = images(net.input_shape, n=10, seed=7)
+    close(net.forward(x), run_onnxruntime(model, x))

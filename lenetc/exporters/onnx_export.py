@@ -208,13 +208,17 @@ def run_session(sess, x: np.ndarray) -> np.ndarray:
     n = x.size // sample
     single = x.ndim <= 3 and n == 1
     batch = x.reshape(n, *[int(d) for d in dims[1:]])
-    fixed = dims[0] if isinstance(dims[0], int) else None
+    fixed = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
     if fixed is None or fixed == n:
         out = sess.run(None, {inp.name: batch})[0].reshape(n, -1)
-    elif fixed == 1:
-        out = np.concatenate([sess.run(None, {inp.name: batch[i : i + 1]})[0].reshape(1, -1) for i in range(n)])
-    else:
-        raise LenetcError(f"the ONNX model's batch size is fixed at {fixed}; got {n} samples")
+    else:  # a fixed batch size: run chunks of it, the last one padded with zeros and trimmed
+        chunks = []
+        for start in range(0, n, fixed):
+            part = batch[start : start + fixed]
+            if len(part) < fixed:
+                part = np.concatenate([part, np.zeros((fixed - len(part), *part.shape[1:]), np.float32)])
+            chunks.append(sess.run(None, {inp.name: part})[0].reshape(fixed, -1))
+        out = np.concatenate(chunks)[:n]
     return out[0] if single else out
 
 
