@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LenetcError
-from ..layers import SCALED_TANH_A, SCALED_TANH_S, Act, Conv2D, Dense, Pool2D, Softmax, Subsampling
+from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..network import Network
 from .builder import ChainBuilder
 from .onnx_fold import attrs, fold, opset_of, read_model, tensor_to_array
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
+from .onnx_patterns import PatternOps
 
 
-class OnnxImporter(LayoutOps):
+class OnnxImporter(LayoutOps, PatternOps):
     """Walks one graph; layout operators (reshape, transpose, ...) come from :class:`LayoutOps`."""
 
     def __init__(self, model, name: str):
@@ -187,21 +188,6 @@ class OnnxImporter(LayoutOps):
         self.b.add(layer, {**params, "table": table} if sparse else params)
         self.set(node, self._spatial_out(d))
 
-    def _subsampling(self, node, w4, bias, group, kernel, stride, padding) -> bool:
-        """A depthwise s x s, stride-s, unpadded Conv whose kernel holds one value per map is LeNet-5's
-        trainable subsampling (sum of the window x coefficient + bias), as lenetc exports it."""
-        c, h, w = self.b.shape
-        s = kernel[0]
-        if not (group == c == w4.shape[0] and w4.shape[1] == 1 and kernel == (s, s) == stride and s > 1):
-            return False
-        if any(padding) or h % s or w % s:
-            return False
-        flat = w4.reshape(c, -1)
-        if not (flat == flat[:, :1]).all():
-            return False
-        self.b.add(Subsampling(self.name(node, "subsampling"), size=s), {"coeff": flat[:, 0], "bias": bias})
-        return True
-
     def _pool(self, node, a, mode: str):
         _, d = self.x(node)
         self.chw_input(d)
@@ -310,23 +296,6 @@ class OnnxImporter(LayoutOps):
                 scale, shift = 1.0 / c, zero
         self.b.add_affine(scale, shift, node.name or node.output[0])
         self.set(node, d.shape, d.last)
-
-    def _scaled_tanh(self, node, factor: np.ndarray, d: Dyn) -> bool:
-        """Mul(S) -> Tanh -> Mul(A) with LeCun's A = 1.7159, S = 2/3: the ``scaled_tanh`` activation."""
-        if factor.size != 1 or np.float32(factor.reshape(-1)[0]) != np.float32(SCALED_TANH_S):
-            return False
-        tanh = self._only_consumer(node.output[0], "Tanh")
-        mul = self._only_consumer(tanh.output[0], "Mul") if tanh is not None else None
-        if mul is None:
-            return False
-        other = [n for n in mul.input if n != tanh.output[0]]
-        amp = self.consts.get(other[0]) if len(other) == 1 else None
-        if amp is None or amp.size != 1 or np.float32(amp.reshape(-1)[0]) != np.float32(SCALED_TANH_A):
-            return False
-        self.b.add_act(Act("scaled_tanh"), node.name or node.output[0])
-        self.done.update({id(tanh), id(mul)})
-        self.dyn[mul.output[0]] = Dyn(d.shape, d.last, self.b.step)
-        return True
 
     def op_Add(self, node, a):
         self._binary(node, "Add")

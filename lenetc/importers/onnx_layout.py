@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LenetcError
-from ..layers import RBF
 from .builder import ChainBuilder
-from .onnx_fold import attrs
 
 
 @dataclass(frozen=True)
@@ -115,34 +113,6 @@ class LayoutOps:
         if d.last:
             raise _Unsupported("squeeze of a channels-last tensor not supported")
         self._reshape(node, d, tuple(n for i, n in enumerate(d.shape) if i not in axes))
-
-    def _only_consumer(self, name: str, op: str):
-        users = self.consumers.get(name, [])
-        outputs = {o.name for o in self.graph.output}
-        return users[0] if len(users) == 1 and users[0].op_type == op and name not in outputs else None
-
-    def _rbf(self, node, d: Dyn) -> bool:
-        """Unsqueeze(1) -> Sub(prototypes) -> Mul(d, d) -> ReduceSum(2): LeNet-5's RBF output."""
-        sub = self._only_consumer(node.output[0], "Sub")
-        if sub is None or sub.input[0] != node.output[0] or sub.input[1] not in self.consts:
-            return False
-        mul = self._only_consumer(sub.output[0], "Mul")
-        if mul is None or list(mul.input) != [sub.output[0]] * 2:
-            return False
-        red = self._only_consumer(mul.output[0], "ReduceSum")
-        if red is None:
-            return False
-        ra = attrs(red)
-        axes = ra.get("axes") if self.opset < 13 else self.const(red, 1, "axes")
-        proto = self.consts[sub.input[1]]
-        if axes is None or [int(v) for v in np.asarray(axes).reshape(-1)] not in ([2], [-1]) or ra.get("keepdims", 1):
-            return False
-        if proto.ndim != 2 or proto.shape[1] != d.shape[1]:
-            return False
-        self.b.add(RBF(self.name(node, "rbf"), units=int(proto.shape[0])), {"prototypes": proto})
-        self.done.update({id(sub), id(mul), id(red)})
-        self.dyn[red.output[0]] = Dyn((d.shape[0], proto.shape[0]), False, self.b.step)
-        return True
 
     def op_Unsqueeze(self, node, a):
         _, d = self.x(node)
