@@ -362,3 +362,12 @@ def test_fixed_batch_models_run_in_chunks():
     net = import_model(model, "fixed4")
     x = images(net.input_shape, n=10, seed=7)
     close(net.forward(x), run_onnxruntime(model, x))
+
+
+def test_core_commands_work_on_an_imported_file(tmp_path, capsys):
+    path = tmp_path / "misc.onnx"
+    onnx.save(_misc_model(), str(path))
+    assert _cli(["verify", str(path), "-n", "8", "--inputs", "random"]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert _cli(["generate", str(path), "-o", str(tmp_path / "c")]) == 0
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["misc.c", "misc.h"]
