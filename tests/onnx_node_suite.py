@@ -15,6 +15,7 @@ prefixes), cached under $LENETC_CACHE by a hash of the sources.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -80,14 +81,32 @@ def family_of(model) -> str:
     return ops[0] if len(set(ops)) == 1 else "+".join(sorted(set(ops)))
 
 
-def collect():
-    """The node test cases whose operators are all supported."""
+@functools.cache
+def all_cases() -> tuple:
+    """Every node test case of the installed onnx package (built once per process, ~12 s)."""
     from onnx.backend.test.loader import load_model_tests
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the case generators warn about overflow in other ops' data
-        cases = load_model_tests(kind="node")
-    return [c for c in cases if {n.op_type for n in c.model.graph.node} <= SUPPORTED_OPS]
+        return tuple(load_model_tests(kind="node"))
+
+
+def collect():
+    """The node test cases whose operators are all supported."""
+    return [c for c in all_cases() if {n.op_type for n in c.model.graph.node} <= SUPPORTED_OPS]
+
+
+def bound_model(case, inputs):
+    """A copy of the case's model with every graph input but the first bound to the case's data."""
+    import onnx
+
+    model = onnx.ModelProto()
+    model.CopyFrom(case.model)
+    graph = model.graph
+    for vi, value in zip(list(graph.input)[1:], inputs[1:], strict=False):
+        if isinstance(value, (np.ndarray, np.generic)):  # scalars (Clip's min/max) come as NumPy scalars
+            graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(value), vi.name))
+    return model
 
 
 def _as_array(value):
@@ -104,7 +123,6 @@ def _as_array(value):
 
 def prepare(case):
     """(network, input, expected) for a case, or a string: why it is out of scope."""
-    import onnx
 
     from lenetc.errors import LenetcError
     from lenetc.importers.onnx_import import import_model
@@ -119,11 +137,7 @@ def prepare(case):
     if not isinstance(x, np.ndarray) or x.dtype != np.float32:
         kind = type(x).__name__ if not isinstance(x, np.ndarray) else x.dtype
         return f"input is {kind}; lenetc computes float32 tensors"
-    model = onnx.ModelProto()
-    model.CopyFrom(case.model)
-    graph = model.graph
-    for vi, value in zip(list(graph.input)[1:], inputs[1:], strict=True):
-        graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(value), vi.name))
+    model = bound_model(case, inputs)
     try:
         net = import_model(model, case.name)
     except LenetcError as exc:

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from onnx_node_suite import run_suite  # noqa: E402
+from onnx_node_suite import _as_array, all_cases, bound_model, run_suite  # noqa: E402
 
 #: family -> (passed, out of scope) with onnx RECORDED_WITH; the runner lists every reason.
 RECORDED_WITH = "1.23.2"
@@ -59,3 +59,21 @@ def test_core_families_are_covered(suite):
     table = suite.table()
     for fam in ("Conv", "MaxPool", "AveragePool", "Gemm", "Relu", "Softmax", "Flatten", "BatchNormalization"):
         assert table[fam]["passed"] >= 1, fam
+
+
+def test_every_node_test_model_imports_or_fails_in_one_line():
+    """All node tests, supported operators or not: the importer returns a network or raises a
+    one-line LenetcError, never another exception (no traceback reaches the CLI)."""
+    from lenetc.errors import LenetcError
+    from lenetc.importers.onnx_import import import_model
+
+    outcomes = {"imported": 0, "refused": 0}
+    for case in all_cases():
+        inputs = [_as_array(v) for v in case.data_sets[0][0]] if case.data_sets else []
+        try:
+            import_model(bound_model(case, inputs), "case")
+            outcomes["imported"] += 1
+        except LenetcError as exc:
+            assert "\n" not in str(exc), case.name
+            outcomes["refused"] += 1
+    assert outcomes["imported"] >= 80 and outcomes["refused"] > 1000

@@ -69,7 +69,7 @@ class OnnxImporter(LayoutOps, PatternOps):
                 )
             dynamic = [n for n in node.input if n in self.dyn]
             try:
-                if not dynamic and node.op_type not in ("Shape", "Size"):
+                if not dynamic:
                     outs = fold(node, [self.consts[n] if n else None for n in node.input], self.opset)
                     self.consts.update({o: v for o, v in zip(node.output, outs, strict=False) if o})
                     continue
