@@ -371,3 +371,24 @@ def test_core_commands_work_on_an_imported_file(tmp_path, capsys):
     assert "PASS" in capsys.readouterr().out
     assert _cli(["generate", str(path), "-o", str(tmp_path / "c")]) == 0
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["misc.c", "misc.h"]
+
+
+def test_corrupted_files_never_raise_anything_but_a_one_line_error(tmp_path):
+    """Truncations and flipped bytes (fixed seed): a model, or a LenetcError on one line."""
+    from lenetc.importers.onnx_import import load_onnx
+
+    data = keras_lenet().SerializeToString()
+    rng = np.random.default_rng(11)
+    path = tmp_path / "corrupt.onnx"
+    variants = [data[:cut] for cut in rng.integers(1, len(data), 25)]
+    for _ in range(60):
+        b = bytearray(data)
+        for i in rng.integers(0, 4000, 3):  # the graph structure sits before the large weights
+            b[i] ^= int(rng.integers(1, 256))
+        variants.append(bytes(b))
+    for blob in variants:
+        path.write_bytes(blob)
+        try:
+            load_onnx(path)
+        except LenetcError as exc:
+            assert "\n" not in str(exc)

@@ -39,6 +39,8 @@ class ChainBuilder:
 
     def unique(self, raw: str) -> str:
         """A layer name from ``raw``: letters, digits and '_' only, unique in the chain."""
+        if isinstance(raw, bytes):  # a corrupt file can hold names that are not UTF-8
+            raw = raw.decode("utf-8", "replace")
         base = re.sub(r"[^A-Za-z0-9_]", "_", raw or "layer") or "layer"
         name, k = base, 1
         while name in self._names:

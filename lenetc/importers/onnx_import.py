@@ -415,7 +415,12 @@ def load_onnx(path: str | Path) -> Network:
     path = Path(path)
     model = read_model(path)
     name = path.stem.replace(".", "_") or "onnx_model"
-    return OnnxImporter(model, name).run()
+    try:
+        return OnnxImporter(model, name).run()
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        # A corrupt file that still parses as protobuf (flipped bytes, wrong field types).
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise LenetcError(f"'{path}' is a malformed ONNX model ({type(exc).__name__}: {msg})") from None
 
 
 def import_model(model, name: str = "onnx_model") -> Network:
