@@ -27,6 +27,7 @@ from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..network import Network
 from .builder import ChainBuilder
+from .onnx_fold import one_line
 
 SKIPPED = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout")
 
@@ -270,7 +271,9 @@ def load_keras(path: str | Path) -> Network:
     try:
         name = path.stem.replace(".", "_") or "keras_model"
         return KerasImporter(config, weights, name).run()
-    except (KeyError, ValueError, IndexError, TypeError) as exc:
-        raise LenetcError(f"Keras model '{path}' is malformed ({type(exc).__name__}: {exc})") from None
+    except LenetcError as exc:
+        raise LenetcError(one_line(str(exc))) from None
+    except (KeyError, ValueError, IndexError, TypeError, AttributeError, OSError) as exc:
+        raise LenetcError(one_line(f"Keras model '{path}' is malformed ({type(exc).__name__}: {exc})")) from None
     finally:
         h5.close()

@@ -29,6 +29,11 @@ def need_onnx():
     return onnx
 
 
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character (newlines from a corrupt file's names) as '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def max_opset() -> int:
     return int(need_onnx().defs.onnx_opset_version())
 

@@ -22,7 +22,7 @@ from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..network import Network
 from .builder import ChainBuilder
-from .onnx_fold import attrs, fold, opset_of, read_model, tensor_to_array
+from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_array
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_patterns import PatternOps
 
@@ -417,15 +417,20 @@ def load_onnx(path: str | Path) -> Network:
     name = path.stem.replace(".", "_") or "onnx_model"
     try:
         return OnnxImporter(model, name).run()
+    except LenetcError as exc:
+        raise LenetcError(one_line(str(exc))) from None  # names from a corrupt file may hold control characters
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
         # A corrupt file that still parses as protobuf (flipped bytes, wrong field types).
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise LenetcError(f"'{path}' is a malformed ONNX model ({type(exc).__name__}: {msg})") from None
+        raise LenetcError(one_line(f"'{path}' is a malformed ONNX model ({type(exc).__name__}: {msg})")) from None
 
 
 def import_model(model, name: str = "onnx_model") -> Network:
     """Import an in-memory ``onnx.ModelProto``."""
-    return OnnxImporter(model, name).run()
+    try:
+        return OnnxImporter(model, name).run()
+    except LenetcError as exc:
+        raise LenetcError(one_line(str(exc))) from None
 
 
 def _label(node) -> str:
