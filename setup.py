@@ -18,6 +18,8 @@ setup(
     install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0"],
     extras_require={
         "test": ["pytest>=7", "ruff", "wheel"],
+        "onnx": ["onnx", "onnxruntime"],
+        "keras": ["h5py"],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},
 )

@@ -357,8 +357,40 @@ class RBF(Layer):
         return f"RBF {in_shape[0]}->{self.units} (distance, smallest wins)"
 
 
+@dataclass
+class Affine(Layer):
+    """Element-wise ``y = x * scale + shift`` with constants from an imported graph (Add/Mul/Sub/Div
+    by a constant, a BatchNormalization with nothing to fold into). ``per`` says how ``scale`` and
+    ``shift`` broadcast: ``tensor`` (one value), ``channel`` (one per C, the first axis) or ``element``."""
+
+    per: str = "channel"
+    kind: ClassVar[str] = "affine"
+
+    def __post_init__(self) -> None:
+        if self.per not in AFFINE_PER:
+            raise LenetcError(f"layer '{self.name}': affine 'per' must be one of {', '.join(AFFINE_PER)}")
+
+    def param_shapes(self, in_shape):
+        shape = (1,) if self.per == "tensor" else (in_shape[0],) if self.per == "channel" else tuple(in_shape)
+        return {"scale": shape, "shift": shape}
+
+    def trainable_params(self, in_shape, params):
+        return 2 * int(np.prod(self.param_shapes(in_shape)["scale"]))
+
+    def macs(self, in_shape, params):
+        return int(np.prod(in_shape))
+
+    def connections(self, in_shape, params):
+        return 2 * int(np.prod(in_shape))
+
+    def describe(self, in_shape):
+        return f"affine x*scale+shift per {self.per}"
+
+
+AFFINE_PER = ("tensor", "channel", "element")
+
 LAYER_KINDS: dict[str, type[Layer]] = {
-    cls.kind: cls for cls in (Conv2D, Subsampling, Pool2D, Flatten, Dense, Activation, Softmax, RBF)
+    cls.kind: cls for cls in (Conv2D, Subsampling, Pool2D, Flatten, Dense, Activation, Softmax, RBF, Affine)
 }
 
 

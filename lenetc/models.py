@@ -11,6 +11,7 @@ from .network import Network
 from .npz import load_npz
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+IMPORTED_SUFFIXES = (".onnx", ".h5", ".keras")
 _RANDOM = re.compile(r"^random(?::(\d+))?$")
 
 
@@ -24,7 +25,8 @@ def load(model: str | Path, weights: str | Path | None = None) -> Network:
     """Load a model.
 
     ``model`` is a zoo name (``lenet5``, ``lenet-caffe``, ``lenet-keras``, ``lenet5-keras``,
-    ``lenet5-softmax``) or a path to an ``.npz`` that carries its architecture. ``weights``
+    ``lenet5-softmax``) or a path to an ``.npz`` that carries its architecture, an ``.onnx`` file, or a
+    Keras ``.h5``/``.keras`` file (imported by :mod:`lenetc.importers`). ``weights``
     is an ``.npz`` path, ``"random:SEED"`` for reproducible random weights, or None for the
     shipped trained weights (random:0 where none ship).
     """
@@ -44,6 +46,18 @@ def load(model: str | Path, weights: str | Path | None = None) -> Network:
         if weights is not None:
             raise LenetcError("--weights goes with a zoo model name; a .npz model carries its own weights")
         return load_npz(path)
+    if suffix in IMPORTED_SUFFIXES and weights is not None:
+        raise LenetcError(f"--weights goes with a zoo model name; a {suffix} model carries its own weights")
+    if suffix == ".onnx":
+        from .importers.onnx_import import load_onnx
+
+        return load_onnx(path)
+    if suffix in (".h5", ".keras"):
+        from .importers.keras_import import load_keras
+
+        return load_keras(path)
     if path.exists():
-        raise LenetcError(f"cannot load '{model}': unsupported file type '{suffix or path.name}' (expected .npz)")
-    raise LenetcError(f"unknown model '{model}' (zoo: {', '.join(zoo.ZOO)}; or give a .npz path)")
+        raise LenetcError(
+            f"cannot load '{model}': unsupported file type '{suffix or path.name}' (expected .npz, .onnx, .h5, .keras)"
+        )
+    raise LenetcError(f"unknown model '{model}' (zoo: {', '.join(zoo.ZOO)}; or give a .npz/.onnx/.h5/.keras path)")

@@ -18,6 +18,7 @@ from .layers import (
     SCALED_TANH_S,
     Act,
     Activation,
+    Affine,
     Conv2D,
     Dense,
     Flatten,
@@ -153,6 +154,17 @@ def rbf(layer: RBF, x: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
     return ((x[:, None, :] - proto[None, :, :]) ** 2).sum(axis=2)
 
 
+def affine(layer: Affine, x: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    scale = p[f"{layer.name}.scale"].astype(np.float64)
+    shift = p[f"{layer.name}.shift"].astype(np.float64)
+    if layer.per == "channel":
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        scale, shift = scale.reshape(shape), shift.reshape(shape)
+    elif layer.per == "element":
+        scale, shift = scale[None], shift[None]
+    return x * scale + shift
+
+
 LAYER_FORWARD: dict[type[Layer], Callable[..., np.ndarray]] = {
     Conv2D: conv2d,
     Subsampling: subsampling,
@@ -162,6 +174,7 @@ LAYER_FORWARD: dict[type[Layer], Callable[..., np.ndarray]] = {
     Activation: activation,
     Softmax: softmax,
     RBF: rbf,
+    Affine: affine,
 }
 
 

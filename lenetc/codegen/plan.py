@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LenetcError
-from ..layers import RBF, Activation, Conv2D, Dense, Flatten, Layer, Pool2D, Softmax, Subsampling
+from ..layers import RBF, Activation, Affine, Conv2D, Dense, Flatten, Layer, Pool2D, Softmax, Subsampling
 from ..network import Network
 
 #: Arena offsets and sizes are multiples of this many bytes (one cache line, any SIMD width).
@@ -180,6 +180,17 @@ def _lower_conv(lw: _Lowering, net: Network, layer: Conv2D, src: int, in_shape) 
     return lw.emit("conv2d", layer.name, src, out_shape, ctx, doc=doc, fn=fn)
 
 
+def _lower_affine(lw: _Lowering, net: Network, layer: Affine, src: int, in_shape) -> int:
+    """Element-wise x * scale + shift, in place; ``index`` picks the constant for element i."""
+    fn = lw.fn_name(layer.name)
+    lw.used_fns.discard(fn)
+    n, c = math.prod(in_shape), in_shape[0]
+    index = {"tensor": "0", "channel": f"i / {n // c}", "element": "i"}[layer.per]
+    scale, shift = lw.const(fn, "scale", _p(net, layer, "scale")), lw.const(fn, "shift", _p(net, layer, "shift"))
+    ctx = {"n": n, "index": index, "scale": scale, "shift": shift}
+    return lw.emit("affine", layer.name, src, in_shape, ctx, inplace=True, doc=layer.describe(in_shape))
+
+
 def _lower(lw: _Lowering, net: Network) -> None:
     shapes = net.shapes()
     src = lw.tensor(shapes[0])
@@ -244,6 +255,8 @@ def _lower(lw: _Lowering, net: Network) -> None:
                 "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes")),
             }
             src = lw.emit("rbf", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape))
+        elif isinstance(layer, Affine):
+            src = _lower_affine(lw, net, layer, src, in_shape)
         else:
             raise LenetcError(f"layer '{layer.name}': kind '{layer.kind}' has no C kernel")
     lw.final = src  # type: ignore[attr-defined]
@@ -252,10 +265,14 @@ def _lower(lw: _Lowering, net: Network) -> None:
 def _assign_storage(lw: _Lowering) -> None:
     """Group in-place chains into buffers; the last one becomes the caller's output."""
     # An in-place op must not write into the caller's (const) input: give it its own tensor.
-    for op in lw.ops:
+    for k, op in enumerate(lw.ops):
         if op.inplace and lw.tensors[op.src].storage == "input":
+            old = op.src
             op.inplace, op.dst = False, lw.tensor(lw.tensors[op.src].shape)
-            lw.final = op.dst if lw.final == op.src else lw.final  # type: ignore[attr-defined]
+            for later in lw.ops[k + 1 :]:  # later ops read (or update in place) the new copy
+                later.src = op.dst if later.src == old else later.src
+                later.dst = op.dst if later.dst == old else later.dst
+            lw.final = op.dst if lw.final == old else lw.final  # type: ignore[attr-defined]
     if lw.tensors[lw.final].storage == "input" or not lw.ops:  # type: ignore[attr-defined]
         t = lw.tensors[lw.final]  # type: ignore[attr-defined]
         lw.final = lw.emit("copy", "output", lw.final, t.shape, {"n": t.size}, doc="copy")  # type: ignore

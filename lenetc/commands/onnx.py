@@ -1,0 +1,32 @@
+"""``lenetc export``: write any lenetc model (zoo, .npz, .onnx, Keras) as a checked ONNX file."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import LenetcError
+from .core import add_model_args, model_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write MODEL as ONNX (standard operators, passes onnx.checker)",
+        description="Export MODEL (zoo name or model file) to ONNX. The file is written under a "
+        "temporary name and renamed, so a failed export leaves no output.",
+    )
+    add_model_args(p)
+    p.add_argument("-o", "--output", required=True, help="output .onnx path")
+    p.add_argument("--opset", type=int, default=13, help="ONNX opset of the export (13 to 21; default 13)")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..exporters.onnx_export import save_onnx
+
+    if not 13 <= args.opset <= 21:
+        raise LenetcError(f"--opset {args.opset} is not supported (13 to 21)")
+    net = model_from_args(args)
+    path = save_onnx(net, args.output, opset=args.opset)
+    print(f"wrote {path} ({net.name}, opset {args.opset}, input {'x'.join(map(str, net.input_shape))})")
+    return 0

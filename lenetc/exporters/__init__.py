@@ -1,0 +1,1 @@
+"""Exporters: lenetc networks -> other formats (ONNX)."""

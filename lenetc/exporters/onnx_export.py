@@ -1,0 +1,235 @@
+"""lenetc :class:`~lenetc.network.Network` -> ONNX, and running ONNX models in ONNX Runtime.
+
+Every lenetc layer maps to standard operators (opset 13): LeNet-5's sparse C3 becomes a
+dense Conv whose unconnected taps are zero; trainable subsampling becomes a depthwise Conv
+whose 2x2 kernel holds the map's coefficient; LeCun's scaled tanh is Mul -> Tanh -> Mul;
+the RBF output is Unsqueeze -> Sub -> Mul -> ReduceSum.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LenetcError
+from ..importers.onnx_fold import need_onnx
+from ..layers import (
+    RBF,
+    SCALED_TANH_A,
+    SCALED_TANH_S,
+    Act,
+    Activation,
+    Affine,
+    Conv2D,
+    Dense,
+    Flatten,
+    Pool2D,
+    Softmax,
+    Subsampling,
+)
+from ..network import Network
+
+EXPORT_OPSET = 13
+
+
+class _Graph:
+    """Collects nodes and initializers while the layers are walked."""
+
+    def __init__(self, onnx):
+        self.onnx, self.h = onnx, onnx.helper
+        self.nodes: list = []
+        self.inits: list = []
+        self.count = 0
+
+    def const(self, name: str, values: np.ndarray) -> str:
+        arr = np.asarray(values)
+        arr = arr.astype(np.int64 if arr.dtype.kind in "iu" else np.float32)
+        self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], name: str, **attributes) -> str:
+        self.count += 1
+        out = f"{name}_out{self.count}"
+        self.nodes.append(self.h.make_node(op, inputs, [out], name=f"{name}_{op}_{self.count}", **attributes))
+        return out
+
+    def act(self, act: Act | None, x: str, name: str) -> str:
+        if act is None:
+            return x
+        if act.fn == "relu":
+            return self.node("Relu", [x], name)
+        if act.fn == "tanh":
+            return self.node("Tanh", [x], name)
+        if act.fn == "sigmoid":
+            return self.node("Sigmoid", [x], name)
+        if act.fn == "leaky_relu":
+            return self.node("LeakyRelu", [x], name, alpha=float(act.alpha))
+        if act.fn == "scaled_tanh":
+            inner = self.node("Mul", [x, self.const(f"{name}_S", np.array(SCALED_TANH_S))], name)
+            t = self.node("Tanh", [inner], name)
+            return self.node("Mul", [t, self.const(f"{name}_A", np.array(SCALED_TANH_A))], name)
+        if act.fn == "clip":
+            lo = "" if math.isinf(act.lo) else self.const(f"{name}_min", np.array(act.lo))
+            hi = "" if math.isinf(act.hi) else self.const(f"{name}_max", np.array(act.hi))
+            return self.node("Clip", [x, lo, hi] if hi else [x, lo], name)
+        raise LenetcError(f"activation '{act.fn}' has no ONNX form")
+
+
+def to_onnx(net: Network, opset: int = EXPORT_OPSET):
+    """The ONNX ``ModelProto`` of ``net`` (input ``input`` (N, C, H, W), output ``output``), checked."""
+    onnx = need_onnx()
+    net.validate()
+    g = _Graph(onnx)
+    p = net.params
+    x = "input"
+    shapes = net.shapes()
+    for layer, in_shape in zip(net.layers, shapes[:-1], strict=True):
+        n = layer.name
+        if isinstance(layer, Conv2D):
+            w = p[f"{n}.weight"].astype(np.float32)
+            if layer.sparse:
+                w = w * p[f"{n}.table"].astype(np.float32)[:, :, None, None]  # unconnected taps are zero
+            pt, pl, pb, pr = layer.padding
+            x = g.node("Conv", [x, g.const(f"{n}.weight", w), g.const(f"{n}.bias", p[f"{n}.bias"])], n,
+                       kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[pt, pl, pb, pr],
+                       group=layer.groups)  # fmt: skip
+            x = g.act(layer.act, x, n)
+        elif isinstance(layer, Subsampling):
+            c, s = in_shape[0], layer.size
+            w = np.broadcast_to(p[f"{n}.coeff"].astype(np.float32)[:, None, None, None], (c, 1, s, s))
+            x = g.node("Conv", [x, g.const(f"{n}.weight", w), g.const(f"{n}.bias", p[f"{n}.bias"])], n,
+                       kernel_shape=[s, s], strides=[s, s], group=c)  # fmt: skip
+            x = g.act(layer.act, x, n)
+        elif isinstance(layer, Pool2D):
+            pt, pl, pb, pr = layer.padding
+            attrs = {"kernel_shape": list(layer.kernel), "strides": list(layer.stride), "pads": [pt, pl, pb, pr],
+                     "ceil_mode": int(layer.ceil_mode)}  # fmt: skip
+            if layer.mode == "avg":
+                x = g.node("AveragePool", [x], n, count_include_pad=int(layer.count_include_pad), **attrs)
+            else:
+                x = g.node("MaxPool", [x], n, **attrs)
+        elif isinstance(layer, Flatten):
+            if layer.order == "HWC" and len(in_shape) == 3:
+                x = g.node("Transpose", [x], n, perm=[0, 2, 3, 1])
+            x = g.node("Flatten", [x], n, axis=1)
+        elif isinstance(layer, Dense):
+            if len(in_shape) != 1:
+                x = g.node("Flatten", [x], n, axis=1)
+            w, b = g.const(f"{n}.weight", p[f"{n}.weight"]), g.const(f"{n}.bias", p[f"{n}.bias"])
+            x = g.act(layer.act, g.node("Gemm", [x, w, b], n, transB=1), n)
+        elif isinstance(layer, Activation):
+            x = g.act(layer.act, x, n)
+        elif isinstance(layer, Softmax):
+            x = g.node("LogSoftmax" if layer.log else "Softmax", [x], n, axis=1)
+        elif isinstance(layer, RBF):
+            diff = g.node("Sub", [g.node("Unsqueeze", [x, g.const(f"{n}.axis1", np.array([1]))], n),
+                                  g.const(f"{n}.prototypes", p[f"{n}.prototypes"])], n)  # fmt: skip
+            sq = g.node("Mul", [diff, diff], n)
+            x = g.node("ReduceSum", [sq, g.const(f"{n}.axis2", np.array([2]))], n, keepdims=0)
+        elif isinstance(layer, Affine):
+            shape = {"tensor": (1,), "channel": (-1,) + (1,) * (len(in_shape) - 1), "element": in_shape}[layer.per]
+            scale = g.const(f"{n}.scale", p[f"{n}.scale"].reshape(shape))
+            x = g.node("Add", [g.node("Mul", [x, scale], n), g.const(f"{n}.shift", p[f"{n}.shift"].reshape(shape))], n)
+        else:
+            raise LenetcError(f"layer '{n}': kind '{layer.kind}' has no ONNX form")
+    g.nodes.append(g.h.make_node("Identity", [x], ["output"], name="output"))
+    h = g.h
+    graph = h.make_graph(
+        g.nodes,
+        net.name,
+        [h.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", *net.input_shape])],
+        [h.make_tensor_value_info("output", onnx.TensorProto.FLOAT, ["N", *net.output_shape])],
+        initializer=g.inits,
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="lenetc")
+    model.ir_version = min(model.ir_version, 8)  # readable by older ONNX Runtime releases
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:  # pragma: no cover - a bug in this exporter
+        raise LenetcError(f"exported ONNX model fails onnx.checker: {str(exc).splitlines()[0]}") from None
+    return model
+
+
+def save_onnx(net: Network, path: str | Path, opset: int = EXPORT_OPSET) -> Path:
+    """Write ``net`` as ONNX to ``path`` through a temporary file and a rename."""
+    data = to_onnx(net, opset).SerializeToString()
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise LenetcError(f"cannot write '{path}': directory '{path.parent}' does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def ort_session(model, threads: int = 1):
+    """An ONNX Runtime CPU session for a Network, an ``onnx.ModelProto`` or an .onnx path, on ``threads`` threads."""
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise LenetcError("running ONNX Runtime needs onnxruntime: pip install lenetc[onnx]") from None
+    if isinstance(model, Network):
+        data = to_onnx(model).SerializeToString()
+    elif isinstance(model, (str, Path)):
+        data = Path(model).read_bytes()
+    else:
+        data = model.SerializeToString()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = threads
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise LenetcError(f"ONNX Runtime cannot load the model: {str(exc).strip().splitlines()[0]}") from None
+
+
+def run_session(sess, x: np.ndarray) -> np.ndarray:
+    """Run ``sess`` on lenetc-layout input (N, C, H, W) or one sample; returns (N, outputs) or (outputs,)."""
+    inp = sess.get_inputs()[0]
+    dims = list(inp.shape)
+    sample = math.prod(int(d) for d in dims[1:])
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.size % sample:
+        raise LenetcError(f"input has {x.size} values, not a multiple of the ONNX input's {sample} per sample")
+    n = x.size // sample
+    single = x.ndim <= 3 and n == 1
+    batch = x.reshape(n, *[int(d) for d in dims[1:]])
+    fixed = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+    if fixed is None or fixed == n:
+        out = sess.run(None, {inp.name: batch})[0].reshape(n, -1)
+    else:  # a fixed batch size: run chunks of it, the last one padded with zeros and trimmed
+        chunks = []
+        for start in range(0, n, fixed):
+            part = batch[start : start + fixed]
+            if len(part) < fixed:
+                part = np.concatenate([part, np.zeros((fixed - len(part), *part.shape[1:]), np.float32)])
+            chunks.append(sess.run(None, {inp.name: part})[0].reshape(fixed, -1))
+        out = np.concatenate(chunks)[:n]
+    return out[0] if single else out
+
+
+def run_onnxruntime(net_or_path, x: np.ndarray) -> np.ndarray:
+    """Outputs of ONNX Runtime (single-threaded) for a Network (exported first) or an .onnx file."""
+    return run_session(ort_session(net_or_path, threads=1), x)
+
+
+def onnxruntime_outputs(model_arg: str | Path, net: Network, x: np.ndarray) -> tuple[np.ndarray, str]:
+    """The reference for ``verify --against onnxruntime``: ONNX Runtime on the .onnx file itself when
+    MODEL is one, else on ``net``'s export. Returns (outputs (N, classes), a label for the report)."""
+    if str(model_arg).lower().endswith(".onnx"):
+        return run_onnxruntime(model_arg, x), f"ONNX Runtime on {model_arg}"
+    return run_onnxruntime(net, x), "ONNX Runtime on the ONNX export"

@@ -1,0 +1,1 @@
+"""Importers: ONNX and Keras files -> :class:`lenetc.network.Network`."""

@@ -1,0 +1,279 @@
+"""Keras Sequential models -> lenetc :class:`~lenetc.network.Network`, without TensorFlow.
+
+Two file layouts are read with h5py (``pip install lenetc[keras]``):
+
+* Keras 2 ``.h5``: the root attribute ``model_config`` (JSON) describes the model; the group
+  ``model_weights/<layer>`` lists its arrays in the attribute ``weight_names``.
+* Keras 3 ``.keras``: a zip holding ``config.json`` and ``model.weights.h5``, where layer
+  ``<layer>``'s arrays are the datasets ``layers/<layer>/vars/0``, ``1``, ... in creation order.
+
+Keras computes channels last: Conv2D kernels are (kh, kw, in, out) and become lenetc's
+(out, in, kh, kw); Dense kernels are (in, out); a Flatten of a channels-last tensor becomes
+lenetc's ``Flatten(order="HWC")``, so the first dense layer keeps its rows as stored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import LenetcError
+from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..network import Network
+from .builder import ChainBuilder
+from .onnx_fold import one_line
+
+SKIPPED = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout")
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise LenetcError("reading Keras files needs h5py: pip install lenetc[keras]") from None
+    return h5py
+
+
+class _Weights:
+    """Per-layer weight arrays from either file layout."""
+
+    def __init__(self, h5, keras3: bool):
+        self.h5, self.keras3 = h5, keras3
+
+    def get(self, layer: str) -> list[np.ndarray]:
+        if self.keras3:
+            group = self.h5.get(f"layers/{layer}/vars")
+            if group is None:
+                found = []
+                self.h5.visit(lambda p: found.append(p) if p.endswith(f"{layer}/vars") else None)
+                group = self.h5[found[0]] if found else None
+            if group is None:
+                return []
+            return [np.array(group[k]) for k in sorted(group, key=int)]
+        root = self.h5["model_weights"] if "model_weights" in self.h5 else self.h5
+        if layer not in root:
+            return []
+        group = root[layer]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
+        return [np.array(group[n]) for n in names]
+
+
+def _read(path: Path) -> tuple[dict[str, Any], _Weights, Any]:
+    h5py = _h5py()
+    try:
+        if path.suffix.lower() == ".keras":
+            with zipfile.ZipFile(path) as zf:
+                config = json.loads(zf.read("config.json"))
+                blob = zf.read("model.weights.h5")
+            h5 = h5py.File(io.BytesIO(blob), "r")
+            return config, _Weights(h5, True), h5
+        h5 = h5py.File(path, "r")
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise LenetcError(f"'{path}' is not a readable Keras model ({str(exc).splitlines()[0]})") from None
+    raw = h5.attrs.get("model_config")
+    if raw is None:
+        h5.close()
+        raise LenetcError(f"'{path}' has no model_config: a weights-only .h5 file cannot be imported")
+    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    return config, _Weights(h5, False), h5
+
+
+def _act_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # Keras 3 may serialise {"class_name": "function", "config": "relu"}
+        inner = value.get("config")
+        value = inner if isinstance(inner, str) else value.get("class_name")
+    return None if value in (None, "linear") else str(value)
+
+
+class KerasImporter:
+    def __init__(self, config: dict[str, Any], weights: _Weights, name: str):
+        if config.get("class_name") != "Sequential":
+            raise LenetcError(f"Keras model class '{config.get('class_name')}' is not supported (Sequential only)")
+        cfg = config.get("config", {})
+        self.layers = cfg["layers"] if isinstance(cfg, dict) else cfg
+        self.weights = weights
+        self.channels_last = True
+        shape = self._input_shape(config)
+        self.b = ChainBuilder(name, shape)
+
+    def _input_shape(self, config) -> tuple[int, int, int]:
+        candidates = []
+        for layer in self.layers[:2]:
+            c = layer.get("config", {})
+            candidates += [c.get("batch_shape"), c.get("batch_input_shape")]
+        cfg = config.get("config", {})
+        candidates += [cfg.get("build_input_shape") if isinstance(cfg, dict) else None]
+        candidates += [config.get("build_config", {}).get("input_shape")]
+        shape = next((s for s in candidates if s), None)
+        if shape is None:
+            raise LenetcError("Keras model has no input shape (build the model or give an InputLayer)")
+        dims = [int(v) for v in shape[1:]]
+        first = next((ly.get("config", {}) for ly in self.layers if ly.get("class_name") not in SKIPPED), {})
+        self.channels_last = first.get("data_format", "channels_last") != "channels_first"
+        if len(dims) == 1:
+            return (dims[0], 1, 1)
+        if len(dims) == 2:  # (H, W) grayscale
+            return (1, dims[0], dims[1])
+        if len(dims) != 3:
+            raise LenetcError(f"Keras input shape {shape} is not an image or a vector")
+        return (dims[2], dims[0], dims[1]) if self.channels_last else tuple(dims)  # type: ignore[return-value]
+
+    def run(self) -> Network:
+        for layer in self.layers:
+            kind, cfg = layer.get("class_name"), layer.get("config", {})
+            name = cfg.get("name", kind)
+            if kind in SKIPPED:
+                continue
+            handler = getattr(self, f"k_{kind}", None)
+            try:
+                if handler is None:
+                    raise LenetcError("layer type not supported")
+                handler(name, cfg, self.weights.get(name))
+            except LenetcError as exc:
+                raise LenetcError(f"Keras layer '{name}' ({kind}): {exc}") from None
+        return self.b.network()
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _act(self, name: str, act: str | None, cfg: dict[str, Any] | None = None) -> None:
+        if act is None:
+            return
+        simple = {
+            "relu": Act("relu"),
+            "tanh": Act("tanh"),
+            "sigmoid": Act("sigmoid"),
+            "relu6": Act("clip", lo=0.0, hi=6.0),
+        }
+        if act in simple:
+            self.b.add_act(simple[act], f"{name}_{act}")
+        elif act == "leaky_relu":
+            self.b.add_act(Act("leaky_relu", alpha=0.2), f"{name}_{act}")  # keras.activations default slope
+        elif act in ("softmax", "log_softmax"):
+            self.b.flatten(f"{name}_flat", "HWC" if self.channels_last else "CHW")
+            self.b.add(Softmax(self.b.unique(f"{name}_{act}"), log=act == "log_softmax"))
+        else:
+            raise LenetcError(f"activation '{act}' not supported")
+
+    def _padding(self, mode: str, size: tuple[int, int], kernel, strides) -> tuple[int, int, int, int]:
+        if mode == "valid":
+            return (0, 0, 0, 0)
+        if mode != "same":
+            raise LenetcError(f"padding '{mode}' not supported")
+        total = [max((-(-n // s) - 1) * s + k - n, 0) for n, s, k in zip(size, strides, kernel, strict=True)]
+        return (total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2)
+
+    def _image(self) -> tuple[int, int, int]:
+        if len(self.b.shape) != 3:
+            raise LenetcError(f"needs an image input, got shape {self.b.shape}")
+        return self.b.shape  # type: ignore[return-value]
+
+    # ---- layers ----------------------------------------------------------------------------------
+    def k_Conv2D(self, name, cfg, w):
+        c, h, wd = self._image()
+        if any(int(d) != 1 for d in cfg.get("dilation_rate", (1, 1))):
+            raise LenetcError(f"dilation_rate {cfg.get('dilation_rate')} not supported")
+        kernel, strides = tuple(cfg["kernel_size"]), tuple(cfg.get("strides", (1, 1)))
+        groups = int(cfg.get("groups", 1))
+        if not w:
+            raise LenetcError("no weights in the file")
+        weight = np.transpose(w[0], (3, 2, 0, 1))  # (kh, kw, in, out) -> (out, in, kh, kw)
+        bias = w[1] if cfg.get("use_bias", True) and len(w) > 1 else np.zeros(weight.shape[0], np.float32)
+        pad = self._padding(cfg.get("padding", "valid"), (h, wd), kernel, strides)
+        conv = Conv2D(self.b.unique(name), out_channels=int(cfg["filters"]), kernel=kernel, stride=strides,
+                      padding=pad, groups=groups)  # fmt: skip
+        self.b.add(conv, {"weight": weight, "bias": bias})
+        self._act(name, _act_name(cfg.get("activation")))
+
+    def _pool(self, name, cfg, mode):
+        _, h, wd = self._image()
+        kernel = tuple(cfg.get("pool_size", (2, 2)))
+        strides = tuple(cfg.get("strides") or kernel)
+        pad = self._padding(cfg.get("padding", "valid"), (h, wd), kernel, strides)
+        # Keras/TensorFlow 'same' average pooling divides by the inputs inside the window only.
+        self.b.add(Pool2D(self.b.unique(name), mode=mode, kernel=kernel, stride=strides, padding=pad))
+
+    def k_MaxPooling2D(self, name, cfg, w):
+        self._pool(name, cfg, "max")
+
+    def k_AveragePooling2D(self, name, cfg, w):
+        self._pool(name, cfg, "avg")
+
+    k_MaxPool2D, k_AvgPool2D = k_MaxPooling2D, k_AveragePooling2D
+
+    def k_GlobalAveragePooling2D(self, name, cfg, w):
+        _, h, wd = self._image()
+        self.b.add(Pool2D(self.b.unique(name), mode="avg", kernel=(h, wd), stride=(h, wd)))
+        self.b.flatten(f"{name}_flat")
+
+    def k_Flatten(self, name, cfg, w):
+        last = cfg.get("data_format", "channels_last" if self.channels_last else "channels_first") != "channels_first"
+        self.b.flatten(name, "HWC" if last else "CHW")
+
+    def k_Dense(self, name, cfg, w):
+        if len(self.b.shape) != 1 and math.prod(self.b.shape[1:]) != 1:
+            raise LenetcError(f"Dense on a {len(self.b.shape)}-D tensor {self.b.shape} (add a Flatten)")
+        if not w:
+            raise LenetcError("no weights in the file")
+        units = int(cfg["units"])
+        bias = w[1] if cfg.get("use_bias", True) and len(w) > 1 else np.zeros(units, np.float32)
+        self.b.add(Dense(self.b.unique(name), units=units), {"weight": w[0].T, "bias": bias})
+        self._act(name, _act_name(cfg.get("activation")))
+
+    def k_Activation(self, name, cfg, w):
+        self._act(name, _act_name(cfg.get("activation")))
+
+    def k_ReLU(self, name, cfg, w):
+        top, slope = cfg.get("max_value"), float(cfg.get("negative_slope", 0.0) or 0.0)
+        if float(cfg.get("threshold", 0.0) or 0.0) != 0.0 or (top is not None and slope):
+            raise LenetcError("ReLU with a threshold (or both max_value and negative_slope) not supported")
+        if top is not None:
+            self.b.add_act(Act("clip", lo=0.0, hi=float(top)), name)
+        else:
+            self.b.add_act(Act("leaky_relu", alpha=slope) if slope else Act("relu"), name)
+
+    def k_LeakyReLU(self, name, cfg, w):
+        slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
+        self.b.add_act(Act("leaky_relu", alpha=float(slope)), name)
+
+    def k_Softmax(self, name, cfg, w):
+        self._act(name, "softmax")
+
+    def k_BatchNormalization(self, name, cfg, w):
+        axis = cfg.get("axis", -1)
+        axis = axis[0] if isinstance(axis, list) else axis
+        image = len(self.b.shape) == 3 and math.prod(self.b.shape[1:]) > 1
+        channel_axis = (3 if self.channels_last else 1) if image else 1
+        if image and axis not in (channel_axis, channel_axis - 4):
+            raise LenetcError(f"normalises axis {axis}, not the channel axis")
+        w = list(w)
+        gamma = w.pop(0) if cfg.get("scale", True) else np.ones_like(w[-1])
+        beta = w.pop(0) if cfg.get("center", True) else np.zeros_like(w[-1])
+        mean, var = w
+        s = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + float(cfg.get("epsilon", 1e-3)))
+        t = beta - mean * s
+        tail = (1,) * (len(self.b.shape) - 1)
+        self.b.add_affine(s.reshape(-1, *tail), t.reshape(-1, *tail), name)
+
+
+def load_keras(path: str | Path) -> Network:
+    """Import a Keras Sequential model from ``.h5`` (Keras 2) or ``.keras`` (Keras 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LenetcError(f"Keras file '{path}' does not exist")
+    config, weights, h5 = _read(path)
+    try:
+        name = path.stem.replace(".", "_") or "keras_model"
+        return KerasImporter(config, weights, name).run()
+    except LenetcError as exc:
+        raise LenetcError(one_line(str(exc))) from None
+    except (KeyError, ValueError, IndexError, TypeError, AttributeError, OSError) as exc:
+        raise LenetcError(one_line(f"Keras model '{path}' is malformed ({type(exc).__name__}: {exc})")) from None
+    finally:
+        h5.close()
