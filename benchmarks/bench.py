@@ -37,7 +37,15 @@ def median_seconds(fn: Callable[[], object], budget: float, min_runs: int = 5) -
 
 def engines(net: lenetc.Network) -> dict[str, Callable[[np.ndarray], object]]:
     """The engines to compare: name -> callable on a float32 batch."""
-    return {"lenetc C float32": lenetc.compile(net), "NumPy reference": net.forward}
+    found = {"lenetc C float32": lenetc.compile(net)}
+    try:
+        from bench_onnxruntime import onnxruntime_engine
+    except ImportError as exc:  # onnxruntime is an optional extra
+        print(f"(no ONNX Runtime rows: {exc})")
+    else:
+        found["ONNX Runtime 1 thr"] = onnxruntime_engine(net)
+    found["NumPy reference"] = net.forward
+    return found
 
 
 def main() -> None:

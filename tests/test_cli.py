@@ -80,3 +80,14 @@ def test_generate_example_bundle(tmp_path):
     run = subprocess.run(["make", "-s", "-C", str(tmp_path / "fw"), "run"], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "checksum fnv1a32" in run.stdout and "OK" in run.stdout
+
+
+def test_verify_against_onnxruntime():
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    out = lenetc(
+        "verify", "lenet5", "--weights", "random:3", "-n", "8", "--inputs", "random", "--against", "onnxruntime"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "vs ONNX Runtime on the ONNX export" in out.stdout and "PASS" in out.stdout

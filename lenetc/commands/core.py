@@ -120,11 +120,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     net = model_from_args(args)
     x, what = verification_inputs(net, args.n, args.seed, args.inputs)
     compiled = build(net, prefix=args.prefix)
-    ref = net.forward(x)
+    if args.against == "onnxruntime":
+        from ..exporters.onnx_export import onnxruntime_outputs
+
+        ref, label = onnxruntime_outputs(args.model, net, x)
+    else:
+        ref, label = net.forward(x), "NumPy reference (float64)"
     got = compiled(x)
     stats = compare(ref, got, net)
     ok = stats["max_rel"] <= args.tolerance
-    print(f"{net.name}: C (float32) vs NumPy reference (float64) on {what}")
+    print(f"{net.name}: C (float32) vs {label} on {what}")
     print(f"  max abs error        {stats['max_abs']:.3e}")
     print(f"  max rel error        {stats['max_rel']:.3e}  (relative to max |output|; tolerance {args.tolerance:g})")
     print(f"  argmax agreement     {100 * stats['argmax_agreement']:.2f} %")
@@ -183,6 +188,12 @@ def register(sub) -> None:
     p.add_argument("--inputs", choices=["mnist", "random"], default="mnist", help="MNIST test digits or random")
     p.add_argument("--prefix", help="C symbol prefix")
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
+    p.add_argument(
+        "--against",
+        choices=["numpy", "onnxruntime"],
+        default="numpy",
+        help="reference: the NumPy float64 forward pass, or ONNX Runtime on the .onnx file (or the model's export)",
+    )
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("predict", help="classify digit images (PNG, PGM or .npy)")
