@@ -17,9 +17,10 @@ setup(
     },
     install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0"],
     extras_require={
-        "test": ["pytest>=7", "ruff", "wheel"],
-        "onnx": ["onnx", "onnxruntime"],
-        "keras": ["h5py"],
+        "onnx": ["onnx>=1.14", "onnxruntime>=1.16"],
+        "keras": ["h5py>=3"],
+        # the test suite exercises every optional feature, so it installs every extra
+        "test": ["pytest>=7", "ruff", "wheel", "onnx>=1.14", "onnxruntime>=1.16", "h5py>=3"],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},
 )
