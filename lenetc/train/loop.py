@@ -73,7 +73,7 @@ def init_params(net: Network, seed: int) -> dict[str, np.ndarray]:
     zero biases, subsampling coefficients near 1/window (an average)."""
     params = zoo.random_params(net, seed)
     rng = np.random.default_rng([seed, 1])
-    for layer, in_shape in zip(net.layers, net.shapes()):
+    for layer, in_shape in zip(net.layers, net.shapes()[:-1], strict=True):
         if isinstance(layer, Subsampling):
             c = in_shape[0]
             params[f"{layer.name}.coeff"] = rng.uniform(0.8, 1.2, c).astype(np.float32) / layer.size**2
