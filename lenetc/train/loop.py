@@ -37,11 +37,11 @@ class TrainConfig:
 
 #: Per-model defaults for ``lenetc train`` (the recorded runs of lenetc/weights/README.md).
 MODEL_DEFAULTS: dict[str, TrainConfig] = {
-    "lenet5": TrainConfig(epochs=15),
-    "lenet5-softmax": TrainConfig(epochs=15),
-    "lenet-caffe": TrainConfig(epochs=12),
-    "lenet-keras": TrainConfig(epochs=12),
-    "lenet5-keras": TrainConfig(epochs=15),
+    "lenet5": TrainConfig(epochs=12),
+    "lenet5-softmax": TrainConfig(epochs=12),
+    "lenet-caffe": TrainConfig(epochs=6),
+    "lenet-keras": TrainConfig(epochs=6),
+    "lenet5-keras": TrainConfig(epochs=10),
 }
 
 
