@@ -7,7 +7,7 @@ setup(
     version="0.1.0",
     description="Compile trained LeNet-family networks to small, fast, checked C99",
     python_requires=">=3.10",
-    packages=["lenetc", "lenetc.codegen", "lenetc.templates", "lenetc.templates.layers", "lenetc.csrc"],
+    packages=["lenetc", "lenetc.codegen", "lenetc.train", "lenetc.templates", "lenetc.templates.layers", "lenetc.csrc"],
     package_dir={
         "lenetc.templates": "templates",
         "lenetc.templates.layers": "templates/layers",
@@ -19,9 +19,11 @@ setup(
         "lenetc.csrc": ["*.h", "*.c"],
         "lenetc": ["weights/*.npz", "weights/*.md", "data/*", "samples/*"],
     },
-    install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0"],
+    install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0", "tqdm>=4.0"],
     extras_require={
         "test": ["pytest>=7", "ruff"],
+        "images": ["pillow>=9"],
+        "plot": ["matplotlib>=3.5"],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},
 )
