@@ -16,8 +16,16 @@ import pytest
 
 from lenetc import datasets, reference, zoo
 from lenetc.layers import RBF, Act, Activation, Conv2D, Dense, Flatten, Pool2D, Softmax, Subsampling
-from lenetc.train import TrainConfig, init_params, loss_and_grad, shift_images, train, trainable_keys, training_head
-from lenetc.train import backprop
+from lenetc.train import (
+    TrainConfig,
+    backprop,
+    init_params,
+    loss_and_grad,
+    shift_images,
+    train,
+    trainable_keys,
+    training_head,
+)
 from lenetc.train.grads import layer_backward, layer_forward
 
 EPS = 1e-6
