@@ -158,15 +158,17 @@ def test_rbf():
     check_layer(RBF("r", units=10), (12,))
 
 
-@pytest.mark.parametrize("kind, j", [("logits", None), ("distance", None), ("distance", 2.0)])
-def test_losses(kind, j):
+@pytest.mark.parametrize(
+    "kind, j, t", [("logits", None, 1.0), ("distance", None, 1.0), ("distance", 2.0, 1.0), ("distance", None, 10.0)]
+)
+def test_losses(kind, j, t):
     rng = np.random.default_rng(3)
     out = rng.standard_normal((5, 10)) * 3 + (5 if kind == "distance" else 0)
     labels = rng.integers(0, 10, 5)
-    loss, dout, pred = loss_and_grad(kind, out, labels, j)
-    assert_close(dout, numeric_grad(lambda: loss_and_grad(kind, out, labels, j)[0], out), f"{kind} loss")
+    loss, dout, pred = loss_and_grad(kind, out, labels, j, t)
+    assert_close(dout, numeric_grad(lambda: loss_and_grad(kind, out, labels, j, t)[0], out), f"{kind} loss")
     # Cross-entropy of a hand-computed case: -log softmax, and argmin for distances.
-    z = -out if kind == "distance" else out
+    z = -out / t if kind == "distance" else out
     if j is not None:
         z = np.concatenate([z, np.full((5, 1), -j)], axis=1)
     expected = np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(5), labels])
