@@ -1,0 +1,134 @@
+"""``lenetc train`` (fit a zoo network on MNIST) and ``lenetc eval`` (test accuracy, confusion matrix)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import LenetcError
+from ..network import Network
+
+
+def _add_data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="directory with the MNIST idx files (default: $LENETC_DATA, else the copy shipped with lenetc)",
+    )
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="zoo name (lenet5, lenet-caffe, ...) or model file (.npz)")
+    p.add_argument("--weights", metavar="F", help="weights .npz for a zoo model, or random:SEED")
+
+
+def _load_model(args: argparse.Namespace) -> Network:
+    from ..models import load
+
+    return load(args.model, args.weights)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .. import datasets, zoo
+    from ..train import default_config, train
+
+    net = zoo.architecture(args.model)
+    config = default_config(
+        args.model,
+        epochs=args.epochs,
+        seed=args.seed,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        shift=args.shift,
+        limit=args.limit,
+    )
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise LenetcError(f"cannot write '{out}': directory '{out.parent}' does not exist")
+    train_data = datasets.mnist("train", args.data)
+    test_data = datasets.mnist("test", args.data)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    log(f"training {net.name}: {config}")
+    result = train(net, config, train_data, test_data, progress=not args.quiet, log=log)
+    result.net.save(out)
+    last = result.history[-1]
+    summary = {
+        "model": net.name,
+        "output": str(out),
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "seconds": round(result.seconds, 1),
+        "final_loss": round(last.loss, 5),
+        "train_accuracy": round(last.train_accuracy, 5),
+        "test_accuracy": None if last.test_accuracy is None else round(last.test_accuracy, 5),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        acc = "n/a" if last.test_accuracy is None else f"{100 * last.test_accuracy:.2f} %"
+        print(f"{net.name}: {config.epochs} epochs in {result.seconds:.0f} s, test accuracy {acc}; wrote {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..evaluate import evaluate, format_report, plot_report
+
+    net = _load_model(args)
+    report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
+    if args.plot:
+        plot_report(report, args.plot)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a zoo network on MNIST with the NumPy trainer")
+    p.add_argument(
+        "model", metavar="MODEL", help="zoo name: lenet5, lenet5-softmax, lenet-caffe, lenet-keras, lenet5-keras"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="F", help="where to write the trained weights (.npz)")
+    p.add_argument("--epochs", type=int, help="passes over the training set (default: per model)")
+    p.add_argument("--seed", type=int, help="seed for initial weights, shuffling and augmentation (default 0)")
+    p.add_argument("--lr", type=float, help="peak learning rate (cosine decay; default 1e-3)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default 64)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="adam (default) or sgd with momentum")
+    p.add_argument("--shift", type=int, help="augmentation: random shifts of up to N pixels (default 2; 0 = off)")
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training digits only")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    _add_data_arg(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="accuracy on the 10,000 MNIST test digits, with a confusion matrix")
+    _model_args(p)
+    p.add_argument("--backend", choices=["c", "reference"], default="c", help="compiled C (default) or NumPy reference")
+    p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the confusion matrix and misclassified digits")
+    _add_data_arg(p)
+    p.set_defaults(func=cmd_eval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run these commands alone (``python -m lenetc.commands.train ...``), without the other command modules."""
+    parser = argparse.ArgumentParser(prog="lenetc")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LenetcError as exc:
+        print(f"lenetc: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Loading a user's digit picture as an MNIST-style uint8 28x28 image.
+
+PNG (and whatever else Pillow reads) needs Pillow; PGM (P2/P5) and ``.npy`` are read with
+NumPy alone. A 28x28 picture is taken as it is (inverted if it is dark ink on a light
+background); any other size is normalised the way MNIST was made: the ink's bounding box is
+scaled to fit 20x20 (keeping the aspect ratio, averaging over each output pixel's area) and
+placed in a 28x28 field so that its centre of mass is at the centre.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LenetcError
+
+MNIST_SIZE = 28
+BOX_SIZE = 20
+
+
+def load_digit(path: str | Path) -> np.ndarray:
+    """A digit picture as uint8 (28, 28), white ink (255) on black (0), centred like MNIST."""
+    path = Path(path)
+    if not path.is_file():
+        raise LenetcError(f"image '{path}' does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        gray = _read_npy(path)
+    elif suffix in (".pgm", ".pnm"):
+        gray = read_pgm(path)
+    else:
+        gray = _read_pillow(path)
+    return to_mnist(gray, str(path))
+
+
+def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
+    """Grey levels in [0, 255] (any size) -> uint8 (28, 28) MNIST-style digit."""
+    gray = np.asarray(gray, dtype=np.float64)
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise LenetcError(f"{source}: expected a 2-D grey image, got shape {gray.shape}")
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 127.5:
+        gray = 255.0 - gray  # dark ink on a light background: MNIST is light ink on black
+    if gray.shape == (MNIST_SIZE, MNIST_SIZE):
+        return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+    ink = gray - gray.min()
+    if ink.max() <= 0:
+        raise LenetcError(f"{source}: the image is blank (no digit found)")
+    rows = np.flatnonzero(ink.max(axis=1) > 0.1 * ink.max())
+    cols = np.flatnonzero(ink.max(axis=0) > 0.1 * ink.max())
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = BOX_SIZE / max(crop.shape)
+    out_h = max(1, round(crop.shape[0] * scale))
+    out_w = max(1, round(crop.shape[1] * scale))
+    box = resize_area(crop, out_h, out_w)
+    box *= 255.0 / box.max()
+    canvas = np.zeros((MNIST_SIZE, MNIST_SIZE))
+    # Centre of mass of the box, then the integer offset that puts it at the field's centre.
+    yy, xx = np.mgrid[0:out_h, 0:out_w]
+    total = box.sum()
+    cy, cx = (yy * box).sum() / total, (xx * box).sum() / total
+    top = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cy), 0, MNIST_SIZE - out_h))
+    left = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cx), 0, MNIST_SIZE - out_w))
+    canvas[top : top + out_h, left : left + out_w] = box
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+
+
+def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights: how much of each input cell falls in each output cell's footprint."""
+    edges_out = np.linspace(0.0, n_in, n_out + 1)
+    lo = np.maximum(edges_out[:-1, None], np.arange(n_in)[None, :])
+    hi = np.minimum(edges_out[1:, None], np.arange(n_in)[None, :] + 1)
+    overlap = np.clip(hi - lo, 0.0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def resize_area(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Resample by area averaging (anti-aliased when shrinking, box-like when enlarging)."""
+    return _area_matrix(img.shape[0], out_h) @ img @ _area_matrix(img.shape[1], out_w).T
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise LenetcError(f"cannot read '{path}' as .npy: {exc}") from None
+    arr = np.squeeze(arr)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+        raise LenetcError(f"'{path}': expected a 2-D numeric array, got shape {arr.shape} dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise LenetcError(f"'{path}': the array holds NaN or Inf")
+    if arr.max() <= 1.0 and arr.min() >= 0.0:
+        arr = arr * 255.0  # float images in [0, 1]
+    return np.clip(arr, 0, 255)
+
+
+def read_pgm(path: str | Path) -> np.ndarray:
+    """Read a binary (P5) or plain (P2) PGM file as float grey levels in [0, 255]."""
+    path = Path(path)
+    data = path.read_bytes()
+    tokens: list[bytes] = []
+    pos = 0
+    # Header: magic, width, height, maxval, separated by whitespace, '#' comments allowed.
+    while len(tokens) < 4 and pos < len(data):
+        ch = data[pos : pos + 1]
+        if ch == b"#":
+            end = data.find(b"\n", pos)
+            pos = len(data) if end < 0 else end + 1
+        elif ch.isspace():
+            pos += 1
+        else:
+            start = pos
+            while pos < len(data) and not data[pos : pos + 1].isspace() and data[pos : pos + 1] != b"#":
+                pos += 1
+            tokens.append(data[start:pos])
+    if not tokens or tokens[0] not in (b"P2", b"P5"):
+        raise LenetcError(f"'{path}' is not a PGM file (magic {tokens[0][:2] if tokens else b''!r}, expected P2 or P5)")
+    try:
+        width, height, maxval = (int(t) for t in tokens[1:4])
+    except ValueError:
+        raise LenetcError(f"'{path}': malformed PGM header") from None
+    if width < 1 or height < 1 or not 0 < maxval < 65536:
+        raise LenetcError(f"'{path}': bad PGM size {width}x{height} or maxval {maxval}")
+    count = width * height
+    if tokens[0] == b"P5":
+        pos += 1  # exactly one whitespace byte after maxval
+        dtype = np.dtype(">u2") if maxval > 255 else np.dtype("u1")
+        need = count * dtype.itemsize
+        if len(data) - pos < need:
+            raise LenetcError(f"'{path}' is truncated: {len(data) - pos} pixel bytes, {width}x{height} needs {need}")
+        values = np.frombuffer(data, dtype, count, pos).astype(np.float64)
+    else:
+        try:
+            values = np.array([int(t) for t in data[pos:].split()[:count]], dtype=np.float64)
+        except ValueError:
+            raise LenetcError(f"'{path}': non-numeric pixel in plain PGM") from None
+        if values.size < count:
+            raise LenetcError(f"'{path}' is truncated: {values.size} pixels, {width}x{height} needs {count}")
+    return values.reshape(height, width) * (255.0 / maxval)
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise LenetcError(
+            f"reading '{path.name}' needs Pillow (pip install pillow); PGM and .npy work without it"
+        ) from None
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                # Transparent pixels count as paper: composite onto white.
+                rgba = im.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, rgba)
+            gray = np.asarray(im.convert("L"), dtype=np.float64)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise LenetcError(f"cannot read image '{path}': {exc}") from None
+    return gray
