@@ -129,11 +129,12 @@ def train(
         images, labels = images[: config.limit], labels[: config.limit]
     labels = np.asarray(labels, dtype=np.int64)
     n = images.shape[0]
+    if n < 1:
+        raise LenetcError("no training digits (check --limit)")
     rng = np.random.default_rng(config.seed)
-    params = {
-        k: (v.astype(dtype) if k in set(trainable_keys(net)) else v) for k, v in init_params(net, config.seed).items()
-    }
     keys = trainable_keys(net)
+    # Trainable arrays in the working dtype; connection tables and RBF prototypes stay as they are.
+    params = {k: (v.astype(dtype) if k in keys else v) for k, v in init_params(net, config.seed).items()}
     head = training_head(net)
     opt = Optimizer(config.optimizer, momentum=config.momentum, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(n / config.batch_size)
