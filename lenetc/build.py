@@ -113,7 +113,9 @@ def _build(build_dir: Path, files: dict[str, str], declarations: str, prefix: st
         raise LenetcError(f"compiling generated C failed ({cc}): {proc.stderr.strip().splitlines()[0:3]}")
     ffi = cffi.FFI()
     ffi.cdef(declarations)
-    ffi.set_source(mod_name, f'#include "{prefix}.h"', include_dirs=[str(build_dir)], extra_objects=[str(obj)], libraries=["m"])
+    ffi.set_source(
+        mod_name, f'#include "{prefix}.h"', include_dirs=[str(build_dir)], extra_objects=[str(obj)], libraries=["m"]
+    )
     try:
         so = ffi.compile(tmpdir=str(build_dir), verbose=False)
     except Exception as exc:  # cffi raises distutils/setuptools errors of several kinds
@@ -121,18 +123,38 @@ def _build(build_dir: Path, files: dict[str, str], declarations: str, prefix: st
     return Path(so)
 
 
-def compile(net: Network, prefix: str | None = None, dtype: str = "float32", flags: list[str] | None = None) -> CompiledNetwork:
+def compile(
+    net: Network, prefix: str | None = None, dtype: str = "float32", flags: list[str] | None = None, calibration=None
+) -> CompiledNetwork:
     """Generate, compile (``-O3`` plus the host's SIMD flags) and load ``net``'s C.
 
     Builds are cached under :func:`cache_dir` by a hash of the generated source, the flags,
     the compiler and the Python ABI, so a second call with the same model loads in milliseconds.
+    With ``dtype="int8"``, ``calibration`` is a :class:`~lenetc.quant.QuantizedNetwork` or
+    calibration images for :func:`lenetc.quant.quantize` (None: MNIST training digits); the
+    result is a :class:`~lenetc.quant.compiled.CompiledInt8Network`.
     """
-    plan = make_plan(net, prefix, dtype)
+    quantized = None
+    if dtype == "int8" and calibration is not None:
+        from .quant import QuantizedNetwork, quantize
+
+        quantized = calibration if isinstance(calibration, QuantizedNetwork) else quantize(net, calibration)
+    plan = make_plan(net, prefix, dtype, quantized)
     files = render(plan)
     declarations = cdef(plan)
     cc = compiler()
     flags = list(flags) if flags is not None else [*HOST_FLAGS, *native_flags(cc)]
-    key_src = "\0".join([*files.values(), declarations, " ".join(flags), cc, cffi.__version__, sys.version, sysconfig.get_config_var("EXT_SUFFIX") or ""])
+    key_src = "\0".join(
+        [
+            *files.values(),
+            declarations,
+            " ".join(flags),
+            cc,
+            cffi.__version__,
+            sys.version,
+            sysconfig.get_config_var("EXT_SUFFIX") or "",
+        ]
+    )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     mod_name = f"_lenetc_{plan.prefix}_{key}"
     final_dir = cache_dir() / key
@@ -154,4 +176,8 @@ def compile(net: Network, prefix: str | None = None, dtype: str = "float32", fla
                 shutil.rmtree(tmp_dir, ignore_errors=True)
     module = sys.modules.get(mod_name) or _load_module(mod_name, so)
     sys.modules[mod_name] = module
+    if dtype == "int8":
+        from .quant.compiled import CompiledInt8Network
+
+        return CompiledInt8Network(net, plan, module, final_dir)
     return CompiledNetwork(net, plan, module, final_dir)

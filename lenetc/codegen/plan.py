@@ -134,7 +134,9 @@ def _lower_dense(lw: _Lowering, name: str, weight: np.ndarray, bias: np.ndarray,
         "n_out": units,
         "across": across,
         "act": act,
-        "weight": lw.const(fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"),
+        "weight": lw.const(
+            fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"
+        ),
         "bias": lw.const(fn, "bias", bias),
     }
     return lw.emit("dense", name, src, (units,), ctx, doc=doc)
@@ -167,7 +169,9 @@ def _lower_conv(lw: _Lowering, net: Network, layer: Conv2D, src: int, in_shape) 
         src_maps = [np.flatnonzero(row) for row in table]
         starts = np.concatenate([[0], np.cumsum([len(s) for s in src_maps])])
         packed = np.concatenate([weight[o, s] for o, s in enumerate(src_maps)])  # (links, kh, kw)
-        ctx["weight"] = lw.const(fn, "weight", packed, comment=f"connected taps only: {len(packed)} of {table.size} maps")
+        ctx["weight"] = lw.const(
+            fn, "weight", packed, comment=f"connected taps only: {len(packed)} of {table.size} maps"
+        )
         ctx["start"] = lw.const(fn, "start", starts.astype(np.int32), ctype="int")
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int32), ctype="int")
     else:
@@ -234,7 +238,11 @@ def _lower(lw: _Lowering, net: Network) -> None:
         elif isinstance(layer, RBF):
             fn = lw.fn_name(layer.name)
             lw.used_fns.discard(fn)
-            ctx = {"n_in": in_shape[0], "n_out": layer.units, "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes"))}
+            ctx = {
+                "n_in": in_shape[0],
+                "n_out": layer.units,
+                "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes")),
+            }
             src = lw.emit("rbf", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape))
         else:
             raise LenetcError(f"layer '{layer.name}': kind '{layer.kind}' has no C kernel")
@@ -298,13 +306,21 @@ def _place_arena(lw: _Lowering, elem_bytes: int) -> tuple[int, int]:
     return max((e for _, e, _, _ in placed), default=0), bound
 
 
-def make_plan(net: Network, prefix: str | None = None, dtype: str = "float32") -> Plan:
-    """Lower ``net`` to kernel ops and plan its arena. ``prefix`` names every C symbol."""
+def make_plan(net: Network, prefix: str | None = None, dtype: str = "float32", quantized=None) -> Plan:
+    """Lower ``net`` to kernel ops and plan its arena. ``prefix`` names every C symbol.
+
+    ``dtype="int8"`` lowers the :class:`~lenetc.quant.QuantizedNetwork` ``quantized`` instead
+    (calibrated on MNIST training digits when None); see ``plan_int8.py``.
+    """
+    if dtype == "int8":
+        from .plan_int8 import make_plan_int8
+
+        return make_plan_int8(net, prefix, quantized)
     prefix = prefix or re.sub(r"[^A-Za-z0-9_]", "_", net.name)
     if not _IDENT.match(prefix):
         raise LenetcError(f"prefix '{prefix}' is not a C identifier (letters, digits, '_', not starting with a digit)")
     if dtype != "float32":
-        raise LenetcError(f"dtype '{dtype}' is not supported (float32)")
+        raise LenetcError(f"dtype '{dtype}' is not supported (float32, int8)")
     net.validate()
     lw = _Lowering(net, prefix)
     _lower(lw, net)
