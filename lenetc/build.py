@@ -113,9 +113,7 @@ def _build(build_dir: Path, files: dict[str, str], declarations: str, prefix: st
         raise LenetcError(f"compiling generated C failed ({cc}): {proc.stderr.strip().splitlines()[0:3]}")
     ffi = cffi.FFI()
     ffi.cdef(declarations)
-    ffi.set_source(
-        mod_name, f'#include "{prefix}.h"', include_dirs=[str(build_dir)], extra_objects=[str(obj)], libraries=["m"]
-    )
+    ffi.set_source(mod_name, f'#include "{prefix}.h"', include_dirs=[str(build_dir)], extra_objects=[str(obj)], libraries=["m"])
     try:
         so = ffi.compile(tmpdir=str(build_dir), verbose=False)
     except Exception as exc:  # cffi raises distutils/setuptools errors of several kinds
@@ -144,17 +142,7 @@ def compile(
     declarations = cdef(plan)
     cc = compiler()
     flags = list(flags) if flags is not None else [*HOST_FLAGS, *native_flags(cc)]
-    key_src = "\0".join(
-        [
-            *files.values(),
-            declarations,
-            " ".join(flags),
-            cc,
-            cffi.__version__,
-            sys.version,
-            sysconfig.get_config_var("EXT_SUFFIX") or "",
-        ]
-    )
+    key_src = "\0".join([*files.values(), declarations, " ".join(flags), cc, cffi.__version__, sys.version, sysconfig.get_config_var("EXT_SUFFIX") or ""])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     mod_name = f"_lenetc_{plan.prefix}_{key}"
     final_dir = cache_dir() / key

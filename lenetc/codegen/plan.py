@@ -134,9 +134,7 @@ def _lower_dense(lw: _Lowering, name: str, weight: np.ndarray, bias: np.ndarray,
         "n_out": units,
         "across": across,
         "act": act,
-        "weight": lw.const(
-            fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"
-        ),
+        "weight": lw.const(fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"),
         "bias": lw.const(fn, "bias", bias),
     }
     return lw.emit("dense", name, src, (units,), ctx, doc=doc)
@@ -169,9 +167,7 @@ def _lower_conv(lw: _Lowering, net: Network, layer: Conv2D, src: int, in_shape) 
         src_maps = [np.flatnonzero(row) for row in table]
         starts = np.concatenate([[0], np.cumsum([len(s) for s in src_maps])])
         packed = np.concatenate([weight[o, s] for o, s in enumerate(src_maps)])  # (links, kh, kw)
-        ctx["weight"] = lw.const(
-            fn, "weight", packed, comment=f"connected taps only: {len(packed)} of {table.size} maps"
-        )
+        ctx["weight"] = lw.const(fn, "weight", packed, comment=f"connected taps only: {len(packed)} of {table.size} maps")
         ctx["start"] = lw.const(fn, "start", starts.astype(np.int32), ctype="int")
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int32), ctype="int")
     else:
@@ -238,11 +234,7 @@ def _lower(lw: _Lowering, net: Network) -> None:
         elif isinstance(layer, RBF):
             fn = lw.fn_name(layer.name)
             lw.used_fns.discard(fn)
-            ctx = {
-                "n_in": in_shape[0],
-                "n_out": layer.units,
-                "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes")),
-            }
+            ctx = {"n_in": in_shape[0], "n_out": layer.units, "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes"))}
             src = lw.emit("rbf", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape))
         else:
             raise LenetcError(f"layer '{layer.name}': kind '{layer.kind}' has no C kernel")

@@ -120,8 +120,8 @@ def _lower(lw: _Lowering, qnet: QuantizedNetwork) -> None:
             fn = lw.fn_name(q.name)
             lw.used_fns.discard(fn)
             ctx = _requant_ctx(lw, fn, q)
-            ctx.update(c=c, ih=h, iw=w, oh=q.out_shape[1], ow=q.out_shape[2], s=q.layer.size,
-                       weight=lw.const(fn, "coeff", q.weight, "int8_t", "per-map coefficient, symmetric int8"))  # fmt: skip
+            coeff = lw.const(fn, "coeff", q.weight, "int8_t", "per-map coefficient, symmetric int8")
+            ctx.update(c=c, ih=h, iw=w, oh=q.out_shape[1], ow=q.out_shape[2], s=q.layer.size, weight=coeff)
             src = lw.emit("subsampling", q.name, src, q.out_shape, ctx, doc=_doc(q))
         elif q.kind == "pool":
             layer = q.layer
@@ -157,8 +157,8 @@ def _lower(lw: _Lowering, qnet: QuantizedNetwork) -> None:
         elif q.kind == "rbf":
             fn = lw.fn_name(q.name)
             lw.used_fns.discard(fn)
-            ctx = {"n_in": q.in_shape[0], "n_out": q.out_shape[0], "bound": q.acc_bound,
-                   "proto": lw.const(fn, "prototypes", q.proto, "int16_t", "prototypes in the input's quantized units")}  # fmt: skip
+            proto = lw.const(fn, "prototypes", q.proto, "int16_t", "prototypes in the input's quantized units")
+            ctx = {"n_in": q.in_shape[0], "n_out": q.out_shape[0], "bound": q.acc_bound, "proto": proto}
             src = lw.emit("rbf", q.name, src, q.out_shape, ctx, doc=_doc(q))
         else:
             raise LenetcError(f"int8: layer '{q.name}' of kind '{q.kind}' has no C kernel")
