@@ -32,6 +32,21 @@ class PlanInt8(Plan):
         return max(q.acc_bound for q in self.qnet.layers)
 
 
+#: Dot-product lengths are padded with zeros to a multiple of this (16 int16 lanes = one AVX2
+#: register, two NEON registers), so the vectorised loops have no scalar tail.
+VECTOR_PAD = 16
+
+
+def _pad_to(n: int) -> int:
+    return -(-n // VECTOR_PAD) * VECTOR_PAD
+
+
+def _pad_cols(w: np.ndarray, cols: int) -> np.ndarray:
+    out = np.zeros((w.shape[0], cols), dtype=w.dtype)
+    out[:, : w.shape[1]] = w
+    return out
+
+
 def _requant_ctx(lw: _Lowering, fn: str, q: QLayer) -> dict:
     ctx = {
         "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in"),
@@ -62,10 +77,13 @@ def _lower_dense(lw: _Lowering, q: QLayer, weight: np.ndarray, src: int, perm: n
     if perm is not None:
         w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
     ctx = _requant_ctx(lw, fn, q)
+    n_pad = _pad_to(w.shape[1])
+    comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
     ctx.update(
         n_in=w.shape[1],
         n_out=w.shape[0],
-        weight=lw.const(fn, "weight", w, "int8_t", f"(out, in) = {w.shape}, symmetric per output channel"),
+        n_pad=n_pad,
+        weight=lw.const(fn, "weight", _pad_cols(w, n_pad), "int8_t", comment),
     )
     return lw.emit("dense", q.name, src, q.out_shape, ctx, doc=_doc(q))
 
@@ -87,20 +105,24 @@ def _lower_conv(lw: _Lowering, q: QLayer, src: int) -> int:
     lw.used_fns.discard(fn)
     oc, oh, ow = q.out_shape
     ctx = _requant_ctx(lw, fn, q)
+    # The im2col row is made of segments: one per input map (sparse table) or one per group.
+    icg = c // layer.groups
+    seg = kh * kw if layer.sparse else icg * kh * kw
+    nseg = c if layer.sparse else layer.groups
     ctx.update(ic=c, ih=h, iw=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=layer.stride[0], sw=layer.stride[1],
-               groups=layer.groups, sparse=layer.sparse, kg=(c // layer.groups) * kh * kw)  # fmt: skip
+               groups=layer.groups, sparse=layer.sparse, icg=icg, seg=seg, segp=_pad_to(seg), nseg=nseg)  # fmt: skip
     if layer.sparse:
         table = lw.net.params[f"{layer.name}.table"].astype(bool)
         src_maps = [np.flatnonzero(row) for row in table]
         starts = np.concatenate([[0], np.cumsum([len(s) for s in src_maps])])
-        packed = np.concatenate([q.weight[o, s] for o, s in enumerate(src_maps)])
-        ctx["weight"] = lw.const(
-            fn, "weight", packed, "int8_t", f"connected taps only: {len(packed)} of {table.size} maps"
-        )
+        packed = np.concatenate([q.weight[o, s].reshape(len(s), -1) for o, s in enumerate(src_maps)])
+        comment = f"connected taps only: {len(packed)} of {table.size} maps, each zero-padded to {_pad_to(seg)}"
+        ctx["weight"] = lw.const(fn, "weight", _pad_cols(packed, _pad_to(seg)), "int8_t", comment)
         ctx["start"] = lw.const(fn, "start", starts.astype(np.int16), "int16_t")
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int16), "int16_t")
     else:
-        ctx["weight"] = lw.const(fn, "weight", q.weight, "int8_t", f"(out, in, kh, kw) = {q.weight.shape}")
+        comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {_pad_to(seg)}"
+        ctx["weight"] = lw.const(fn, "weight", _pad_cols(q.weight.reshape(oc, -1), _pad_to(seg)), "int8_t", comment)
     return lw.emit("conv2d", q.name, src, q.out_shape, ctx, doc=_doc(q))
 
 
