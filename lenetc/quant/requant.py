@@ -77,7 +77,7 @@ def requantize(acc: np.ndarray, m: np.ndarray, n: np.ndarray, zero_point: int, l
     the bounds lie outside int8, never the case for the zoo).
     """
     acc = np.asarray(acc, dtype=np.int64)
-    if np.abs(acc).max(initial=0) >= 1 << 31:
+    if acc.size and (acc.max() > (1 << 31) - 1 or acc.min() < -(1 << 31)):
         raise OverflowError("accumulator outside int32")
     r = rounding_shift(acc * np.asarray(m, dtype=np.int64), n) + zero_point
     out = np.clip(r, lo, hi)
