@@ -1,0 +1,91 @@
+"""The int8 C (host build via cffi) against the NumPy integer reference: equal bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from int8_helpers import ZOO, calibration_digits, int8_inputs, quantized_zoo
+
+import lenetc
+from lenetc.layers import Act, Activation, Conv2D, Dense, Flatten, Pool2D, Softmax
+from lenetc.network import Network
+from lenetc.quant import forward_int8, quantize
+from lenetc.zoo import random_params
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_bit_exact_random_and_extreme_inputs(name):
+    qnet = quantized_zoo(name)
+    compiled = lenetc.compile(qnet.net, dtype="int8", calibration=qnet)
+    x = int8_inputs(qnet.net.input_shape)
+    got = compiled.run_int8(x)
+    ref = forward_int8(qnet, x)
+    assert got.dtype == ref.dtype == (np.int32 if name == "lenet5" else np.int8)
+    np.testing.assert_array_equal(got, ref)
+    # one image at a time gives the same as the batch
+    np.testing.assert_array_equal(compiled.run_int8(x[1]), ref[1])
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet-keras"])
+@pytest.mark.parametrize("method", ["minmax", "mse"])
+def test_other_calibration_methods_bit_exact(name, method):
+    qnet = quantized_zoo(name, seed=2, method=method)
+    compiled = lenetc.compile(qnet.net, dtype="int8", calibration=qnet)
+    x = int8_inputs(qnet.net.input_shape, n=8, seed=5)
+    np.testing.assert_array_equal(compiled.run_int8(x), forward_int8(qnet, x))
+
+
+def test_float_in_float_out_follows_the_float_network():
+    """Float input is quantized in Python; output is dequantized and softmax re-applied."""
+    qnet = quantized_zoo("lenet5-keras")
+    net = qnet.net
+    compiled = lenetc.compile(net, dtype="int8", calibration=qnet)
+    x = net.preprocess.apply(calibration_digits(16, seed=9))
+    y, raw = compiled(x, raw=True)
+    np.testing.assert_array_equal(raw, forward_int8(qnet, qnet.quantize_input(x)))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert (y.argmax(axis=1) == raw.argmax(axis=1)).all()
+
+
+def _beyond_zoo() -> Network:
+    """Every other layer kind and option: padding, stride, groups, average pooling with
+    padding (both count modes, ceil mode), stand-alone and fused activations through tables."""
+    layers = [
+        Conv2D("c1", out_channels=4, kernel=3, padding=1, act=Act("sigmoid")),
+        Pool2D("p1", mode="avg", kernel=3, stride=2, padding=1, count_include_pad=True),
+        Conv2D("c2", out_channels=6, kernel=3, stride=2, padding=(1, 0, 1, 0), groups=2),
+        Activation("a2", act=Act("leaky_relu", alpha=0.1)),
+        Pool2D("p2", mode="avg", kernel=2, stride=2, ceil_mode=True),
+        Conv2D("c3", out_channels=8, kernel=2, act=Act("tanh")),
+        Pool2D("p3", mode="max", kernel=2, stride=1, padding=1),
+        Flatten("f", order="HWC"),
+        Dense("d1", units=20, act=Act("clip", lo=-1.0, hi=1.0)),
+        Activation("a3", act=Act("relu")),
+        Dense("d2", units=10),
+        Softmax("sm", log=True),
+    ]
+    net = Network("beyond", (1, 16, 16), layers)
+    net.params = random_params(net, 4)
+    return net.validate()
+
+
+def test_beyond_zoo_layers_bit_exact():
+    net = _beyond_zoo()
+    rng = np.random.default_rng(1)
+    qnet = quantize(net, rng.uniform(0, 1, (64, 1, 16, 16)).astype(np.float32))
+    kinds = [q.kind for q in qnet.layers]
+    assert kinds.count("lut") == 1  # a2 fuses into c2 (no activation of its own); a3 follows d1's clip
+    compiled = lenetc.compile(net, dtype="int8", calibration=qnet)
+    x = int8_inputs(net.input_shape, n=16)
+    np.testing.assert_array_equal(compiled.run_int8(x), forward_int8(qnet, x))
+
+
+def test_int8_reference_tracks_float_reference():
+    """Not bit-exactness but sanity: dequantized int8 logits follow the float64 reference."""
+    qnet = quantized_zoo("lenet-caffe")
+    x = qnet.net.preprocess.apply(calibration_digits(32, seed=2))
+    ref = qnet.net.forward(x)
+    from lenetc.quant import forward_float
+
+    got = forward_float(qnet, x)
+    assert (got.argmax(axis=1) == ref.argmax(axis=1)).mean() >= 0.9
