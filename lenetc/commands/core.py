@@ -33,6 +33,10 @@ def _shape(s) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    if getattr(args, "dtype", "float32") == "int8":
+        from ..quant.cli import info_int8
+
+        return info_int8(net, args)
     rows = net.layer_info()
     totals = net.totals()
     if args.json:
@@ -74,6 +78,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ..codegen.plan import make_plan
 
     net = model_from_args(args)
+    if args.dtype == "int8":
+        from ..quant.cli import generate_int8
+
+        return generate_int8(net, args)
     paths = generate(net, args.output, prefix=args.prefix, dtype=args.dtype)
     plan = make_plan(net, args.prefix, args.dtype)
     for path in paths:
@@ -111,6 +119,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     net = model_from_args(args)
     x, what = verification_inputs(net, args.n, args.seed, args.inputs)
+    if args.dtype == "int8":
+        from ..quant.cli import quantize_from_args, verify_int8
+
+        return verify_int8(net, quantize_from_args(net, args), x, what, args.prefix)
     compiled = build(net, prefix=args.prefix)
     ref = net.forward(x)
     got = compiled(x)
@@ -148,17 +160,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dtype(p: argparse.ArgumentParser) -> None:
+    from ..quant.cli import add_int8_args
+
+    p.add_argument("--dtype", default="float32", choices=["float32", "int8"], help="arithmetic of the generated C")
+    add_int8_args(p)
+
+
 def register(sub) -> None:
     p = sub.add_parser("info", help="per-layer shapes, parameters, connections and MACs")
     add_model_args(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_dtype(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("generate", help="write <prefix>.h and <prefix>.c for a model")
     add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--prefix", help="C symbol prefix (default: the model name)")
-    p.add_argument("--dtype", default="float32", choices=["float32"], help="arithmetic of the generated C")
+    _add_dtype(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("verify", help="compile the C and compare it with the NumPy reference")
@@ -168,6 +188,7 @@ def register(sub) -> None:
     p.add_argument("--inputs", choices=["mnist", "random"], default="mnist", help="MNIST test digits or random")
     p.add_argument("--prefix", help="C symbol prefix")
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
+    _add_dtype(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("predict", help="classify digit images (PNG, PGM or .npy)")

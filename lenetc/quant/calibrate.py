@@ -146,8 +146,17 @@ def quantize(
     if any(isinstance(layer, Softmax) for layer in layers):
         raise LenetcError("int8: softmax is supported only as the last layer")
 
-    def choose(v: np.ndarray, last: bool) -> QParams:
-        return choose_qparams(v, "minmax" if last else method, percentile)
+    def choose(v: np.ndarray, last: bool, i: int = -1) -> QParams:
+        q = choose_qparams(v, "minmax" if last else method, percentile)
+        nxt = layers[i + 1] if 0 <= i < len(layers) - 1 else None
+        if isinstance(nxt, RBF):
+            # The RBF compares its input with the prototypes in the input's quantized units:
+            # widen the range so that every prototype is representable.
+            proto = net.params[f"{nxt.name}.prototypes"]
+            lo = min(q.dequantize(-128), float(proto.min()))
+            hi = max(q.dequantize(127), float(proto.max()))
+            q = _affine(min(lo, 0.0), max(hi, 0.0))
+        return q
 
     in_q = choose_qparams(h, "minmax")
     input_q = in_q
@@ -161,7 +170,7 @@ def quantize(
         q = QLayer(layer.name, "", layer, shape, out_shape, in_q, in_q)
         if isinstance(layer, Conv2D | Dense | Subsampling):
             q.kind = {Conv2D: "conv", Dense: "dense", Subsampling: "subsampling"}[type(layer)]
-            q.out_q = choose(y, last)
+            q.out_q = choose(y, last, i)
             relu = act is not None and act.fn == "relu"
             req_q = q.out_q
             if act is not None and not relu:
@@ -182,13 +191,14 @@ def quantize(
         elif isinstance(layer, Pool2D | Flatten):
             q.kind = "pool" if isinstance(layer, Pool2D) else "flatten"
         elif isinstance(layer, Activation):
-            q.kind, q.out_q = "lut", choose(y, last)
+            q.kind, q.out_q = "lut", choose(y, last, i)
             q.lut = _lut(layer.act, in_q, q.out_q)
         elif isinstance(layer, RBF):
             if not last:
                 raise LenetcError(f"int8: RBF layer '{layer.name}' must be the last layer")
             q.kind = "rbf"
             proto = net.params[f"{layer.name}.prototypes"].astype(np.float64)
+            # In range by construction (see choose); the clip only guards hand-made QParams.
             q.proto = np.clip(np.round(proto / in_q.scale) + in_q.zero_point, -1024, 1023).astype(np.int16)
             d = np.maximum((127 - q.proto.astype(np.int64)) ** 2, (-128 - q.proto.astype(np.int64)) ** 2)
             q.acc_bound = int(d.sum(axis=1).max())
