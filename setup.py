@@ -1,27 +1,23 @@
 """Installs the ``lenetc`` package with its Jinja2 templates and hand-written C as package data."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="lenetc",
     version="0.1.0",
     description="Compile trained LeNet-family networks to small, fast, checked C99",
     python_requires=">=3.10",
-    packages=["lenetc", "lenetc.codegen", "lenetc.templates", "lenetc.templates.layers", "lenetc.csrc"],
-    package_dir={
-        "lenetc.templates": "templates",
-        "lenetc.templates.layers": "templates/layers",
-        "lenetc.csrc": "csrc",
-    },
+    # templates/ and csrc/ sit beside the package in the source tree and install inside it.
+    packages=[*find_packages(include=["lenetc", "lenetc.*"]), "lenetc.templates", "lenetc.csrc"],
+    package_dir={"lenetc.templates": "templates", "lenetc.csrc": "csrc"},
     package_data={
-        "lenetc.templates": ["*.j2"],
-        "lenetc.templates.layers": ["*.j2"],
-        "lenetc.csrc": ["*.h", "*.c"],
+        "lenetc.templates": ["*.j2", "**/*.j2", "**/*.ld", "**/*.s", "**/*.txt"],
+        "lenetc.csrc": ["*.h", "*.c", "**/*.h", "**/*.c"],
         "lenetc": ["weights/*.npz", "weights/*.md", "data/*", "samples/*"],
     },
     install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0"],
     extras_require={
-        "test": ["pytest>=7", "ruff"],
+        "test": ["pytest>=7", "ruff", "wheel"],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},
 )

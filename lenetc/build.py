@@ -11,7 +11,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cffi
@@ -39,7 +39,7 @@ def compiler() -> str:
     return os.environ.get("CC") or sysconfig.get_config_var("CC").split()[0] or "cc"
 
 
-@lru_cache(maxsize=None)
+@cache
 def native_flags(cc: str) -> tuple[str, ...]:
     """``-march=native`` where the compiler accepts it (gcc, clang on x86 and Arm), else nothing."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +113,9 @@ def _build(build_dir: Path, files: dict[str, str], declarations: str, prefix: st
         raise LenetcError(f"compiling generated C failed ({cc}): {proc.stderr.strip().splitlines()[0:3]}")
     ffi = cffi.FFI()
     ffi.cdef(declarations)
-    ffi.set_source(mod_name, f'#include "{prefix}.h"', include_dirs=[str(build_dir)], extra_objects=[str(obj)], libraries=["m"])
+    ffi.set_source(
+        mod_name, f'#include "{prefix}.h"', include_dirs=[str(build_dir)], extra_objects=[str(obj)], libraries=["m"]
+    )
     try:
         so = ffi.compile(tmpdir=str(build_dir), verbose=False)
     except Exception as exc:  # cffi raises distutils/setuptools errors of several kinds
@@ -142,7 +144,17 @@ def compile(
     declarations = cdef(plan)
     cc = compiler()
     flags = list(flags) if flags is not None else [*HOST_FLAGS, *native_flags(cc)]
-    key_src = "\0".join([*files.values(), declarations, " ".join(flags), cc, cffi.__version__, sys.version, sysconfig.get_config_var("EXT_SUFFIX") or ""])
+    key_src = "\0".join(
+        [
+            *files.values(),
+            declarations,
+            " ".join(flags),
+            cc,
+            cffi.__version__,
+            sys.version,
+            sysconfig.get_config_var("EXT_SUFFIX") or "",
+        ]
+    )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     mod_name = f"_lenetc_{plan.prefix}_{key}"
     final_dir = cache_dir() / key

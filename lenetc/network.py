@@ -7,7 +7,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -182,7 +181,11 @@ class Network:
             "format": FORMAT_VERSION,
             "name": self.name,
             "input_shape": list(self.input_shape),
-            "preprocess": {"scale": self.preprocess.scale, "offset": self.preprocess.offset, "pad": self.preprocess.pad},
+            "preprocess": {
+                "scale": self.preprocess.scale,
+                "offset": self.preprocess.offset,
+                "pad": self.preprocess.pad,
+            },
             "layers": [layer.to_json() for layer in self.layers],
         }
         return json.dumps(arch, sort_keys=True)
@@ -197,7 +200,9 @@ class Network:
                 input_shape=tuple(int(v) for v in arch["input_shape"]),
                 layers=[layer_from_json(obj) for obj in arch["layers"]],
                 params=dict(params or {}),
-                preprocess=Preprocess(float(pre.get("scale", 1 / 255)), float(pre.get("offset", 0.0)), int(pre.get("pad", 0))),
+                preprocess=Preprocess(
+                    float(pre.get("scale", 1 / 255)), float(pre.get("offset", 0.0)), int(pre.get("pad", 0))
+                ),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise LenetcError(f"architecture JSON is malformed: {exc}") from None

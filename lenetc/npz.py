@@ -49,7 +49,9 @@ def load_npz(path: str | Path, architecture: Network | None = None) -> Network:
     elif arch is not None:
         base = Network.from_arch_json(arch)
     else:
-        raise LenetcError(f"weights file '{path}' has no {ARCH_KEY} entry: name the model (e.g. lenet5 --weights {path})")
+        raise LenetcError(
+            f"weights file '{path}' has no {ARCH_KEY} entry: name the model (e.g. lenet5 --weights {path})"
+        )
     net = Network(base.name, base.input_shape, list(base.layers), {}, base.preprocess)
     net.params = params_from_arrays(net, arrays)
     return net.validate(source=str(path))

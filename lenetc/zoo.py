@@ -131,7 +131,13 @@ def random_params(net: Network, seed: int) -> dict[str, np.ndarray]:
                 fan_in = layer.size * layer.size
             elif isinstance(layer, Conv2D):
                 table = params.get(f"{layer.name}.table")
-                links = table.sum(axis=1).mean() if table is not None else shape[1] if suffix == "weight" else in_shape[0] // layer.groups
+                links = (
+                    table.sum(axis=1).mean()
+                    if table is not None
+                    else shape[1]
+                    if suffix == "weight"
+                    else in_shape[0] // layer.groups
+                )
                 fan_in = int(links * layer.kernel[0] * layer.kernel[1])
             else:
                 fan_in = int(np.prod(in_shape))

@@ -111,11 +111,13 @@ class _Lowering:
         self.used_fns.add(name)
         return name
 
-    def emit(self, template: str, layer: str, src: int, out_shape, ctx=None, inplace=False, doc="", what="") -> int:
+    def emit(self, template: str, layer: str, src: int, out_shape, ctx=None, *, inplace=False, doc="", fn="") -> int:
+        """Append an op reading tensor ``src``; returns the tensor it writes. ``fn`` is a
+        function name reserved earlier with :meth:`fn_name` (its constants already use it)."""
         dst = src if inplace else self.tensor(tuple(out_shape))
         if inplace:
             self.tensors[dst].shape = tuple(out_shape)
-        self.ops.append(Op(template, self.fn_name(layer, what), layer, src, dst, ctx or {}, inplace, doc))
+        self.ops.append(Op(template, fn or self.fn_name(layer), layer, src, dst, ctx or {}, inplace, doc))
         return dst
 
 
@@ -126,7 +128,6 @@ def _p(net: Network, layer: Layer, suffix: str) -> np.ndarray:
 def _lower_dense(lw: _Lowering, name: str, weight: np.ndarray, bias: np.ndarray, act, src: int, doc: str) -> int:
     units, n_in = weight.shape
     fn = lw.fn_name(name)
-    lw.used_fns.discard(fn)
     across = units >= DENSE_ACROSS_OUTPUTS
     w = weight.T if across else weight  # in-major when vectorising across outputs
     ctx = {
@@ -134,10 +135,12 @@ def _lower_dense(lw: _Lowering, name: str, weight: np.ndarray, bias: np.ndarray,
         "n_out": units,
         "across": across,
         "act": act,
-        "weight": lw.const(fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"),
+        "weight": lw.const(
+            fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"
+        ),
         "bias": lw.const(fn, "bias", bias),
     }
-    return lw.emit("dense", name, src, (units,), ctx, doc=doc)
+    return lw.emit("dense", name, src, (units,), ctx, doc=doc, fn=fn)
 
 
 def _lower_conv(lw: _Lowering, net: Network, layer: Conv2D, src: int, in_shape) -> int:
@@ -152,10 +155,10 @@ def _lower_conv(lw: _Lowering, net: Network, layer: Conv2D, src: int, in_shape) 
     if any(layer.padding):
         padded = (c, h + pt + pb, w + pl + pr)
         ctx = {"c": c, "h": h, "w": w, "pt": pt, "pl": pl, "ph": padded[1], "pw": padded[2], "value": 0.0}
-        src = lw.emit("pad", layer.name, src, padded, ctx, doc=f"zero padding {list(layer.padding)}", what="pad")
+        pad_fn = lw.fn_name(layer.name, "pad")
+        src = lw.emit("pad", layer.name, src, padded, ctx, doc=f"zero padding {list(layer.padding)}", fn=pad_fn)
         c, h, w = padded
     fn = lw.fn_name(layer.name)
-    lw.used_fns.discard(fn)
     ctx = {
         "ic": c, "ih": h, "iw": w, "oc": out_shape[0], "oh": out_shape[1], "ow": out_shape[2],
         "kh": kh, "kw": kw, "sh": layer.stride[0], "sw": layer.stride[1], "act": layer.act,
@@ -167,12 +170,14 @@ def _lower_conv(lw: _Lowering, net: Network, layer: Conv2D, src: int, in_shape) 
         src_maps = [np.flatnonzero(row) for row in table]
         starts = np.concatenate([[0], np.cumsum([len(s) for s in src_maps])])
         packed = np.concatenate([weight[o, s] for o, s in enumerate(src_maps)])  # (links, kh, kw)
-        ctx["weight"] = lw.const(fn, "weight", packed, comment=f"connected taps only: {len(packed)} of {table.size} maps")
+        ctx["weight"] = lw.const(
+            fn, "weight", packed, comment=f"connected taps only: {len(packed)} of {table.size} maps"
+        )
         ctx["start"] = lw.const(fn, "start", starts.astype(np.int32), ctype="int")
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int32), ctype="int")
     else:
         ctx["weight"] = lw.const(fn, "weight", weight, comment=f"(out, in, kh, kw) = {weight.shape}")
-    return lw.emit("conv2d", layer.name, src, out_shape, ctx, doc=doc)
+    return lw.emit("conv2d", layer.name, src, out_shape, ctx, doc=doc, fn=fn)
 
 
 def _lower(lw: _Lowering, net: Network) -> None:
@@ -196,10 +201,10 @@ def _lower(lw: _Lowering, net: Network) -> None:
         elif isinstance(layer, Subsampling):
             c, h, w = in_shape
             fn = lw.fn_name(layer.name)
-            lw.used_fns.discard(fn)
             ctx = {"c": c, "ih": h, "iw": w, "oh": out_shape[1], "ow": out_shape[2], "s": layer.size, "act": layer.act,
-                   "coeff": lw.const(fn, "coeff", _p(net, layer, "coeff")), "bias": lw.const(fn, "bias", _p(net, layer, "bias"))}  # fmt: skip
-            src = lw.emit("subsampling", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape))
+                   "coeff": lw.const(fn, "coeff", _p(net, layer, "coeff")),
+                   "bias": lw.const(fn, "bias", _p(net, layer, "bias"))}  # fmt: skip
+            src = lw.emit("subsampling", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape), fn=fn)
         elif isinstance(layer, Pool2D):
             c, h, w = in_shape
             (kh, kw), (sh, sw), (pt, pl, pb, pr) = layer.kernel, layer.stride, layer.padding
@@ -210,16 +215,15 @@ def _lower(lw: _Lowering, net: Network) -> None:
                    "count_include_pad": layer.count_include_pad}  # fmt: skip
             src = lw.emit("pool2d", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape))
         elif isinstance(layer, Flatten):
-            c, h, w = (tuple(in_shape) + (1, 1))[:3] if len(in_shape) == 3 else (in_shape[0], 1, 1)
-            if layer.order == "HWC" and len(in_shape) == 3 and c > 1 and h * w > 1:
-                perm = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+            if layer.order == "HWC" and len(in_shape) == 3 and in_shape[0] > 1 and in_shape[1] * in_shape[2] > 1:
+                c, h, w = in_shape
                 nxt = net.layers[i + 1] if i + 1 < len(net.layers) else None
                 if isinstance(nxt, Dense):
-                    pending_perm = perm
+                    pending_perm = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
                 else:
                     ctx = {"c": c, "hw": h * w}
                     src = lw.emit("transpose_hwc", layer.name, src, out_shape, ctx, doc="flatten H,W,C")
-            lw.tensors[src].shape = tuple(out_shape)  # C,H,W flatten: same bytes
+            lw.tensors[src].shape = tuple(out_shape)  # a C,H,W flatten only renames the shape
         elif isinstance(layer, Activation):
             prev = lw.ops[-1] if lw.ops else None
             fusable = prev is not None and prev.dst == src and "act" in prev.ctx and prev.ctx["act"] is None
@@ -234,7 +238,11 @@ def _lower(lw: _Lowering, net: Network) -> None:
         elif isinstance(layer, RBF):
             fn = lw.fn_name(layer.name)
             lw.used_fns.discard(fn)
-            ctx = {"n_in": in_shape[0], "n_out": layer.units, "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes"))}
+            ctx = {
+                "n_in": in_shape[0],
+                "n_out": layer.units,
+                "proto": lw.const(fn, "prototypes", _p(net, layer, "prototypes")),
+            }
             src = lw.emit("rbf", layer.name, src, out_shape, ctx, doc=layer.describe(in_shape))
         else:
             raise LenetcError(f"layer '{layer.name}': kind '{layer.kind}' has no C kernel")
@@ -250,7 +258,7 @@ def _assign_storage(lw: _Lowering) -> None:
             lw.final = op.dst if lw.final == op.src else lw.final  # type: ignore[attr-defined]
     if lw.tensors[lw.final].storage == "input" or not lw.ops:  # type: ignore[attr-defined]
         t = lw.tensors[lw.final]  # type: ignore[attr-defined]
-        lw.final = lw.emit("copy", "output", lw.final, t.shape, {"n": t.size}, doc="copy")  # type: ignore[attr-defined]
+        lw.final = lw.emit("copy", "output", lw.final, t.shape, {"n": t.size}, doc="copy")  # type: ignore
     for t in lw.tensors:
         t.buffer = t.id
     for op in lw.ops:

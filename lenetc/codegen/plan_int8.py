@@ -72,7 +72,6 @@ def _doc(q: QLayer) -> str:
 
 def _lower_dense(lw: _Lowering, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarray | None) -> int:
     fn = lw.fn_name(q.name)
-    lw.used_fns.discard(fn)
     w = weight.reshape(weight.shape[0], -1)
     if perm is not None:
         w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
@@ -85,7 +84,7 @@ def _lower_dense(lw: _Lowering, q: QLayer, weight: np.ndarray, src: int, perm: n
         n_pad=n_pad,
         weight=lw.const(fn, "weight", _pad_cols(w, n_pad), "int8_t", comment),
     )
-    return lw.emit("dense", q.name, src, q.out_shape, ctx, doc=_doc(q))
+    return lw.emit("dense", q.name, src, q.out_shape, ctx, doc=_doc(q), fn=fn)
 
 
 def _lower_conv(lw: _Lowering, q: QLayer, src: int) -> int:
@@ -97,12 +96,10 @@ def _lower_conv(lw: _Lowering, q: QLayer, src: int) -> int:
     if any(layer.padding):
         padded = (c, h + pt + pb, w + pl + pr)
         ctx = {"c": c, "h": h, "w": w, "pt": pt, "pl": pl, "ph": padded[1], "pw": padded[2], "value": q.in_q.zero_point}
-        src = lw.emit(
-            "pad", q.name, src, padded, ctx, doc=f"padding {list(layer.padding)} with the zero point", what="pad"
-        )
+        doc = f"padding {list(layer.padding)} with the zero point"
+        src = lw.emit("pad", q.name, src, padded, ctx, doc=doc, fn=lw.fn_name(q.name, "pad"))
         c, h, w = padded
     fn = lw.fn_name(q.name)
-    lw.used_fns.discard(fn)
     oc, oh, ow = q.out_shape
     ctx = _requant_ctx(lw, fn, q)
     # The im2col row is made of segments: one per input map (sparse table) or one per group.
@@ -123,7 +120,7 @@ def _lower_conv(lw: _Lowering, q: QLayer, src: int) -> int:
     else:
         comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {_pad_to(seg)}"
         ctx["weight"] = lw.const(fn, "weight", _pad_cols(q.weight.reshape(oc, -1), _pad_to(seg)), "int8_t", comment)
-    return lw.emit("conv2d", q.name, src, q.out_shape, ctx, doc=_doc(q))
+    return lw.emit("conv2d", q.name, src, q.out_shape, ctx, doc=_doc(q), fn=fn)
 
 
 def _lower(lw: _Lowering, qnet: QuantizedNetwork) -> None:
@@ -140,11 +137,10 @@ def _lower(lw: _Lowering, qnet: QuantizedNetwork) -> None:
         elif q.kind == "subsampling":
             c, h, w = q.in_shape
             fn = lw.fn_name(q.name)
-            lw.used_fns.discard(fn)
             ctx = _requant_ctx(lw, fn, q)
             coeff = lw.const(fn, "coeff", q.weight, "int8_t", "per-map coefficient, symmetric int8")
             ctx.update(c=c, ih=h, iw=w, oh=q.out_shape[1], ow=q.out_shape[2], s=q.layer.size, weight=coeff)
-            src = lw.emit("subsampling", q.name, src, q.out_shape, ctx, doc=_doc(q))
+            src = lw.emit("subsampling", q.name, src, q.out_shape, ctx, doc=_doc(q), fn=fn)
         elif q.kind == "pool":
             layer = q.layer
             c, h, w = q.in_shape
@@ -168,20 +164,18 @@ def _lower(lw: _Lowering, qnet: QuantizedNetwork) -> None:
             lw.tensors[src].shape = tuple(q.out_shape)
         elif q.kind == "lut":
             fn = lw.fn_name(q.name)
-            lw.used_fns.discard(fn)
             ctx = {
                 "n": math.prod(q.in_shape),
                 "lut": lw.const(fn, "lut", q.lut, "int8_t", "lookup table, index q + 128"),
             }
             src = lw.emit(
-                "lut", q.name, src, q.out_shape, ctx, inplace=True, doc=f"{q.layer.describe(q.in_shape)} (table)"
+                "lut", q.name, src, q.out_shape, ctx, inplace=True, doc=f"{q.layer.describe(q.in_shape)} (table)", fn=fn
             )
         elif q.kind == "rbf":
             fn = lw.fn_name(q.name)
-            lw.used_fns.discard(fn)
             proto = lw.const(fn, "prototypes", q.proto, "int16_t", "prototypes in the input's quantized units")
             ctx = {"n_in": q.in_shape[0], "n_out": q.out_shape[0], "bound": q.acc_bound, "proto": proto}
-            src = lw.emit("rbf", q.name, src, q.out_shape, ctx, doc=_doc(q))
+            src = lw.emit("rbf", q.name, src, q.out_shape, ctx, doc=_doc(q), fn=fn)
         else:
             raise LenetcError(f"int8: layer '{q.name}' of kind '{q.kind}' has no C kernel")
     lw.final = src  # type: ignore[attr-defined]

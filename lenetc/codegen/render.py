@@ -131,16 +131,25 @@ def cdef(plan: Plan) -> str:
     return _environment().get_template(name).render(P=plan.prefix, PU=plan.prefix.upper(), plan=plan)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
+    """Write every file under a temporary name first and rename them only when all are
+    written, so a failure (disk full, permissions) leaves none of them half-written."""
+    temps: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            temps.append((name, Path(tmp)))
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for _, tmp in temps:
+            tmp.unlink(missing_ok=True)
         raise
+    paths = []
+    for name, tmp in temps:
+        os.replace(tmp, out_dir / name)
+        paths.append(out_dir / name)
+    return paths
 
 
 def generate(
@@ -156,12 +165,9 @@ def generate(
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".lenetc-probe-")
-        probe.close()
     except OSError as exc:
         raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror}") from None
-    paths = []
-    for name, text in files.items():
-        write_atomic(out / name, text)
-        paths.append(out / name)
-    return paths
+    try:
+        return write_files_atomic(out, files)
+    except OSError as exc:
+        raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror or exc}") from None

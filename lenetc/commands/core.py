@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 
-from ..errors import LenetcError
 from ..models import load
 from ..network import Network
 

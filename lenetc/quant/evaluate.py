@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codegen.render import write_atomic
+from ..codegen.render import write_files_atomic
 from ..reference import LAYER_FORWARD, predict_classes
 from .qnetwork import QuantizedNetwork
 from .reference_int8 import forward_int8
@@ -118,5 +118,5 @@ def plot_sqnr(layers: list[LayerSQNR], path: str | Path, title: str = "") -> Pat
         parts.append(f'<text x="{x + bw * 0.35:.1f}" y="{h - bottom + 16}" text-anchor="middle">{r.name}</text>')
     parts.append("</svg>\n")
     out = Path(path)
-    write_atomic(out, "\n".join(parts))
+    write_files_atomic(out.parent, {out.name: "\n".join(parts)})
     return out
