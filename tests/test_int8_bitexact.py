@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from int8_helpers import ZOO, calibration_digits, int8_inputs, quantized_zoo
+from int8_helpers import ZOO, calibration_digits, int8_inputs, quantized_beyond_zoo, quantized_zoo
 
 import lenetc
-from lenetc.layers import Act, Activation, Conv2D, Dense, Flatten, Pool2D, Softmax
-from lenetc.network import Network
-from lenetc.quant import forward_int8, quantize
-from lenetc.zoo import random_params
+from lenetc.quant import forward_int8
 
 
 @pytest.mark.parametrize("name", ZOO)
@@ -47,32 +44,9 @@ def test_float_in_float_out_follows_the_float_network():
     assert (y.argmax(axis=1) == raw.argmax(axis=1)).all()
 
 
-def _beyond_zoo() -> Network:
-    """Every other layer kind and option: padding, stride, groups, average pooling with
-    padding (both count modes, ceil mode), stand-alone and fused activations through tables."""
-    layers = [
-        Conv2D("c1", out_channels=4, kernel=3, padding=1, act=Act("sigmoid")),
-        Pool2D("p1", mode="avg", kernel=3, stride=2, padding=1, count_include_pad=True),
-        Conv2D("c2", out_channels=6, kernel=3, stride=2, padding=(1, 0, 1, 0), groups=2),
-        Activation("a2", act=Act("leaky_relu", alpha=0.1)),
-        Pool2D("p2", mode="avg", kernel=2, stride=2, ceil_mode=True),
-        Conv2D("c3", out_channels=8, kernel=2, act=Act("tanh")),
-        Pool2D("p3", mode="max", kernel=2, stride=1, padding=1),
-        Flatten("f", order="HWC"),
-        Dense("d1", units=20, act=Act("clip", lo=-1.0, hi=1.0)),
-        Activation("a3", act=Act("relu")),
-        Dense("d2", units=10),
-        Softmax("sm", log=True),
-    ]
-    net = Network("beyond", (1, 16, 16), layers)
-    net.params = random_params(net, 4)
-    return net.validate()
-
-
 def test_beyond_zoo_layers_bit_exact():
-    net = _beyond_zoo()
-    rng = np.random.default_rng(1)
-    qnet = quantize(net, rng.uniform(0, 1, (64, 1, 16, 16)).astype(np.float32))
+    qnet = quantized_beyond_zoo()
+    net = qnet.net
     kinds = [q.kind for q in qnet.layers]
     assert kinds.count("lut") == 1  # a2 fuses into c2 (no activation of its own); a3 follows d1's clip
     compiled = lenetc.compile(net, dtype="int8", calibration=qnet)
