@@ -23,7 +23,7 @@ def test_zoo_bit_exact_random_and_extreme_inputs(name):
     np.testing.assert_array_equal(compiled.run_int8(x[1]), ref[1])
 
 
-@pytest.mark.parametrize("name", ["lenet5", "lenet-keras"])
+@pytest.mark.parametrize("name", ["lenet5", "lenet5-keras"])
 @pytest.mark.parametrize("method", ["minmax", "mse"])
 def test_other_calibration_methods_bit_exact(name, method):
     qnet = quantized_zoo(name, seed=2, method=method)
