@@ -35,9 +35,30 @@ def median_seconds(fn: Callable[[], object], budget: float, min_runs: int = 5) -
     return statistics.median(times)
 
 
+def int8_engines(net: lenetc.Network) -> dict[str, Callable[[np.ndarray], object]]:
+    """The int8 C: raw (int8 in, int8 out: what firmware runs; the input is quantized once,
+    outside the timing) and from Python floats (quantize, run, dequantize + softmax)."""
+    from lenetc.errors import LenetcError
+    from lenetc.quant import quantize, quantize_for_cli
+
+    try:
+        qnet = quantize_for_cli(net, 256)
+    except LenetcError:  # no MNIST at hand: calibration values do not change the speed
+        qnet = quantize(net, np.random.default_rng(1).uniform(0, 1, (64, *net.input_shape)))
+    c8 = lenetc.compile(net, dtype="int8", calibration=qnet)
+    quantized: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def raw(x: np.ndarray) -> object:
+        if id(x) not in quantized:
+            quantized[id(x)] = (x, qnet.quantize_input(x))
+        return c8.run_int8(quantized[id(x)][1])
+
+    return {"lenetc C int8": raw, "lenetc C int8 float io": c8}
+
+
 def engines(net: lenetc.Network) -> dict[str, Callable[[np.ndarray], object]]:
     """The engines to compare: name -> callable on a float32 batch."""
-    found = {"lenetc C float32": lenetc.compile(net)}
+    found = {"lenetc C float32": lenetc.compile(net), **int8_engines(net)}
     try:
         from bench_onnxruntime import onnxruntime_engine
     except ImportError as exc:  # onnxruntime is an optional extra
@@ -54,7 +75,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5, help="time budget per measurement")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"{'model':<14} {'engine':<20} {'batch-1 µs':>11} {'batch-64 img/s':>15} {'vs C b1':>8}")
+    print(f"{'model':<14} {'engine':<24} {'batch-1 µs':>11} {'batch-64 img/s':>15} {'vs C b1':>8}")
     for name in args.models:
         net = lenetc.load(name)
         x64 = rng.uniform(-1, 1, size=(64, *net.input_shape)).astype(np.float32)
@@ -64,7 +85,7 @@ def main() -> None:
             t1 = median_seconds(lambda run=run, x=x1: run(x), args.seconds)
             t64 = median_seconds(lambda run=run, x=x64: run(x), args.seconds, min_runs=3)
             base = base or t1
-            print(f"{name:<14} {engine:<20} {t1 * 1e6:>11.1f} {64 / t64:>15,.0f} {t1 / base:>7.2f}x")
+            print(f"{name:<14} {engine:<24} {t1 * 1e6:>11.1f} {64 / t64:>15,.0f} {t1 / base:>7.2f}x")
 
 
 if __name__ == "__main__":

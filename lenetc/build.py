@@ -126,14 +126,22 @@ def _build(build_dir: Path, files: dict[str, str], declarations: str, prefix: st
 
 
 def compile(
-    net: Network, prefix: str | None = None, dtype: str = "float32", flags: list[str] | None = None
+    net: Network, prefix: str | None = None, dtype: str = "float32", flags: list[str] | None = None, calibration=None
 ) -> CompiledNetwork:
     """Generate, compile (``-O3`` plus the host's SIMD flags) and load ``net``'s C.
 
     Builds are cached under :func:`cache_dir` by a hash of the generated source, the flags,
     the compiler and the Python ABI, so a second call with the same model loads in milliseconds.
+    With ``dtype="int8"``, ``calibration`` is a :class:`~lenetc.quant.QuantizedNetwork` or
+    calibration images for :func:`lenetc.quant.quantize` (None: MNIST training digits); the
+    result is a :class:`~lenetc.quant.compiled.CompiledInt8Network`.
     """
-    plan = make_plan(net, prefix, dtype)
+    quantized = None
+    if dtype == "int8" and calibration is not None:
+        from .quant import QuantizedNetwork, quantize
+
+        quantized = calibration if isinstance(calibration, QuantizedNetwork) else quantize(net, calibration)
+    plan = make_plan(net, prefix, dtype, quantized)
     files = render(plan)
     declarations = cdef(plan)
     cc = compiler()
@@ -170,4 +178,8 @@ def compile(
                 shutil.rmtree(tmp_dir, ignore_errors=True)
     module = sys.modules.get(mod_name) or _load_module(mod_name, so)
     sys.modules[mod_name] = module
+    if dtype == "int8":
+        from .quant.compiled import CompiledInt8Network
+
+        return CompiledInt8Network(net, plan, module, final_dir)
     return CompiledNetwork(net, plan, module, final_dir)

@@ -323,13 +323,21 @@ def _place_arena(lw: _Lowering, elem_bytes: int) -> tuple[int, int]:
     return max((e for _, e, _, _ in placed), default=0), bound
 
 
-def make_plan(net: Network, prefix: str | None = None, dtype: str = "float32") -> Plan:
-    """Lower ``net`` to kernel ops and plan its arena. ``prefix`` names every C symbol."""
+def make_plan(net: Network, prefix: str | None = None, dtype: str = "float32", quantized=None) -> Plan:
+    """Lower ``net`` to kernel ops and plan its arena. ``prefix`` names every C symbol.
+
+    ``dtype="int8"`` lowers the :class:`~lenetc.quant.QuantizedNetwork` ``quantized`` instead
+    (calibrated on MNIST training digits when None); see ``plan_int8.py``.
+    """
+    if dtype == "int8":
+        from .plan_int8 import make_plan_int8
+
+        return make_plan_int8(net, prefix, quantized)
     prefix = prefix or re.sub(r"[^A-Za-z0-9_]", "_", net.name)
     if not _IDENT.match(prefix):
         raise LenetcError(f"prefix '{prefix}' is not a C identifier (letters, digits, '_', not starting with a digit)")
     if dtype != "float32":
-        raise LenetcError(f"dtype '{dtype}' is not supported (float32)")
+        raise LenetcError(f"dtype '{dtype}' is not supported (float32, int8)")
     net.validate()
     lw = _Lowering(net, prefix)
     _lower(lw, net)

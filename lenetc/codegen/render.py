@@ -88,6 +88,12 @@ def _helpers(code: str, names: tuple[str, ...]) -> str:
     return defines + "\n".join((csrc_dir() / n).read_text() for n in names)
 
 
+def _int8_helpers(code: str) -> str:
+    used = sorted(set(re.findall(r"\blenetc_(requant|round_div)\(", code)))
+    defines = "".join(f"#define LENETC_USE_{name.upper()} 1\n" for name in used)
+    return defines + (csrc_dir() / "lenetc_int8.h").read_text()
+
+
 def render(plan: Plan) -> dict[str, str]:
     """The generated files as ``{filename: text}``: ``<prefix>.h`` and ``<prefix>.c``."""
     env = _environment()
@@ -104,6 +110,14 @@ def render(plan: Plan) -> dict[str, str]:
         "helpers": "@HELPERS@",
         "output_is_distance": int(net.output_kind == "distance"),
     }
+    if plan.dtype == "int8":
+        # integer-only C: its own templates and helper header, and no float helpers at all
+        ctx["q"] = plan.qnet  # type: ignore[attr-defined]
+        code = env.get_template("int8/model.c.j2").render(ctx)
+        return {
+            f"{plan.prefix}.h": env.get_template("int8/model.h.j2").render(ctx),
+            f"{plan.prefix}.c": code.replace("@HELPERS@", _int8_helpers(code), 1),
+        }
     code = env.get_template("model.c.j2").render(ctx)
     return {
         f"{plan.prefix}.h": env.get_template("model.h.j2").render(ctx),
@@ -113,7 +127,8 @@ def render(plan: Plan) -> dict[str, str]:
 
 def cdef(plan: Plan) -> str:
     """Declarations for cffi: the header without preprocessor guards."""
-    return _environment().get_template("model.cdef.j2").render(P=plan.prefix, PU=plan.prefix.upper(), plan=plan)
+    name = "int8/model.cdef.j2" if plan.dtype == "int8" else "model.cdef.j2"
+    return _environment().get_template(name).render(P=plan.prefix, PU=plan.prefix.upper(), plan=plan)
 
 
 def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
@@ -137,13 +152,15 @@ def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
     return paths
 
 
-def generate(net: Network, out_dir: str | Path, prefix: str | None = None, dtype: str = "float32") -> list[Path]:
+def generate(
+    net: Network, out_dir: str | Path, prefix: str | None = None, dtype: str = "float32", quantized=None
+) -> list[Path]:
     """Write ``<prefix>.h`` and ``<prefix>.c`` for ``net`` into ``out_dir``; returns the paths.
 
     Every file is rendered in memory first and then written under a temporary name and
     renamed, so a failure leaves no half-written output.
     """
-    plan = make_plan(net, prefix, dtype)
+    plan = make_plan(net, prefix, dtype, quantized)
     files = render(plan)
     out = Path(out_dir)
     try:

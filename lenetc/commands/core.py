@@ -33,6 +33,10 @@ def _shape(s) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    if getattr(args, "dtype", "float32") == "int8":
+        from ..quant.cli import info_int8
+
+        return info_int8(net, args)
     rows = net.layer_info()
     totals = net.totals()
     if args.json:
@@ -77,8 +81,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.example:
         from ..firmware.bundle import plan_for, write_example
 
-        paths = write_example(net, args.output, prefix=args.prefix, dtype=args.dtype, target=args.target)
-        plan = plan_for(net, args.prefix, args.dtype)
+        quantized = None
+        if args.dtype == "int8":
+            from ..quant.cli import quantize_from_args
+
+            quantized = quantize_from_args(net, args)
+        paths = write_example(
+            net, args.output, prefix=args.prefix, dtype=args.dtype, target=args.target, quantized=quantized
+        )
+        plan = plan_for(net, args.prefix, args.dtype, quantized)
+    elif args.dtype == "int8":
+        from ..quant.cli import generate_int8
+
+        return generate_int8(net, args)
     else:
         paths = generate(net, args.output, prefix=args.prefix, dtype=args.dtype)
         plan = make_plan(net, args.prefix, args.dtype)
@@ -119,6 +134,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     net = model_from_args(args)
     x, what = verification_inputs(net, args.n, args.seed, args.inputs)
+    if args.dtype == "int8":
+        from ..quant.cli import quantize_from_args, verify_int8
+
+        return verify_int8(net, quantize_from_args(net, args), x, what, args.prefix)
     compiled = build(net, prefix=args.prefix)
     if args.against == "onnxruntime":
         from ..exporters.onnx_export import onnxruntime_outputs
@@ -161,17 +180,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dtype(p: argparse.ArgumentParser) -> None:
+    from ..quant.cli import add_int8_args
+
+    p.add_argument("--dtype", default="float32", choices=["float32", "int8"], help="arithmetic of the generated C")
+    add_int8_args(p)
+
+
 def register(sub) -> None:
     p = sub.add_parser("info", help="per-layer shapes, parameters, connections and MACs")
     add_model_args(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_dtype(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("generate", help="write <prefix>.h and <prefix>.c for a model")
     add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--prefix", help="C symbol prefix (default: the model name)")
-    p.add_argument("--dtype", default="float32", choices=["float32"], help="arithmetic of the generated C")
+    _add_dtype(p)
     p.add_argument(
         "--example",
         action="store_true",
@@ -194,6 +221,7 @@ def register(sub) -> None:
         default="numpy",
         help="reference: the NumPy float64 forward pass, or ONNX Runtime on the .onnx file (or the model's export)",
     )
+    _add_dtype(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("predict", help="classify digit images (PNG, PGM or .npy)")

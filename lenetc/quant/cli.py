@@ -1,0 +1,191 @@
+"""What the command line calls for ``--dtype int8``: calibrate on real MNIST training digits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import LenetcError
+from ..network import Network
+from .calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, quantize
+from .qnetwork import QuantizedNetwork
+
+#: Calibration digits used by default: enough for stable 99.99th percentiles, a few seconds.
+DEFAULT_CALIBRATION = 1000
+
+
+def calibration_digits(n: int = DEFAULT_CALIBRATION, directory=None):
+    """The first ``n`` MNIST *training* digits (uint8 (n, 28, 28)); test digits stay unseen."""
+    try:
+        from ..datasets import mnist
+    except ImportError:  # pragma: no cover - until lenetc.datasets lands
+        raise LenetcError("int8 calibration needs MNIST (lenetc.datasets is not available)") from None
+    if n < 1:
+        raise LenetcError(f"number of calibration digits must be at least 1, got {n}")
+    images, _ = mnist("train", directory)
+    return images[:n]
+
+
+def quantize_for_cli(
+    net: Network,
+    n_calib: int = DEFAULT_CALIBRATION,
+    method: str = DEFAULT_METHOD,
+    percentile: float = DEFAULT_PERCENTILE,
+    directory=None,
+) -> QuantizedNetwork:
+    """Quantize ``net`` calibrated on the first ``n_calib`` MNIST training digits."""
+    return quantize(net, calibration_digits(n_calib, directory), method, percentile)
+
+
+def add_int8_args(p) -> None:
+    """Options of every command that takes ``--dtype int8``: the calibration set and method."""
+    from .calibrate import METHODS
+
+    calib_help = f"int8: calibrate on the first N MNIST training digits (default {DEFAULT_CALIBRATION})"
+    p.add_argument("--calib", type=int, default=DEFAULT_CALIBRATION, metavar="N", help=calib_help)
+    method_help = f"int8: activation range choice (default {DEFAULT_METHOD} {DEFAULT_PERCENTILE})"
+    p.add_argument("--calib-method", choices=METHODS, default=DEFAULT_METHOD, help=method_help)
+
+
+def quantize_from_args(net: Network, args) -> QuantizedNetwork:
+    return quantize_for_cli(
+        net, getattr(args, "calib", DEFAULT_CALIBRATION), getattr(args, "calib_method", DEFAULT_METHOD)
+    )
+
+
+def memory_lines(net: Network, qnet: QuantizedNetwork, prefix: str | None = None) -> list[str]:
+    """Flash and arena bytes, float32 against int8, and the accumulator bound, for ``info``/``generate``."""
+    from ..codegen.plan import make_plan
+
+    fplan = make_plan(net, prefix)
+    qplan = make_plan(net, prefix, "int8", qnet)
+    stack = max((2 * op.ctx.get("nseg", 1) * op.ctx["segp"] if "segp" in op.ctx else 2 * op.ctx.get("n_pad", 0))
+                for op in qplan.ops)  # fmt: skip
+    return [
+        f"{'':<8} {'flash (weights + tables)':>26} {'arena':>10}",
+        f"{'float32':<8} {fplan.weight_bytes():>26,} {fplan.arena_bytes:>10,}",
+        f"{'int8':<8} {qplan.weight_bytes():>26,} {qplan.arena_bytes:>10,}",
+        f"int8 arena {qplan.arena_bytes:,} bytes = liveness lower bound {qplan.arena_lower_bound:,} "
+        f"(the most bytes alive during any one layer); kernel stack scratch up to {stack:,} bytes",
+        f"int8 accumulators: |acc| <= {qplan.acc_bound:,} < 2^31 on every int8 input (no overflow)",
+    ]
+
+
+def scale_lines(qnet: QuantizedNetwork) -> list[str]:
+    """Per-layer output scale, zero point and accumulator bound."""
+    lines = [f"input scale {qnet.input_q.scale:.6g} zero point {qnet.input_q.zero_point}"]
+    lines.append(f"{'layer':<10} {'kind':<12} {'out scale':>12} {'zp':>5} {'|acc| bound':>14} {'flash':>9}")
+    for row in qnet.summary():
+        lines.append(
+            f"{row['layer']:<10} {row['kind']:<12} {row['out_scale']:>12.6g} {row['out_zero_point']:>5} "
+            f"{row['acc_bound']:>14,} {row['const_bytes']:>9,}"
+        )
+    if qnet.final_softmax:
+        lines.append(f"({qnet.final_softmax} is applied in Python after dequantizing the int8 logits)")
+    return lines
+
+
+def verify_int8(net: Network, qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | None = None) -> int:
+    """``verify --dtype int8``: the C must equal the NumPy integer reference bit for bit."""
+    from ..build import compile as build
+    from .reference_int8 import forward_int8
+
+    compiled = build(net, prefix=prefix, dtype="int8", calibration=qnet)
+    xq = qnet.quantize_input(x)
+    got, ref = compiled.run_int8(xq), forward_int8(qnet, xq)
+    diff = int((got != ref).sum())
+    print(f"{net.name}: C (int8) vs NumPy integer reference on {what}")
+    print(f"  outputs compared     {ref.size}")
+    print(f"  differing outputs    {diff}")
+    print("  PASS (bit-exact)" if diff == 0 else "  FAIL: the int8 C differs from the integer reference")
+    return 0 if diff == 0 else 1
+
+
+def info_int8(net: Network, args) -> int:
+    """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes."""
+    import json
+
+    qnet = quantize_from_args(net, args)
+    if getattr(args, "json", False):
+        from ..codegen.plan import make_plan
+
+        qplan, fplan = make_plan(net, None, "int8", qnet), make_plan(net)
+        doc = {
+            "model": net.name,
+            "dtype": "int8",
+            "calibration": {"method": qnet.method, "images": qnet.calibration_images},
+            "input": {"scale": qnet.input_q.scale, "zero_point": qnet.input_q.zero_point},
+            "output": {
+                "dtype": qnet.output_dtype,
+                "scale": qnet.output_q.scale,
+                "zero_point": qnet.output_q.zero_point,
+            },
+            "layers": qnet.summary(),
+            "flash_bytes": {"float32": fplan.weight_bytes(), "int8": qplan.weight_bytes()},
+            "arena_bytes": {"float32": fplan.arena_bytes, "int8": qplan.arena_bytes},
+            "arena_lower_bound": {"float32": fplan.arena_lower_bound, "int8": qplan.arena_lower_bound},
+            "acc_bound": qplan.acc_bound,
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"model {net.name}, int8 (calibrated with {qnet.method} on {qnet.calibration_images} MNIST training digits)")
+    for line in scale_lines(qnet) + memory_lines(net, qnet):
+        print(line)
+    return 0
+
+
+def generate_int8(net: Network, args) -> int:
+    """``generate --dtype int8``: write the integer-only C and report its memory."""
+    from ..codegen.render import generate
+
+    qnet = quantize_from_args(net, args)
+    for path in generate(net, args.output, prefix=args.prefix, dtype="int8", quantized=qnet):
+        print(f"wrote {path}")
+    print(f"input: q = round(x / {qnet.input_q.scale:.9g}) + {qnet.input_q.zero_point}; "
+          f"output {qnet.output_dtype}: x = {qnet.output_q.scale:.9g} * (q - {qnet.output_q.zero_point})")  # fmt: skip
+    for line in memory_lines(net, qnet, args.prefix):
+        print(line)
+    return 0
+
+
+def add_eval_int8_args(p) -> None:
+    """What ``eval`` needs for ``--dtype int8`` (the ``eval`` command itself lives with the trainer)."""
+    p.add_argument("--dtype", choices=["float32", "int8"], default="float32", help="arithmetic of the C")
+    add_int8_args(p)
+    p.add_argument(
+        "--sqnr-images", type=int, default=1000, metavar="K", help="int8: digits for the SQNR (default 1000)"
+    )
+
+
+def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int:
+    """``eval --dtype int8``: accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed
+    MNIST test digits), the per-layer SQNR, and with ``args.plot`` an SVG chart of it."""
+    import json
+    import math
+
+    from .evaluate import evaluate_int8, plot_sqnr
+
+    qnet = quantize_from_args(net, args)
+    ev = evaluate_int8(net, qnet, inputs, labels, getattr(args, "sqnr_images", 1000))
+    if getattr(args, "json", False):
+        doc = {
+            "model": ev.model, "images": ev.images, "accuracy_float32": ev.accuracy_float32,
+            "accuracy_int8": ev.accuracy_int8, "drop_points": ev.drop_points, "agreement": ev.agreement,
+            "calibration": {"method": qnet.method, "images": qnet.calibration_images},
+            "sqnr_images": ev.sqnr_images,
+            "layers": [{"name": r.name, "kind": r.kind, "sqnr_db": r.sqnr_db if math.isfinite(r.sqnr_db) else None,
+                        "max_abs_error": r.max_abs_error} for r in ev.layers],
+        }  # fmt: skip
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"{net.name} on {ev.images} MNIST test digits "
+              f"(int8 calibrated with {qnet.method} on {qnet.calibration_images} training digits)")  # fmt: skip
+        print(f"  float32 C accuracy   {100 * ev.accuracy_float32:.2f} %")
+        print(f"  int8 C accuracy      {100 * ev.accuracy_int8:.2f} %  (drop {ev.drop_points:+.2f} points)")
+        print(f"  same prediction      {100 * ev.agreement:.2f} %")
+        print(f"  per-layer SQNR, int8 reference vs float reference, first {ev.sqnr_images} digits:")
+        for r in ev.layers:
+            print(f"    {r.name:<10} {r.kind:<12} {r.sqnr_db:7.2f} dB   max |error| {r.max_abs_error:.4g}")
+    if getattr(args, "plot", None):
+        path = plot_sqnr(ev.layers, args.plot, f"{net.name}: int8 SQNR per layer")
+        print(f"wrote {path}")
+    return 0
