@@ -91,3 +91,13 @@ def test_verify_against_onnxruntime():
     )
     assert out.returncode == 0, out.stderr
     assert "vs ONNX Runtime on the ONNX export" in out.stdout and "PASS" in out.stdout
+
+
+def test_eval_int8_reports_both_accuracies_and_sqnr():
+    out = lenetc(
+        "eval", "lenet5-keras", "--dtype", "int8", "-n", "300", "--calib", "200", "--sqnr-images", "50", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["images"] == 300 and 0.9 < doc["accuracy_int8"] <= 1.0 and 0.9 < doc["accuracy_float32"] <= 1.0
+    assert [layer["name"] for layer in doc["layers"]][:2] == ["conv1", "pool1"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import LenetcError
 from ..network import Network
+from ..quant.cli import add_eval_int8_args
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -80,6 +81,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, format_report, plot_report
 
     net = _load_model(args)
+    if args.dtype == "int8":
+        from ..datasets import mnist_inputs
+        from ..quant.cli import eval_int8
+
+        inputs, labels = mnist_inputs(net, args.n, directory=args.data)
+        return eval_int8(net, args, inputs, labels)
     report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
     if args.plot:
         plot_report(report, args.plot)
@@ -113,7 +120,10 @@ def register(sub) -> None:
     p.add_argument("--backend", choices=["c", "reference"], default="c", help="compiled C (default) or NumPy reference")
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the confusion matrix and misclassified digits")
+    p.add_argument(
+        "--plot", metavar="FILE", help="also draw the confusion matrix and misclassified digits (int8: the SQNR chart)"
+    )
+    add_eval_int8_args(p)
     _add_data_arg(p)
     p.set_defaults(func=cmd_eval)
 
