@@ -86,7 +86,9 @@ def conv2d(layer: Conv2D, x: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray
     g, cin = layer.groups, x.shape[1] // layer.groups
     gout = layer.out_channels // g
     parts = [
-        np.einsum("nchwij,ocij->nohw", win[:, k * cin : (k + 1) * cin], weight[k * gout : (k + 1) * gout])
+        np.einsum(
+            "nchwij,ocij->nohw", win[:, k * cin : (k + 1) * cin], weight[k * gout : (k + 1) * gout], optimize=True
+        )
         for k in range(g)
     ]
     y = np.concatenate(parts, axis=1) + p[f"{layer.name}.bias"].astype(np.float64)[None, :, None, None]
