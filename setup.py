@@ -15,11 +15,10 @@ setup(
         "lenetc.csrc": ["*.h", "*.c", "**/*.h", "**/*.c"],
         "lenetc": ["weights/*.npz", "weights/*.md", "data/*", "samples/*"],
     },
-    install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0", "tqdm>=4.0"],
+    install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0", "tqdm>=4.0", "pillow>=9"],
     extras_require={
         "onnx": ["onnx>=1.14", "onnxruntime>=1.16"],
         "keras": ["h5py>=3"],
-        "images": ["pillow>=9"],
         "plot": ["matplotlib>=3.5"],
         # the test suite exercises every optional feature, so it installs every extra
         "test": [
