@@ -160,14 +160,15 @@ def generate(
     Every file is rendered in memory first and then written under a temporary name and
     renamed, so a failure leaves no half-written output.
     """
-    plan = make_plan(net, prefix, dtype, quantized)
-    files = render(plan)
+    return write_output(out_dir, render(make_plan(net, prefix, dtype, quantized)))
+
+
+def write_output(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
+    """Create ``out_dir`` if needed and write ``files`` there atomically (see
+    :func:`write_files_atomic`); an OS error becomes a one-line :class:`LenetcError`."""
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror}") from None
-    try:
         return write_files_atomic(out, files)
     except OSError as exc:
         raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror or exc}") from None

@@ -129,15 +129,10 @@ def register(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run these commands alone (``python -m lenetc.commands.train ...``), without the other command modules."""
-    parser = argparse.ArgumentParser(prog="lenetc")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except LenetcError as exc:
-        print(f"lenetc: error: {exc}", file=sys.stderr)
-        return 2
+    """Run the ``lenetc`` command line (kept so ``python -m lenetc.commands.train`` still works)."""
+    from ..cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

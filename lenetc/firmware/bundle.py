@@ -15,7 +15,7 @@ import numpy as np
 
 from .._version import __version__
 from ..codegen.plan import Plan, make_plan
-from ..codegen.render import _environment, render, write_files_atomic
+from ..codegen.render import _environment, render, write_output
 from ..errors import LenetcError
 from ..network import Network
 from ..reference import predict_classes
@@ -179,13 +179,4 @@ def write_example(
     """
     plan = plan_for(net, prefix, dtype, quantized)
     example = make_example(plan, digits)
-    files = {**render(plan), **render_example(plan, example, target or "host")}
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LenetcError(f"cannot create output directory '{out}': {exc.strerror}") from None
-    try:
-        return write_files_atomic(out, files)
-    except OSError as exc:
-        raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror or exc}") from None
+    return write_output(out_dir, {**render(plan), **render_example(plan, example, target or "host")})
