@@ -113,18 +113,22 @@ def pool2d(layer: Pool2D, x: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray
         win = _windows(np.pad(x, extra, constant_values=-np.inf), layer.kernel, layer.stride, (oh, ow))
         return win.max(axis=(4, 5))
     win = _windows(np.pad(x, extra, constant_values=0.0), layer.kernel, layer.stride, (oh, ow))
-    sums = win.sum(axis=(4, 5))
-    h, w = x.shape[2:]
-    _, _, pb, pr = layer.padding
-    ys, xs = np.arange(oh) * sh - pt, np.arange(ow) * sw - pl
+    return win.sum(axis=(4, 5)) / avg_pool_counts(layer, x.shape[2:], (oh, ow)).astype(np.float64)
+
+
+def avg_pool_counts(layer: Pool2D, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """(OH, OW) divisors of average pooling: the window's input cells, plus its padding cells
+    when ``count_include_pad`` (never the cells beyond the padding of a ceil_mode overhang)."""
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = layer.kernel, layer.stride, layer.padding
+    h, w = in_hw
+    ys, xs = np.arange(out_hw[0]) * sh - pt, np.arange(out_hw[1]) * sw - pl
     if layer.count_include_pad:
-        # The window counts padding cells but not cells beyond the padding (ceil_mode overhang).
         ch = np.minimum(ys + kh, h + pb) - ys
         cw = np.minimum(xs + kw, w + pr) - xs
     else:
         ch = np.minimum(ys + kh, h) - np.maximum(ys, 0)
         cw = np.minimum(xs + kw, w) - np.maximum(xs, 0)
-    return sums / (ch[:, None] * cw[None, :]).astype(np.float64)
+    return ch[:, None] * cw[None, :]
 
 
 def flatten(layer: Flatten, x: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:

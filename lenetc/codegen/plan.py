@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import RBF, Activation, Affine, Conv2D, Dense, Flatten, Layer, Pool2D, Softmax, Subsampling
+from ..names import unique_identifier
 from ..network import Network
 
 #: Arena offsets and sizes are multiples of this many bytes (one cache line, any SIMD width).
@@ -103,13 +104,7 @@ class _Lowering:
         return name
 
     def fn_name(self, layer: str, what: str = "") -> str:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", f"{layer}{'_' + what if what else ''}")
-        name, k = base, 1
-        while name in self.used_fns:
-            k += 1
-            name = f"{base}_{k}"
-        self.used_fns.add(name)
-        return name
+        return unique_identifier(f"{layer}{'_' + what if what else ''}", self.used_fns)
 
     def emit(self, template: str, layer: str, src: int, out_shape, ctx=None, *, inplace=False, doc="", fn="") -> int:
         """Append an op reading tensor ``src``; returns the tensor it writes. ``fn`` is a

@@ -8,12 +8,11 @@ convolution or dense layer, and otherwise emitting an :class:`~lenetc.layers.Aff
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Activation, Affine, Conv2D, Dense, Flatten, Layer, Shape, Subsampling
+from ..names import unique_identifier
 from ..network import Network, Preprocess
 
 
@@ -41,13 +40,7 @@ class ChainBuilder:
         """A layer name from ``raw``: letters, digits and '_' only, unique in the chain."""
         if isinstance(raw, bytes):  # a corrupt file can hold names that are not UTF-8
             raw = raw.decode("utf-8", "replace")
-        base = re.sub(r"[^A-Za-z0-9_]", "_", raw or "layer") or "layer"
-        name, k = base, 1
-        while name in self._names:
-            k += 1
-            name = f"{base}_{k}"
-        self._names.add(name)
-        return name
+        return unique_identifier(raw or "layer", self._names)
 
     def add(self, layer: Layer, params: dict[str, np.ndarray] | None = None) -> Layer:
         """Append ``layer`` with parameters given by suffix; checks shapes as it goes."""

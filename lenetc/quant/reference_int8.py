@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import LenetcError
 from ..layers import Pool2D
-from ..reference import as_batch
+from ..reference import as_batch, avg_pool_counts
 from .qnetwork import QLayer, QuantizedNetwork
 from .requant import requantize, round_div
 
@@ -67,7 +67,7 @@ def subsampling(q: QLayer, x: np.ndarray) -> np.ndarray:
 def pool(q: QLayer, x: np.ndarray) -> np.ndarray:
     layer: Pool2D = q.layer
     _, oh, ow = q.out_shape
-    (kh, kw), (sh, sw), (pt, pl, pb, pr) = layer.kernel, layer.stride, layer.padding
+    (kh, kw), (sh, sw), (pt, pl, _, _) = layer.kernel, layer.stride, layer.padding
     extra = ((0, 0), (0, 0), (pt, kh + sh), (pl, kw + sw))
     if layer.mode == "max":
         # Padding never wins: pad with a value below every int8.
@@ -77,15 +77,7 @@ def pool(q: QLayer, x: np.ndarray) -> np.ndarray:
     # Sum of (q - zp) over real cells; padding is real 0 and adds nothing.
     win = _windows(np.pad(x.astype(np.int64) - zp, extra, constant_values=0), layer.kernel, layer.stride, (oh, ow))
     sums = win.sum(axis=(4, 5))
-    h, w = x.shape[2:]
-    ys, xs = np.arange(oh) * sh - pt, np.arange(ow) * sw - pl
-    if layer.count_include_pad:
-        ch = np.minimum(ys + kh, h + pb) - ys
-        cw = np.minimum(xs + kw, w + pr) - xs
-    else:
-        ch = np.minimum(ys + kh, h) - np.maximum(ys, 0)
-        cw = np.minimum(xs + kw, w) - np.maximum(xs, 0)
-    count = (ch[:, None] * cw[None, :]).astype(np.int64)
+    count = avg_pool_counts(layer, x.shape[2:], (oh, ow)).astype(np.int64)
     return np.clip(zp + round_div(sums, count), -128, 127).astype(np.int8)
 
 
