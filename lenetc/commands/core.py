@@ -108,13 +108,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[np.ndarray, str]:
     """``n`` inputs for ``verify``: MNIST test digits preprocessed for ``net``, or random ones."""
     if source == "mnist":
-        try:
-            from ..datasets import mnist_inputs
-        except ImportError:
-            source = "random"
-        else:
-            x, _ = mnist_inputs(net, n)
-            return x, f"{len(x)} MNIST test digits"
+        from ..datasets import mnist_inputs
+
+        x, _ = mnist_inputs(net, n)
+        return x, f"{len(x)} MNIST test digits"
     rng = np.random.default_rng(seed)
     return rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32), f"{n} random inputs (seed {seed})"
 

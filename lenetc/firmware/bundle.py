@@ -171,8 +171,7 @@ def write_example(
 ) -> list[Path]:
     """Write the model's ``<prefix>.c``/``.h`` and the example bundle into ``out_dir``.
 
-    ``digits`` as for :func:`as_digits` (default: the first MNIST test digits, synthetic
-    digit-like images when lenetc.datasets is not installed). ``target`` is the Makefile's
+    ``digits`` as for :func:`as_digits` (default: the first MNIST test digits). ``target`` is the Makefile's
     default TARGET (default ``host``). For ``dtype="int8"``, ``quantized`` is the calibrated
     network (None: calibrated on MNIST training digits). Returns the paths written. Files are rendered in
     memory first and each is written through a temporary name and a rename.

@@ -71,12 +71,10 @@ def synthetic_digits(count: int = DEFAULT_COUNT, seed: int = 0) -> Digits:
     return Digits(images, np.arange(count, dtype=np.int64) % 10, f"synthetic (seed {seed})")
 
 
-def mnist_digits(count: int = DEFAULT_COUNT) -> Digits | None:
-    """The first ``count`` MNIST test digits, or None when :mod:`lenetc.datasets` is absent."""
-    try:
-        from ..datasets import mnist  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+def mnist_digits(count: int = DEFAULT_COUNT) -> Digits:
+    """The first ``count`` MNIST test digits (shipped with lenetc)."""
+    from ..datasets import mnist
+
     images, labels = mnist("test")
     return Digits(
         np.asarray(images[:count], dtype=np.uint8), np.asarray(labels[:count], dtype=np.int64), "MNIST test set"
@@ -86,12 +84,12 @@ def mnist_digits(count: int = DEFAULT_COUNT) -> Digits | None:
 def as_digits(digits, count: int = DEFAULT_COUNT) -> Digits:
     """Normalise the ``digits`` argument of the example writers.
 
-    None picks MNIST test digits (synthetic ones when the data set is not installed); a
+    None picks the first MNIST test digits; a
     :class:`Digits` is used as is; an array (N, 28, 28) of uint8 is taken as unlabelled
     images; a pair ``(images, labels)`` as labelled ones.
     """
     if digits is None:
-        return mnist_digits(count) or synthetic_digits(count)
+        return mnist_digits(count)
     if isinstance(digits, Digits):
         result = digits
     elif isinstance(digits, tuple) and len(digits) == 2:

@@ -15,10 +15,8 @@ DEFAULT_CALIBRATION = 1000
 
 def calibration_digits(n: int = DEFAULT_CALIBRATION, directory=None):
     """The first ``n`` MNIST *training* digits (uint8 (n, 28, 28)); test digits stay unseen."""
-    try:
-        from ..datasets import mnist
-    except ImportError:  # pragma: no cover - until lenetc.datasets lands
-        raise LenetcError("int8 calibration needs MNIST (lenetc.datasets is not available)") from None
+    from ..datasets import mnist
+
     if n < 1:
         raise LenetcError(f"number of calibration digits must be at least 1, got {n}")
     images, _ = mnist("train", directory)
