@@ -38,14 +38,8 @@ def median_seconds(fn: Callable[[], object], budget: float, min_runs: int = 5) -
 def int8_engines(net: lenetc.Network) -> dict[str, Callable[[np.ndarray], object]]:
     """The int8 C: raw (int8 in, int8 out: what firmware runs; the input is quantized once,
     outside the timing) and from Python floats (quantize, run, dequantize + softmax)."""
-    from lenetc.errors import LenetcError
-    from lenetc.quant import quantize, quantize_for_cli
-
-    try:
-        qnet = quantize_for_cli(net, 256)
-    except LenetcError:  # no MNIST at hand: calibration values do not change the speed
-        qnet = quantize(net, np.random.default_rng(1).uniform(0, 1, (64, *net.input_shape)))
-    c8 = lenetc.compile(net, dtype="int8", calibration=qnet)
+    qnet = lenetc.quantize(net, n_calib=256)
+    c8 = lenetc.compile(qnet)
     quantized: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def raw(x: np.ndarray) -> object:

@@ -54,15 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             if dtype not in supported_dtypes():
                 print(f"{model:<14} {dtype:<8} (dtype not supported by this build of lenetc)")
                 continue
-            quantized = None
-            if dtype == "int8":  # calibrated once per model, on MNIST training digits
-                from lenetc.quant import quantize_for_cli
-
-                quantized = quantize_for_cli(net)
+            model_in = lenetc.quantize(net) if dtype == "int8" else net  # calibrated on MNIST training digits
             for target in args.targets:
                 for opt in args.opts:
                     try:
-                        c = count_instructions(net, dtype, target, digits=digits, opt=opt, quantized=quantized)
+                        c = count_instructions(model_in, dtype, target, digits=digits, opt=opt)
                     except LenetcError as exc:
                         print(f"{model:<14} {dtype:<8} {target:<11} error: {exc}", file=sys.stderr)
                         return 1

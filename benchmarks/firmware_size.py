@@ -33,13 +33,9 @@ def main(argv: list[str] | None = None) -> int:
             if dtype not in supported_dtypes():
                 print(f"| {model} | {dtype} | (not supported by this build) | | | | | | |")
                 continue
-            quantized = None
-            if dtype == "int8":
-                from lenetc.quant import quantize_for_cli
-
-                quantized = quantize_for_cli(net)
+            gen = lenetc.generate(net, dtype=dtype)  # int8: calibrated on MNIST training digits
             for target in args.targets:
-                r = measure(net, dtype, target, quantized=quantized)
+                r = measure(gen, target)
                 print(
                     f"| {model} | {dtype} | {target} | {r.flash:,} | {r.code:,} | {r.weights:,} | "
                     f"{r.ram:,} | {r.bss:,} | {r.stack:,} |",

@@ -20,7 +20,7 @@ import numpy as np
 
 import lenetc
 from lenetc.codegen import make_plan
-from lenetc.quant import forward_int8, quantize_for_cli
+from lenetc.quant import forward_int8
 from lenetc.quant.calibrate import METHODS
 from lenetc.quant.evaluate import sqnr_per_layer
 from lenetc.reference import predict_classes
@@ -56,8 +56,8 @@ def check(name: str, args) -> bool:
     methods = METHODS if args.compare_methods else (args.method,)
     ok = True
     for method in methods:
-        qnet = quantize_for_cli(net, args.calib, method)
-        c_int8 = lenetc.compile(net, dtype="int8", calibration=qnet)
+        qnet = lenetc.quantize(net, method=method, n_calib=args.calib)
+        c_int8 = lenetc.compile(qnet)
         xq = qnet.quantize_input(x)
         raw = c_int8.run_int8(xq)
         diff = int((raw != reference_chunked(qnet, xq)).sum())
@@ -70,7 +70,7 @@ def check(name: str, args) -> bool:
               f"{'ok' if good else 'FAIL'}")  # fmt: skip
     sq = sqnr_per_layer(qnet, x[:1000])
     print("    SQNR dB (first 1000 digits): " + ", ".join(f"{r.name} {r.sqnr_db:.1f}" for r in sq))
-    fplan, qplan = make_plan(net), make_plan(net, None, "int8", qnet)
+    fplan, qplan = make_plan(net), make_plan(qnet)
     print(f"    flash float32 {fplan.weight_bytes():,} B, int8 {qplan.weight_bytes():,} B; "
           f"arena float32 {fplan.arena_bytes:,} B, int8 {qplan.arena_bytes:,} B "
           f"(bound {qplan.arena_lower_bound:,}); |acc| <= {qplan.acc_bound:,}")  # fmt: skip

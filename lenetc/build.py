@@ -17,10 +17,8 @@ from pathlib import Path
 import cffi
 import numpy as np
 
-from .codegen.plan import Plan, make_plan
-from .codegen.render import cdef, render
+from .codegen.artifact import Generated
 from .errors import LenetcError
-from .network import Network
 from .reference import as_batch, predict_classes
 
 #: Flags for the host build; the generated C itself needs none of them. -fno-trapping-math
@@ -62,17 +60,18 @@ class CompiledNetwork:
     released; each call has its own workspace, so calls from several threads are safe.
     """
 
-    def __init__(self, net: Network, plan: Plan, module, build_dir: Path):
-        self.net, self.plan, self.build_dir = net, plan, build_dir
+    def __init__(self, gen: Generated, module, build_dir: Path):
+        plan = gen.plan
+        self.generated, self.net, self.plan, self.build_dir = gen, plan.net, plan, build_dir
         self.ffi, self.lib = module.ffi, module.lib
-        self._run_batch = getattr(self.lib, f"{plan.prefix}_run_batch")
-        self.input_shape = tuple(net.input_shape)
+        self._run_batch = getattr(self.lib, gen.symbols.run_batch)
+        self.input_shape = tuple(plan.net.input_shape)
         self.output_size = plan.output_size
         self.arena_bytes = plan.arena_bytes
 
     @property
     def source_files(self) -> list[Path]:
-        return [self.build_dir / f"{self.plan.prefix}.c", self.build_dir / f"{self.plan.prefix}.h"]
+        return [self.build_dir / self.generated.symbols.source, self.build_dir / self.generated.symbols.header]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         batch, single = as_batch(x, self.input_shape)
@@ -93,6 +92,42 @@ class CompiledNetwork:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class indices (argmin for RBF distances, argmax otherwise)."""
         return predict_classes(self.net, self(x))
+
+
+class CompiledInt8Network(CompiledNetwork):
+    """``net(x)`` quantizes float input with the input scale/zero point, runs the int8 C and
+    returns dequantized float outputs (softmax re-applied when the float model ends in one).
+    ``net.run_int8(q)`` takes int8 input and returns the raw C output (int8 logits or int32
+    RBF distances). ``net(x, raw=True)`` returns (float output, raw output)."""
+
+    def __init__(self, gen: Generated, module, build_dir: Path):
+        super().__init__(gen, module, build_dir)
+        self.qnet = gen.plan.qnet
+        self.out_dtype = np.int32 if gen.plan.out_ctype == "int32_t" else np.int8
+
+    def run_int8(self, xq: np.ndarray) -> np.ndarray:
+        batch, single = as_batch(xq, self.input_shape)
+        if batch.dtype != np.int8:
+            raise LenetcError(f"run_int8 needs int8 input, got {batch.dtype}")
+        inp = np.ascontiguousarray(batch)
+        n = inp.shape[0]
+        out = np.empty((n, self.output_size), dtype=self.out_dtype)
+        workspace = np.empty(max(self.arena_bytes, 1) // 4 + 1, dtype=np.int32)
+        status = self._run_batch(
+            self.ffi.from_buffer("int8_t[]", inp),
+            self.ffi.from_buffer("int32_t[]" if self.out_dtype == np.int32 else "int8_t[]", out),
+            n,
+            self.ffi.from_buffer("int32_t[]", workspace),
+        )
+        if status != 0:
+            raise LenetcError(f"generated C returned status {status}")
+        return out[0] if single else out
+
+    def __call__(self, x: np.ndarray, raw: bool = False):
+        x = np.asarray(x)
+        raw_out = self.run_int8(x if x.dtype == np.int8 else self.qnet.quantize_input(x))
+        y = self.qnet.dequantize_output(raw_out).astype(np.float32)
+        return (y, raw_out) if raw else y
 
 
 def _load_module(name: str, path: Path):
@@ -125,25 +160,14 @@ def _build(build_dir: Path, files: dict[str, str], declarations: str, prefix: st
     return Path(so)
 
 
-def compile(
-    net: Network, prefix: str | None = None, dtype: str = "float32", flags: list[str] | None = None, calibration=None
-) -> CompiledNetwork:
-    """Generate, compile (``-O3`` plus the host's SIMD flags) and load ``net``'s C.
+def build(gen: Generated, flags: list[str] | None = None) -> CompiledNetwork:
+    """Compile (``-O3`` plus the host's SIMD flags, unless ``flags`` are given) and load the C
+    of ``gen``; a :class:`CompiledInt8Network` for an int8 plan.
 
     Builds are cached under :func:`cache_dir` by a hash of the generated source, the flags,
     the compiler and the Python ABI, so a second call with the same model loads in milliseconds.
-    With ``dtype="int8"``, ``calibration`` is a :class:`~lenetc.quant.QuantizedNetwork` or
-    calibration images for :func:`lenetc.quant.quantize` (None: MNIST training digits); the
-    result is a :class:`~lenetc.quant.compiled.CompiledInt8Network`.
     """
-    quantized = None
-    if dtype == "int8" and calibration is not None:
-        from .quant import QuantizedNetwork, quantize
-
-        quantized = calibration if isinstance(calibration, QuantizedNetwork) else quantize(net, calibration)
-    plan = make_plan(net, prefix, dtype, quantized)
-    files = render(plan)
-    declarations = cdef(plan)
+    plan, files, declarations = gen.plan, gen.files, gen.declarations
     cc = compiler()
     flags = list(flags) if flags is not None else [*HOST_FLAGS, *native_flags(cc)]
     key_src = "\0".join(
@@ -178,8 +202,5 @@ def compile(
                 shutil.rmtree(tmp_dir, ignore_errors=True)
     module = sys.modules.get(mod_name) or _load_module(mod_name, so)
     sys.modules[mod_name] = module
-    if dtype == "int8":
-        from .quant.compiled import CompiledInt8Network
-
-        return CompiledInt8Network(net, plan, module, final_dir)
-    return CompiledNetwork(net, plan, module, final_dir)
+    cls = CompiledInt8Network if plan.qnet is not None else CompiledNetwork
+    return cls(gen, module, final_dir)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import datasets
+from .api import compile as compile_net
 from .errors import LenetcError
 from .network import Network
 from .reference import forward, predict_classes
@@ -79,8 +80,6 @@ def evaluate(
     images = datasets.mnist("test", data)[0][: len(labels)]
     build_seconds = 0.0
     if backend == "c":
-        from .build import compile as compile_net
-
         t0 = time.perf_counter()
         compiled = compile_net(net, dtype=dtype)
         build_seconds = time.perf_counter() - t0

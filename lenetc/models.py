@@ -7,6 +7,8 @@ from pathlib import Path
 
 from . import zoo
 from .errors import LenetcError
+from .importers.keras_import import load_keras
+from .importers.onnx_import import load_onnx
 from .network import Network
 from .npz import load_npz
 
@@ -49,12 +51,8 @@ def load(model: str | Path, weights: str | Path | None = None) -> Network:
     if suffix in IMPORTED_SUFFIXES and weights is not None:
         raise LenetcError(f"--weights goes with a zoo model name; a {suffix} model carries its own weights")
     if suffix == ".onnx":
-        from .importers.onnx_import import load_onnx
-
         return load_onnx(path)
     if suffix in (".h5", ".keras"):
-        from .importers.keras_import import load_keras
-
         return load_keras(path)
     if path.exists():
         raise LenetcError(

@@ -6,12 +6,13 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from .errors import LenetcError
-from .layers import RBF, Layer, Shape, Softmax, layer_from_json
+from .kinds import Layer, Shape, layer_from_json
+from .kinds.rbf import RBF
+from .kinds.softmax import Softmax
 
 ARCH_KEY = "__arch__"
 FORMAT_VERSION = 1
@@ -207,20 +208,7 @@ class Network:
         except (ValueError, KeyError, TypeError) as exc:
             raise LenetcError(f"architecture JSON is malformed: {exc}") from None
 
-    def save(self, path: str | Path) -> Path:
-        """Write the weights and the architecture to ``path`` (.npz), atomically."""
-        from .npz import save_npz
-
-        return save_npz(self, path)
-
     def with_params(self, params: dict[str, np.ndarray]) -> Network:
         """A copy of this network with other parameters (validated)."""
         net = Network(self.name, self.input_shape, list(self.layers), dict(params), self.preprocess)
         return net.validate()
-
-    # ---- reference -------------------------------------------------------------------
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """NumPy float64 reference forward pass; see :func:`lenetc.reference.forward`."""
-        from .reference import forward
-
-        return forward(self, x)

@@ -165,16 +165,15 @@ def _build_shared(nets: dict[str, object]):
     import cffi
 
     from lenetc.build import _load_module, cache_dir, compiler
-    from lenetc.codegen import make_plan
-    from lenetc.codegen.render import cdef, render
+    from lenetc.codegen import generated, make_plan
 
     files: dict[str, str] = {}
     decls, plans = [], {}
     for prefix, net in nets.items():
-        plan = make_plan(net, prefix)
-        plans[prefix] = plan
-        files.update(render(plan))
-        decls.append(cdef(plan))
+        gen = generated(make_plan(net, prefix))
+        plans[prefix] = gen
+        files.update(gen.files)
+        decls.append(gen.declarations)
     key = hashlib.sha256("\0".join([*files.values(), *decls, compiler()]).encode()).hexdigest()[:16]
     mod_name = f"_lenetc_node_suite_{key}"
     build = cache_dir() / f"node-suite-{key}"
@@ -217,7 +216,7 @@ def run_suite() -> SuiteResult:
             ready[f"n{len(ready)}"] = (case.name, family, *prepared)
     module, plans = _build_shared({p: item[2] for p, item in ready.items()})
     for prefix, (name, family, net, x, expected) in ready.items():
-        compiled = CompiledNetwork(net, plans[prefix], module, Path(module.__file__).parent)
+        compiled = CompiledNetwork(plans[prefix], module, Path(module.__file__).parent)
         n = x.shape[0]
         got = compiled(x.reshape(n, *net.input_shape)).reshape(n, -1)
         want = expected.reshape(n, -1).astype(np.float32)

@@ -38,7 +38,7 @@ def test_verify_fails_past_tolerance():
 def test_info_table_and_npz_model(tmp_path):
     import lenetc as lc
 
-    path = lc.load("lenet5-keras", "random:5").save(tmp_path / "m.npz")
+    path = lc.save(lc.load("lenet5-keras", "random:5"), tmp_path / "m.npz")
     out = lenetc("info", path)
     assert out.returncode == 0, out.stderr
     assert "61,706" in out.stdout and "fc1" in out.stdout

@@ -115,7 +115,7 @@ def test_two_models_link_into_one_program_under_sanitizers(cc, tmp_path, zoo_net
     for _ in range(1024):
         s = (s * 1103515245 + 12345) & 0xFFFFFFFF
         xs.append(np.float32(((s >> 8) & 0xFFFF) / 32768.0 - 1.0))
-    ref = zoo_nets["lenet5"].forward(np.array(xs, np.float32).reshape(1, 32, 32))
+    ref = lenetc.forward(zoo_nets["lenet5"], np.array(xs, np.float32).reshape(1, 32, 32))
     assert np.abs(values - ref).max() <= 1e-5 * np.abs(ref).max()
     assert int(run.stdout.split("|")[1].split()[0]) == int(ref.argmin())
 

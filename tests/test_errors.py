@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lenetc
-from lenetc.codegen.render import generate
+from lenetc import generate
 
 render_mod = importlib.import_module("lenetc.codegen.render")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lenetc import datasets, models, reference
-from lenetc.commands.train import main
+from lenetc.cli import main
 from lenetc.errors import LenetcError
 from lenetc.evaluate import EvalReport, evaluate, format_report
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from firmware_helpers import host_outputs, load, need_target
 
+import lenetc
 from lenetc.errors import LenetcError
-from lenetc.firmware import fnv1a32, make_example, output_checksum, plan_for, write_example
+from lenetc.firmware import fnv1a32, make_example, output_checksum, write_example
 from lenetc.firmware.bundle import FLOAT_TOLERANCE
 from lenetc.firmware.digits import as_digits, synthetic_digits
 from lenetc.firmware.run import build, build_and_run, parse_output, run
@@ -61,10 +62,10 @@ def test_host_example_prints_the_host_reference(tmp_path):
     need_target("host")
     net = load("lenet5-keras")
     digits = synthetic_digits(5, seed=7)
-    write_example(net, tmp_path, digits=digits)
-    result = build_and_run(tmp_path, "host")
+    bundle = write_example(net, tmp_path, digits=digits)
+    result = build_and_run(bundle, "host")
     assert result.ok, result.stdout
-    example = make_example(plan_for(net, None, "float32"), digits)
+    example = make_example(lenetc.make_plan(net), digits)
     want = host_outputs(net, example.inputs)
     assert result.checksum == output_checksum(want)
     assert result.predicted == [int(v) for v in np.argmax(want, axis=1)]
@@ -74,14 +75,14 @@ def test_host_example_prints_the_host_reference(tmp_path):
 
 def test_example_fails_when_outputs_differ_from_reference(tmp_path):
     need_target("host")
-    write_example(load("lenet5-keras"), tmp_path, digits=synthetic_digits(2))
+    bundle = write_example(load("lenet5-keras"), tmp_path, digits=synthetic_digits(2))
     main = tmp_path / "main.c"
     # corrupt one expected output: the firmware must notice and exit 1
     text = main.read_text()
     start = text.index("reference_output[N_DIGITS]")
     brace = text.index("{ ", text.index("{\n", start)) + 2
     main.write_text(text[:brace] + "1.5f + " + text[brace:])
-    result = build_and_run(tmp_path, "host")
+    result = build_and_run(bundle, "host")
     assert result.returncode == 1 and "differ from the reference" in result.stdout
 
 
@@ -97,10 +98,10 @@ def test_makefile_rejects_unknown_target(tmp_path):
 )
 def test_link_fails_when_the_model_does_not_fit(tmp_path, var, value, message):
     need_target("cortex-m4")
-    write_example(load("lenet5"), tmp_path, digits=synthetic_digits(1))  # 240 KB weights, 23 KB arena
+    bundle = write_example(load("lenet5"), tmp_path, digits=synthetic_digits(1))  # 240 KB weights, 23 KB arena
     with pytest.raises(LenetcError, match=message):
-        build(tmp_path, "cortex-m4", make_vars={var: value})
-    build(tmp_path, "cortex-m4", make_vars={"FLASH_LENGTH": 300_000, "RAM_LENGTH": 64 * 1024})
+        build(bundle, "cortex-m4", make_vars={var: value})
+    build(bundle, "cortex-m4", make_vars={"FLASH_LENGTH": 300_000, "RAM_LENGTH": 64 * 1024})
 
 
 def test_parse_output():
@@ -116,8 +117,8 @@ def test_clang_host_build_strict(tmp_path):
     need_target("host")
     if shutil.which("clang") is None:
         pytest.skip("clang is not installed (apt-get install --no-install-recommends clang)")
-    write_example(load("lenet5"), tmp_path, digits=synthetic_digits(2))
-    result = run(build(tmp_path, "host", make_vars={"CC": "clang"}), "host")
+    bundle = write_example(load("lenet5"), tmp_path, digits=synthetic_digits(2))
+    result = run(build(bundle, "host", make_vars={"CC": "clang"}), "host")
     assert result.ok, result.stdout
 
 
@@ -126,8 +127,8 @@ def test_cmake_builds_host_and_cortex_m4(tmp_path):
         pytest.skip("cmake is not installed (apt-get install --no-install-recommends cmake)")
     need_target("cortex-m4")
     net = load("lenet5-keras")
-    write_example(net, tmp_path, digits=synthetic_digits(2))
-    want = build_and_run(tmp_path, "host").checksum
+    bundle = write_example(net, tmp_path, digits=synthetic_digits(2))
+    want = build_and_run(bundle, "host").checksum
     for target, extra in (("host", []), ("cortex-m4", ["-DCMAKE_TOOLCHAIN_FILE=arm-none-eabi.cmake"])):
         build_dir = tmp_path / f"cmake-{target}"
         for cmd in (

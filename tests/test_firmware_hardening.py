@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from firmware_helpers import load, need_target
 
-from lenetc.codegen import generate
+import lenetc
+from lenetc import generate
 from lenetc.codegen.render import render
-from lenetc.firmware import plan_for
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.targets import TARGETS, WARN_CFLAGS
 
@@ -118,7 +118,7 @@ def _sources(tmp_path: Path) -> list[Path]:
                 from lenetc.quant import quantize
 
                 qnet = quantize(net, synthetic_digits(16, seed=2).images)
-            for name, text in render(plan_for(net, prefix, dtype, qnet)).items():
+            for name, text in render(lenetc.make_plan(qnet if dtype == "int8" else net, prefix)).items():
                 (tmp_path / name).write_text(text)
             srcs.append(tmp_path / f"{prefix}.c")
     return srcs

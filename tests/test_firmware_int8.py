@@ -1,5 +1,5 @@
 """int8 firmware: on every target the printed outputs and checksum equal the NumPy integer
-reference's bit for bit (the quantizer lives in lenetc.quant; skipped where it is absent)."""
+reference's bit for bit."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from firmware_helpers import load, need_target
 
-from lenetc.firmware import make_example, output_checksum, plan_for, write_example
+from lenetc import quant
+from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
-
-quant = pytest.importorskip("lenetc.quant", reason="int8 needs lenetc.quant (the int8 branch)")
 
 TARGETS = ("host", "cortex-m4", "cortex-m7", "cortex-m55", "cortex-m3", "aarch64-linux")
 MATRIX = [("lenet5", t) for t in TARGETS] + [("lenet5-keras", t) for t in ("cortex-m4", "cortex-m55")]
@@ -34,9 +33,9 @@ def bundles(tmp_path_factory):
             qnet = quant.quantize(net, _calibration())
             digits = synthetic_digits(3, seed=13)
             out = tmp_path_factory.mktemp(f"{model}-int8")
-            write_example(net, out, dtype="int8", digits=digits, quantized=qnet)
-            xq = make_example(plan_for(net, None, "int8", qnet), digits).inputs
-            made[model] = (out, quant.forward_int8(qnet, xq))  # the NumPy integer reference
+            bundle = write_example(qnet, out, digits=digits)
+            xq = make_example(bundle.generated.plan, digits).inputs
+            made[model] = (bundle, quant.forward_int8(qnet, xq))  # the NumPy integer reference
         return made[model]
 
     return get

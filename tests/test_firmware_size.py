@@ -10,7 +10,8 @@ import subprocess
 import pytest
 from firmware_helpers import load, need_target
 
-from lenetc.codegen import make_plan
+from lenetc import generate
+from lenetc.codegen import Symbols, make_plan
 from lenetc.commands import firmware as firmware_cmd
 from lenetc.errors import LenetcError
 from lenetc.firmware import write_example
@@ -29,16 +30,16 @@ def test_stack_usage_adds_run_run_ws_and_the_deepest_kernel():
         "net.c:99:5:net_run\t8\tstatic\n"
         "net.c:120:5:net_run_batch\t500\tstatic\n"
     )
-    assert stack_usage(su, "net") == (8 + 40 + 96, True)
-    assert stack_usage(su + "net.c:1:1:net_x\t16\tdynamic\n", "net")[1] is False
+    assert stack_usage(su, Symbols("net")) == (8 + 40 + 96, True)
+    assert stack_usage(su + "net.c:1:1:net_x\t16\tdynamic\n", Symbols("net"))[1] is False
     with pytest.raises(LenetcError, match="run_ws"):
-        stack_usage("net.c:1:1:other\t8\tstatic\n", "net")
+        stack_usage("net.c:1:1:other\t8\tstatic\n", Symbols("net"))
 
 
 def test_size_of_lenet5_keras_on_cortex_m4():
     need_target("cortex-m4")
     net = load("lenet5-keras")
-    r = measure(net, target="cortex-m4")
+    r = measure(generate(net), target="cortex-m4")
     # weights: 61,706 float32 parameters (lenet-architectures.md), nothing else read-only
     assert r.weights == 61_706 * 4
     assert r.bss == make_plan(net).arena_bytes  # the static arena of lenet5_keras_run
@@ -60,9 +61,9 @@ def test_size_command_json(capsys):
 def test_static_stack_bound_covers_the_measured_stack(tmp_path):
     need_target("cortex-m4")
     net = load("lenet5")
-    write_example(net, tmp_path, digits=synthetic_digits(1))
-    measured = build_and_run(tmp_path, "cortex-m4").stack_bytes
-    bound = measure(net, target="cortex-m4").stack
+    bundle = write_example(net, tmp_path, digits=synthetic_digits(1))
+    measured = build_and_run(bundle, "cortex-m4").stack_bytes
+    bound = measure(generate(net), target="cortex-m4").stack
     # the firmware's high-water mark also holds main's call frame and libm's floorf
     assert measured is not None and bound <= measured <= bound + 128
 

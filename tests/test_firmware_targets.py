@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from firmware_helpers import hex_words, host_outputs, load, need_target
 
-from lenetc.firmware import fnv1a32, make_example, output_checksum, plan_for, write_example
+import lenetc
+from lenetc.firmware import fnv1a32, make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
 
@@ -38,17 +39,17 @@ def bundles(tmp_path_factory):
             net = load(model)
             digits = synthetic_digits(3, seed=11)
             out = tmp_path_factory.mktemp(model)
-            write_example(net, out, digits=digits)
+            bundle = write_example(net, out, digits=digits)
             if model in CFFI_REFERENCE:
-                want = host_outputs(net, make_example(plan_for(net, None, "float32"), digits).inputs)
-                made[model] = (out, hex_words(want), output_checksum(want))
+                want = host_outputs(net, make_example(lenetc.make_plan(net), digits).inputs)
+                made[model] = (bundle, hex_words(want), output_checksum(want))
             else:
                 need_target("host")
-                host = build_and_run(out, "host")
+                host = build_and_run(bundle, "host")
                 assert host.ok, host.stdout
                 words = np.array([[int(w, 16) for w in row] for row in host.outputs], dtype="<u4")
                 assert host.checksum == fnv1a32(words.tobytes())
-                made[model] = (out, host.outputs, host.checksum)
+                made[model] = (bundle, host.outputs, host.checksum)
         return made[model]
 
     return get

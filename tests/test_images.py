@@ -69,7 +69,7 @@ def test_large_image_is_normalised_like_mnist(tmp_path):
     # A trained network reads it as the same digit.
     net = lenetc.load("lenet5")
     if lenetc.models.shipped_weights("lenet5") is not None:
-        pred = lenetc.reference.predict_classes(net, net.forward(net.preprocess.apply(got)))
+        pred = lenetc.reference.predict_classes(net, lenetc.forward(net, net.preprocess.apply(got)))
         assert pred[0] == labels[3]
 
 

@@ -27,7 +27,7 @@ def test_non_editable_install_generates_and_compiles(tmp_path):
     proc = subprocess.run(pip, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (target / "lenetc" / "templates" / "model.c.j2").is_file()
-    assert (target / "lenetc" / "templates" / "layers" / "conv2d.c.j2").is_file()
+    assert (target / "lenetc" / "templates" / "kernels" / "conv2d" / "float32.c.j2").is_file()
     assert (target / "lenetc" / "csrc" / "lenetc_float.h").is_file()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -39,7 +39,7 @@ def test_non_editable_install_generates_and_compiles(tmp_path):
         "lenetc.generate(net, 'out');"
         "x = np.random.default_rng(0).normal(size=(2, 1, 32, 32)).astype(np.float32);"
         "c = lenetc.compile(net);"
-        "assert np.abs(c(x) - net.forward(x)).max() < 1e-5;"
+        "assert np.abs(c(x) - lenetc.forward(net, x)).max() < 1e-5;"
         "print('ok')"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=elsewhere, env=env)

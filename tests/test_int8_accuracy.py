@@ -10,7 +10,7 @@ from int8_helpers import ZOO
 
 import lenetc
 from lenetc.models import shipped_weights
-from lenetc.quant import forward_int8, quantize_for_cli
+from lenetc.quant import forward_int8
 from lenetc.reference import predict_classes
 
 MAX_DROP_POINTS = 0.3
@@ -24,7 +24,7 @@ def test_int8_loses_at_most_0_3_points(name):
         pytest.skip(f"no trained weights ship for {name}")
     net = lenetc.load(name)
     x, labels = datasets.mnist_inputs(net, None, "test")
-    qnet = quantize_for_cli(net, 1000)
+    qnet = lenetc.quantize(net, n_calib=1000)
     acc_f = (predict_classes(net, lenetc.compile(net)(x)) == labels).mean()
     c_int8 = lenetc.compile(net, dtype="int8", calibration=qnet)
     xq = qnet.quantize_input(x)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from int8_helpers import STRICT, ZOO, int8_inputs, quantized_beyond_zoo, quantized_zoo
 
-from lenetc.codegen import generate, make_plan
+from lenetc import generate, make_plan
 from lenetc.quant import forward_int8
 
 COMPILERS = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
@@ -21,7 +21,7 @@ COMPILERS = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
 def _generate(tmp_path, name):
     qnet = quantized_beyond_zoo() if name == "beyond" else quantized_zoo(name)
     prefix = name.replace("-", "_")
-    generate(qnet.net, tmp_path, prefix=prefix, dtype="int8", quantized=qnet)
+    generate(qnet, tmp_path, prefix=prefix)
     return qnet, prefix
 
 
@@ -85,7 +85,7 @@ def test_strict_flags_and_sanitizers_on_extreme_inputs(tmp_path, name, cc):
 @pytest.mark.parametrize("name", ZOO)
 def test_arena_meets_liveness_bound_and_is_4x_smaller(name):
     qnet = quantized_zoo(name)
-    plan = make_plan(qnet.net, dtype="int8", quantized=qnet)
+    plan = make_plan(qnet)
     assert plan.arena_bytes == plan.arena_lower_bound
     float_plan = make_plan(qnet.net)
     assert plan.arena_bytes * 4 <= float_plan.arena_bytes + 64 * len(plan.tensors)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from int8_helpers import calibration_digits, quantized_zoo
 
-from lenetc.quant.evaluate import LayerSQNR, plot_sqnr, sqnr, sqnr_per_layer
+from lenetc.evaluate_int8 import plot_sqnr
+from lenetc.quant.evaluate import LayerSQNR, sqnr, sqnr_per_layer
 
 
 def test_sqnr_by_hand():

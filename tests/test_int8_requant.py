@@ -7,9 +7,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from lenetc.fixedpoint import quantize_multiplier, requantize, round_div, rounding_shift
 from lenetc.paths import csrc_dir
 from lenetc.quant.calibrate import choose_qparams
-from lenetc.quant.requant import quantize_multiplier, requantize, round_div, rounding_shift
 
 
 def test_multiplier_encoding_by_hand():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lenetc import datasets, reference, zoo
+from lenetc.kinds import kind_of
 from lenetc.layers import RBF, Act, Activation, Conv2D, Dense, Flatten, Pool2D, Softmax, Subsampling
 from lenetc.train import (
     TrainConfig,
@@ -68,7 +69,7 @@ def check_layer(layer, in_shape, seed=0, n=2):
     x = rng.standard_normal((n, *in_shape))
     y, cache = layer_forward(layer, x, params)
     # The training forward is the reference's function.
-    ref = reference.LAYER_FORWARD[type(layer)](layer, x, params)
+    ref = kind_of(layer).forward(layer, x, params)
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
     weights = rng.standard_normal(y.shape)  # L = sum(weights * y): dL/dy = weights
 
@@ -261,7 +262,7 @@ def test_deterministic_for_a_seed():
 
 def test_train_command_end_to_end(tmp_path, capsys):
     """`lenetc train lenet5-keras --epochs 1` on a subset: loss falls, accuracy far above chance."""
-    from lenetc.commands.train import main
+    from lenetc.cli import main
     from lenetc.npz import load_npz
 
     out = tmp_path / "w.npz"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tempfile
@@ -10,60 +9,25 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-import numpy as np
 
 from .._version import __version__
+from ..activations import act_expr
 from ..errors import LenetcError
-from ..layers import SCALED_TANH_A, SCALED_TANH_S, Act
-from ..network import Network
+from ..numeric import c_array, c_float
 from ..paths import csrc_dir, templates_dir
-from .plan import Plan, make_plan
+from .plan import Plan
 
-
-def c_float(v: float) -> str:
-    """A C float literal that reads back as exactly the same float32."""
-    v = float(np.float32(v))
-    if math.isinf(v):
-        return "HUGE_VALF" if v > 0 else "(-HUGE_VALF)"
-    s = f"{v:.9g}"
-    if not any(ch in s for ch in ".en"):
-        s += ".0"
-    return f"{s}f"
-
-
-def c_array(values: np.ndarray, ctype: str, per_line: int = 8) -> str:
-    fmt = c_float if ctype == "float" else (lambda v: str(int(v)))
-    items = [fmt(v) for v in np.asarray(values).reshape(-1)]
-    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
-    return ",\n    ".join(lines)
-
-
-def act_expr(act: Act | None, v: str) -> str:
-    """The C expression applying ``act`` to the float expression ``v``."""
-    if act is None:
-        return v
-    if act.fn == "relu":
-        return f"({v} > 0.0f ? {v} : 0.0f)"
-    if act.fn == "tanh":
-        return f"lenetc_tanhf({v})"
-    if act.fn == "scaled_tanh":
-        return f"{c_float(SCALED_TANH_A)} * lenetc_tanhf({c_float(SCALED_TANH_S)} * {v})"
-    if act.fn == "sigmoid":
-        return f"lenetc_sigmoidf({v})"
-    if act.fn == "leaky_relu":
-        return f"({v} >= 0.0f ? {v} : {c_float(act.alpha)} * {v})"
-    if act.fn == "clip":
-        expr = v
-        if not math.isinf(act.hi):
-            expr = f"({expr} > {c_float(act.hi)} ? {c_float(act.hi)} : {expr})"
-        if not math.isinf(act.lo):
-            expr = f"({v} < {c_float(act.lo)} ? {c_float(act.lo)} : {expr})"
-        return expr
-    raise LenetcError(f"activation '{act.fn}' has no C implementation")
+#: The hand-written helper header of each numeric type, and how to tell which of its
+#: routines the generated code calls (only those are compiled: no unused statics).
+_HELPERS = {
+    "float32": ("lenetc_float.h", re.compile(r"\blenetc_(\w+?f)\(")),
+    "int8": ("lenetc_int8.h", re.compile(r"\blenetc_(requant|round_div)\(")),
+}
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment over ``templates/`` (kernels, model files, firmware bundle)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -78,29 +42,24 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-_HELPER_CALL = re.compile(r"\blenetc_(\w+?)f\(")
-
-
-def _helpers(code: str, names: tuple[str, ...]) -> str:
-    """The hand-written helpers, enabling just the routines ``code`` calls (no unused statics)."""
-    used = sorted(set(_HELPER_CALL.findall(code)))
-    defines = "".join(f"#define LENETC_USE_{name.upper()}F 1\n" for name in used)
-    return defines + "\n".join((csrc_dir() / n).read_text() for n in names)
-
-
-def _int8_helpers(code: str) -> str:
-    used = sorted(set(re.findall(r"\blenetc_(requant|round_div)\(", code)))
+def _helpers(code: str, numeric_name: str) -> str:
+    """The helper header, enabling just the routines ``code`` calls."""
+    header, calls = _HELPERS[numeric_name]
+    used = sorted(set(calls.findall(code)))
     defines = "".join(f"#define LENETC_USE_{name.upper()} 1\n" for name in used)
-    return defines + (csrc_dir() / "lenetc_int8.h").read_text()
+    return defines + (csrc_dir() / header).read_text()
 
 
-def render(plan: Plan) -> dict[str, str]:
-    """The generated files as ``{filename: text}``: ``<prefix>.h`` and ``<prefix>.c``."""
-    env = _environment()
+def _context(plan: Plan) -> dict:
     net = plan.net
-    ctx = {
+    T = plan.numeric.ctype
+    return {
         "plan": plan,
         "net": net,
+        "numeric": plan.numeric,
+        "q": plan.qnet,
+        "T": T,
+        "out_t": f"{plan.prefix}_out_t" if plan.qnet is not None else T,
         "P": plan.prefix,
         "PU": plan.prefix.upper(),
         "version": __version__,
@@ -110,25 +69,22 @@ def render(plan: Plan) -> dict[str, str]:
         "helpers": "@HELPERS@",
         "output_is_distance": int(net.output_kind == "distance"),
     }
-    if plan.dtype == "int8":
-        # integer-only C: its own templates and helper header, and no float helpers at all
-        ctx["q"] = plan.qnet  # type: ignore[attr-defined]
-        code = env.get_template("int8/model.c.j2").render(ctx)
-        return {
-            f"{plan.prefix}.h": env.get_template("int8/model.h.j2").render(ctx),
-            f"{plan.prefix}.c": code.replace("@HELPERS@", _int8_helpers(code), 1),
-        }
+
+
+def render(plan: Plan) -> dict[str, str]:
+    """The generated files as ``{filename: text}``: ``<prefix>.h`` and ``<prefix>.c``."""
+    env = environment()
+    ctx = _context(plan)
     code = env.get_template("model.c.j2").render(ctx)
     return {
         f"{plan.prefix}.h": env.get_template("model.h.j2").render(ctx),
-        f"{plan.prefix}.c": code.replace("@HELPERS@", _helpers(code, ("lenetc_float.h",)), 1),
+        f"{plan.prefix}.c": code.replace("@HELPERS@", _helpers(code, plan.numeric.name), 1),
     }
 
 
 def cdef(plan: Plan) -> str:
     """Declarations for cffi: the header without preprocessor guards."""
-    name = "int8/model.cdef.j2" if plan.dtype == "int8" else "model.cdef.j2"
-    return _environment().get_template(name).render(P=plan.prefix, PU=plan.prefix.upper(), plan=plan)
+    return environment().get_template("model.cdef.j2").render(_context(plan))
 
 
 def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
@@ -150,17 +106,6 @@ def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
         os.replace(tmp, out_dir / name)
         paths.append(out_dir / name)
     return paths
-
-
-def generate(
-    net: Network, out_dir: str | Path, prefix: str | None = None, dtype: str = "float32", quantized=None
-) -> list[Path]:
-    """Write ``<prefix>.h`` and ``<prefix>.c`` for ``net`` into ``out_dir``; returns the paths.
-
-    Every file is rendered in memory first and then written under a temporary name and
-    renamed, so a failure leaves no half-written output.
-    """
-    return write_output(out_dir, render(make_plan(net, prefix, dtype, quantized)))
 
 
 def write_output(out_dir: str | Path, files: dict[str, str]) -> list[Path]:

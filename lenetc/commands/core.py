@@ -7,9 +7,16 @@ import json
 
 import numpy as np
 
+from ..api import compile, generate
+from ..datasets import mnist_inputs
+from ..exporters.onnx_export import onnxruntime_outputs
+from ..firmware.bundle import write_example
 from ..firmware.targets import TARGETS
+from ..images import load_digit
 from ..models import load
 from ..network import Network
+from ..reference import forward, predict_classes
+from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -33,9 +40,7 @@ def _shape(s) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     net = model_from_args(args)
-    if getattr(args, "dtype", "float32") == "int8":
-        from ..quant.cli import info_int8
-
+    if args.dtype == "int8":
         return info_int8(net, args)
     rows = net.layer_info()
     totals = net.totals()
@@ -74,32 +79,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ..codegen import generate
-    from ..codegen.plan import make_plan
-
     net = model_from_args(args)
-    if args.example:
-        from ..firmware.bundle import plan_for, write_example
-
-        quantized = None
-        if args.dtype == "int8":
-            from ..quant.cli import quantize_from_args
-
-            quantized = quantize_from_args(net, args)
-        paths = write_example(
-            net, args.output, prefix=args.prefix, dtype=args.dtype, target=args.target, quantized=quantized
-        )
-        plan = plan_for(net, args.prefix, args.dtype, quantized)
-    elif args.dtype == "int8":
-        from ..quant.cli import generate_int8
-
+    if args.dtype == "int8" and not args.example:
         return generate_int8(net, args)
+    model = quantize_from_args(net, args) if args.dtype == "int8" else net
+    if args.example:
+        gen = write_example(model, args.output, prefix=args.prefix, target=args.target)
     else:
-        paths = generate(net, args.output, prefix=args.prefix, dtype=args.dtype)
-        plan = make_plan(net, args.prefix, args.dtype)
-    for path in paths:
+        gen = generate(model, args.output, prefix=args.prefix)
+    for path in gen.paths:
         print(f"wrote {path}")
-    print(f"arena {plan.arena_bytes} bytes (bound {plan.arena_lower_bound}), weights {plan.weight_bytes()} bytes")
+    mem = gen.memory
+    print(f"arena {mem.arena_bytes} bytes (bound {mem.arena_lower_bound}), weights {mem.weight_bytes} bytes")
     if args.example:
         print(f"build and run: make -C {args.output} run   (TARGET=cortex-m4 etc. for the emulated boards)")
     return 0
@@ -108,8 +99,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[np.ndarray, str]:
     """``n`` inputs for ``verify``: MNIST test digits preprocessed for ``net``, or random ones."""
     if source == "mnist":
-        from ..datasets import mnist_inputs
-
         x, _ = mnist_inputs(net, n)
         return x, f"{len(x)} MNIST test digits"
     rng = np.random.default_rng(seed)
@@ -118,8 +107,6 @@ def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[n
 
 def compare(ref: np.ndarray, got: np.ndarray, net: Network) -> dict[str, float]:
     """Max absolute error, error relative to the output scale, and argmax agreement."""
-    from ..reference import predict_classes
-
     err = np.abs(got.astype(np.float64) - ref)
     scale = max(float(np.abs(ref).max()), 1e-30)
     agree = float((predict_classes(net, ref) == predict_classes(net, got)).mean())
@@ -127,21 +114,15 @@ def compare(ref: np.ndarray, got: np.ndarray, net: Network) -> dict[str, float]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..build import compile as build
-
     net = model_from_args(args)
     x, what = verification_inputs(net, args.n, args.seed, args.inputs)
     if args.dtype == "int8":
-        from ..quant.cli import quantize_from_args, verify_int8
-
-        return verify_int8(net, quantize_from_args(net, args), x, what, args.prefix)
-    compiled = build(net, prefix=args.prefix)
+        return verify_int8(quantize_from_args(net, args), x, what, args.prefix)
+    compiled = compile(net, prefix=args.prefix)
     if args.against == "onnxruntime":
-        from ..exporters.onnx_export import onnxruntime_outputs
-
         ref, label = onnxruntime_outputs(args.model, net, x)
     else:
-        ref, label = net.forward(x), "NumPy reference (float64)"
+        ref, label = forward(net, x), "NumPy reference (float64)"
     got = compiled(x)
     stats = compare(ref, got, net)
     ok = stats["max_rel"] <= args.tolerance
@@ -154,14 +135,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..build import compile as build
-    from ..images import load_digit
-    from ..reference import predict_classes
-
     net = model_from_args(args)
     pixels = np.stack([load_digit(path) for path in args.images])
     x = net.preprocess.apply(pixels)
-    out = build(net).__call__(x) if args.backend == "c" else net.forward(x)
+    out = compile(net)(x) if args.backend == "c" else forward(net, x)
     scores = np.asarray(out, dtype=np.float64)
     if net.output_kind == "distance":  # RBF: turn distances into a distribution for display
         z = -(scores - scores.min(axis=1, keepdims=True))
@@ -178,8 +155,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _add_dtype(p: argparse.ArgumentParser) -> None:
-    from ..quant.cli import add_int8_args
-
     p.add_argument("--dtype", default="float32", choices=["float32", "int8"], help="arithmetic of the generated C")
     add_int8_args(p)
 

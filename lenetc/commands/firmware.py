@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..api import generate
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import format_report, measure
 from ..firmware.targets import TARGETS
 from .core import add_model_args, model_from_args
+from .int8 import quantize_from_args
 
 
 def register(subparsers) -> None:
@@ -31,11 +33,7 @@ def register(subparsers) -> None:
 
 def run_size(args: argparse.Namespace) -> int:
     net = model_from_args(args)
-    quantized = None
-    if args.dtype == "int8":
-        from ..quant import quantize_for_cli  # calibrates on MNIST training digits
-
-        quantized = quantize_for_cli(net)
-    report = measure(net, dtype=args.dtype, target=args.target, prefix=args.prefix, quantized=quantized)
+    model = quantize_from_args(net, args) if args.dtype == "int8" else net
+    report = measure(generate(model, prefix=args.prefix, dtype=args.dtype), target=args.target)
     print(json.dumps(report.to_dict()) if args.json else format_report(report))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import LenetcError
+from ..exporters.onnx_export import save_onnx
 from .core import add_model_args, model_from_args
 
 
@@ -22,8 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..exporters.onnx_export import save_onnx
-
     if not 13 <= args.opset <= 21:
         raise LenetcError(f"--opset {args.opset} is not supported (13 to 21)")
     net = model_from_args(args)

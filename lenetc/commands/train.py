@@ -7,9 +7,15 @@ import json
 import sys
 from pathlib import Path
 
+from .. import datasets, zoo
+from ..datasets import mnist_inputs
 from ..errors import LenetcError
+from ..evaluate import evaluate, format_report, plot_report
+from ..models import load
 from ..network import Network
-from ..quant.cli import add_eval_int8_args
+from ..npz import save_npz
+from ..train import default_config, train
+from .int8 import add_eval_int8_args, eval_int8
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -26,15 +32,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load_model(args: argparse.Namespace) -> Network:
-    from ..models import load
-
     return load(args.model, args.weights)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .. import datasets, zoo
-    from ..train import default_config, train
-
     net = zoo.architecture(args.model)
     config = default_config(
         args.model,
@@ -57,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     log(f"training {net.name}: {config}")
     result = train(net, config, train_data, test_data, progress=not args.quiet, log=log)
-    result.net.save(out)
+    save_npz(result.net, out)
     last = result.history[-1]
     summary = {
         "model": net.name,
@@ -78,13 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..evaluate import evaluate, format_report, plot_report
-
     net = _load_model(args)
     if args.dtype == "int8":
-        from ..datasets import mnist_inputs
-        from ..quant.cli import eval_int8
-
         inputs, labels = mnist_inputs(net, args.n, directory=args.data)
         return eval_int8(net, args, inputs, labels)
     report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
@@ -126,14 +122,3 @@ def register(sub) -> None:
     add_eval_int8_args(p)
     _add_data_arg(p)
     p.set_defaults(func=cmd_eval)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the ``lenetc`` command line (kept so ``python -m lenetc.commands.train`` still works)."""
-    from ..cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,27 +17,15 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..importers.onnx_fold import need_onnx
-from ..layers import (
-    RBF,
-    SCALED_TANH_A,
-    SCALED_TANH_S,
-    Act,
-    Activation,
-    Affine,
-    Conv2D,
-    Dense,
-    Flatten,
-    Pool2D,
-    Softmax,
-    Subsampling,
-)
+from ..kinds import kind_of
 from ..network import Network
 
 EXPORT_OPSET = 13
 
 
 class _Graph:
-    """Collects nodes and initializers while the layers are walked."""
+    """Collects nodes and initializers while the layers are walked; each kind's ``to_onnx``
+    (``lenetc/kinds``) calls :meth:`node` and :meth:`const` on it."""
 
     def __init__(self, onnx):
         self.onnx, self.h = onnx, onnx.helper
@@ -57,27 +45,6 @@ class _Graph:
         self.nodes.append(self.h.make_node(op, inputs, [out], name=f"{name}_{op}_{self.count}", **attributes))
         return out
 
-    def act(self, act: Act | None, x: str, name: str) -> str:
-        if act is None:
-            return x
-        if act.fn == "relu":
-            return self.node("Relu", [x], name)
-        if act.fn == "tanh":
-            return self.node("Tanh", [x], name)
-        if act.fn == "sigmoid":
-            return self.node("Sigmoid", [x], name)
-        if act.fn == "leaky_relu":
-            return self.node("LeakyRelu", [x], name, alpha=float(act.alpha))
-        if act.fn == "scaled_tanh":
-            inner = self.node("Mul", [x, self.const(f"{name}_S", np.array(SCALED_TANH_S))], name)
-            t = self.node("Tanh", [inner], name)
-            return self.node("Mul", [t, self.const(f"{name}_A", np.array(SCALED_TANH_A))], name)
-        if act.fn == "clip":
-            lo = "" if math.isinf(act.lo) else self.const(f"{name}_min", np.array(act.lo))
-            hi = "" if math.isinf(act.hi) else self.const(f"{name}_max", np.array(act.hi))
-            return self.node("Clip", [x, lo, hi] if hi else [x, lo], name)
-        raise LenetcError(f"activation '{act.fn}' has no ONNX form")
-
 
 def to_onnx(net: Network, opset: int = EXPORT_OPSET):
     """The ONNX ``ModelProto`` of ``net`` (input ``input`` (N, C, H, W), output ``output``), checked."""
@@ -88,54 +55,7 @@ def to_onnx(net: Network, opset: int = EXPORT_OPSET):
     x = "input"
     shapes = net.shapes()
     for layer, in_shape in zip(net.layers, shapes[:-1], strict=True):
-        n = layer.name
-        if isinstance(layer, Conv2D):
-            w = p[f"{n}.weight"].astype(np.float32)
-            if layer.sparse:
-                w = w * p[f"{n}.table"].astype(np.float32)[:, :, None, None]  # unconnected taps are zero
-            pt, pl, pb, pr = layer.padding
-            x = g.node("Conv", [x, g.const(f"{n}.weight", w), g.const(f"{n}.bias", p[f"{n}.bias"])], n,
-                       kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[pt, pl, pb, pr],
-                       group=layer.groups)  # fmt: skip
-            x = g.act(layer.act, x, n)
-        elif isinstance(layer, Subsampling):
-            c, s = in_shape[0], layer.size
-            w = np.broadcast_to(p[f"{n}.coeff"].astype(np.float32)[:, None, None, None], (c, 1, s, s))
-            x = g.node("Conv", [x, g.const(f"{n}.weight", w), g.const(f"{n}.bias", p[f"{n}.bias"])], n,
-                       kernel_shape=[s, s], strides=[s, s], group=c)  # fmt: skip
-            x = g.act(layer.act, x, n)
-        elif isinstance(layer, Pool2D):
-            pt, pl, pb, pr = layer.padding
-            attrs = {"kernel_shape": list(layer.kernel), "strides": list(layer.stride), "pads": [pt, pl, pb, pr],
-                     "ceil_mode": int(layer.ceil_mode)}  # fmt: skip
-            if layer.mode == "avg":
-                x = g.node("AveragePool", [x], n, count_include_pad=int(layer.count_include_pad), **attrs)
-            else:
-                x = g.node("MaxPool", [x], n, **attrs)
-        elif isinstance(layer, Flatten):
-            if layer.order == "HWC" and len(in_shape) == 3:
-                x = g.node("Transpose", [x], n, perm=[0, 2, 3, 1])
-            x = g.node("Flatten", [x], n, axis=1)
-        elif isinstance(layer, Dense):
-            if len(in_shape) != 1:
-                x = g.node("Flatten", [x], n, axis=1)
-            w, b = g.const(f"{n}.weight", p[f"{n}.weight"]), g.const(f"{n}.bias", p[f"{n}.bias"])
-            x = g.act(layer.act, g.node("Gemm", [x, w, b], n, transB=1), n)
-        elif isinstance(layer, Activation):
-            x = g.act(layer.act, x, n)
-        elif isinstance(layer, Softmax):
-            x = g.node("LogSoftmax" if layer.log else "Softmax", [x], n, axis=1)
-        elif isinstance(layer, RBF):
-            diff = g.node("Sub", [g.node("Unsqueeze", [x, g.const(f"{n}.axis1", np.array([1]))], n),
-                                  g.const(f"{n}.prototypes", p[f"{n}.prototypes"])], n)  # fmt: skip
-            sq = g.node("Mul", [diff, diff], n)
-            x = g.node("ReduceSum", [sq, g.const(f"{n}.axis2", np.array([2]))], n, keepdims=0)
-        elif isinstance(layer, Affine):
-            shape = {"tensor": (1,), "channel": (-1,) + (1,) * (len(in_shape) - 1), "element": in_shape}[layer.per]
-            scale = g.const(f"{n}.scale", p[f"{n}.scale"].reshape(shape))
-            x = g.node("Add", [g.node("Mul", [x, scale], n), g.const(f"{n}.shift", p[f"{n}.shift"].reshape(shape))], n)
-        else:
-            raise LenetcError(f"layer '{n}': kind '{layer.kind}' has no ONNX form")
+        x = kind_of(layer).to_onnx(g, layer, in_shape, p, x)
     g.nodes.append(g.h.make_node("Identity", [x], ["output"], name="output"))
     h = g.h
     graph = h.make_graph(

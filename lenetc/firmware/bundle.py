@@ -7,18 +7,20 @@ outputs and an FNV-1a checksum of them, which :func:`fnv1a32` recomputes in Pyth
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
-from ..codegen.plan import Plan, make_plan
-from ..codegen.render import _environment, render, write_output
+from ..api import Model, generate
+from ..codegen import Generated, Plan, Symbols
+from ..codegen.render import environment
 from ..errors import LenetcError
-from ..network import Network
-from ..reference import predict_classes
+from ..numeric import NUMERIC_TYPES
+from ..quant.reference_int8 import forward_int8
+from ..reference import forward, predict_classes
 from .digits import DEFAULT_COUNT, Digits, as_digits
 from .targets import BAREMETAL, TARGETS, WARN_CFLAGS, get_target
 
@@ -38,27 +40,13 @@ class DtypeSpec:
 
 
 def supported_dtypes() -> list[str]:
-    """float32, and int8 where this lenetc has the quantizer (lenetc.quant)."""
-    return ["float32", "int8"] if importlib.util.find_spec("lenetc.quant") is not None else ["float32"]
-
-
-def plan_for(net: Network, prefix: str | None, dtype: str, quantized=None) -> Plan:
-    """``make_plan`` for either dtype; int8 takes the calibrated network ``quantized``
-    (None: calibrate on MNIST training digits, as the command line does)."""
-    if dtype not in supported_dtypes():
-        raise LenetcError(
-            f"the firmware example does not support dtype '{dtype}' (supported: {', '.join(supported_dtypes())})"
-        )
-    if dtype == "int8":
-        return make_plan(net, prefix, dtype, quantized=quantized)
-    return make_plan(net, prefix, dtype)
+    """The number types the example (and every generated model) comes in."""
+    return list(NUMERIC_TYPES)
 
 
 def dtype_spec(plan: Plan) -> DtypeSpec:
     """C types of the plan's entry points: float in/out, or int8 in and int8/int32 out."""
-    if plan.dtype == "float32":
-        return DtypeSpec(in_ctype="float", out_ctype="float", is_float=True)
-    return DtypeSpec(in_ctype="int8_t", out_ctype=getattr(plan, "out_ctype", "int8_t"), is_float=False)
+    return DtypeSpec(in_ctype=plan.numeric.ctype, out_ctype=plan.out_ctype, is_float=plan.numeric.is_float)
 
 
 @dataclass(frozen=True)
@@ -101,14 +89,12 @@ def make_example(plan: Plan, digits=None, count: int = DEFAULT_COUNT) -> Example
             f"model '{net.name}': preprocessed digits have shape {inputs.shape[1:]}, "
             f"the model takes {tuple(net.input_shape)}"
         )
-    if plan.dtype == "int8":
-        from ..quant import forward_int8
-
-        qnet = plan.qnet  # type: ignore[attr-defined]
+    qnet = plan.qnet
+    if qnet is not None:
         inputs = qnet.quantize_input(inputs)
         reference = np.asarray(forward_int8(qnet, inputs)).reshape(len(inputs), -1)
         return Example(chosen, inputs, reference, predict_classes(net, reference))
-    reference = np.asarray(net.forward(inputs), dtype=np.float64).reshape(len(inputs), -1)
+    reference = np.asarray(forward(net, inputs), dtype=np.float64).reshape(len(inputs), -1)
     return Example(chosen, inputs, reference.astype(np.float32), predict_classes(net, reference))
 
 
@@ -145,7 +131,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
 def render_example(plan: Plan, example: Example, default_target: str = "host") -> dict[str, str]:
     """All the bundle's files except the model's own .c/.h, as ``{filename: text}``."""
     get_target(default_target)
-    env = _environment()
+    env = environment()
     ctx = _ctx(plan, example, default_target)
     files = {
         "main.c": env.get_template("firmware/main.c.j2").render(ctx),
@@ -160,22 +146,52 @@ def render_example(plan: Plan, example: Example, default_target: str = "host") -
     return files
 
 
+@dataclass
+class Bundle:
+    """A written example: its ``directory`` and the model's :class:`Generated` C (whose ``paths``
+    list every file written). Iterating over it yields those paths."""
+
+    directory: Path
+    generated: Generated
+
+    @property
+    def symbols(self) -> Symbols:
+        return self.generated.symbols
+
+    @property
+    def paths(self) -> list[Path]:
+        return self.generated.paths
+
+    @property
+    def memory(self):
+        return self.generated.memory
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.paths)
+
+    def executable(self, target: str) -> Path:
+        """Where the Makefile puts the program it builds for ``target``."""
+        return self.directory / "build" / target / f"{self.symbols.prefix}_example"
+
+
 def write_example(
-    net: Network,
+    model: Model,
     out_dir: str | Path,
     prefix: str | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
     digits=None,
     target: str | None = None,
-    quantized=None,
-) -> list[Path]:
+    calibration=None,
+) -> Bundle:
     """Write the model's ``<prefix>.c``/``.h`` and the example bundle into ``out_dir``.
 
-    ``digits`` as for :func:`as_digits` (default: the first MNIST test digits). ``target`` is the Makefile's
-    default TARGET (default ``host``). For ``dtype="int8"``, ``quantized`` is the calibrated
-    network (None: calibrated on MNIST training digits). Returns the paths written. Files are rendered in
-    memory first and each is written through a temporary name and a rename.
+    ``model`` is a :class:`~lenetc.Network` (with ``dtype`` and ``calibration`` as for
+    :func:`lenetc.generate`) or a :class:`~lenetc.QuantizedNetwork`. ``digits`` as for
+    :func:`as_digits` (default: the first MNIST test digits). ``target`` is the Makefile's
+    default TARGET (default ``host``). Files are rendered in memory first and each is written
+    through a temporary name and a rename.
     """
-    plan = plan_for(net, prefix, dtype, quantized)
-    example = make_example(plan, digits)
-    return write_output(out_dir, {**render(plan), **render_example(plan, example, target or "host")})
+    gen = generate(model, None, prefix, dtype, calibration)
+    example = make_example(gen.plan, digits)
+    gen.write(out_dir, render_example(gen.plan, example, target or "host"))
+    return Bundle(Path(out_dir), gen)

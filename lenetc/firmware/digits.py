@@ -1,8 +1,7 @@
 """The handful of test digits a firmware example embeds.
 
-Real MNIST test images come from :mod:`lenetc.datasets` when it is available; otherwise
-(and in the tests, which must not depend on the data set) deterministic synthetic digits
-drawn as thick strokes on a 28x28 canvas stand in for them.
+By default the first MNIST test images (shipped in :mod:`lenetc.datasets`); deterministic
+synthetic digits drawn as thick strokes on a 28x28 canvas serve tests that want chosen shapes.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..datasets import mnist
 from ..errors import LenetcError
 
 #: How many digits an example embeds unless told otherwise: enough to cover several
@@ -73,8 +73,6 @@ def synthetic_digits(count: int = DEFAULT_COUNT, seed: int = 0) -> Digits:
 
 def mnist_digits(count: int = DEFAULT_COUNT) -> Digits:
     """The first ``count`` MNIST test digits (shipped with lenetc)."""
-    from ..datasets import mnist
-
     images, labels = mnist("test")
     return Digits(
         np.asarray(images[:count], dtype=np.uint8), np.asarray(labels[:count], dtype=np.int64), "MNIST test set"

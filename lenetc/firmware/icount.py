@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..api import Model
 from ..errors import LenetcError
-from ..network import Network
 from .bundle import write_example
 from .run import build_and_run
 from .targets import Target, get_target
@@ -43,12 +43,12 @@ class InstructionCount:
 
 
 def count_instructions(
-    net: Network,
-    dtype: str = "float32",
+    model: Model,
+    dtype: str | None = None,
     target: str | Target = "cortex-m4",
     digits=None,
     opt: str = "-O2",
-    quantized=None,
+    calibration=None,
     work_dir=None,
 ) -> InstructionCount:
     """Build the example for ``target`` with optimisation ``opt`` (the Makefile's OPT), run it
@@ -57,9 +57,12 @@ def count_instructions(
     if t.kind != "baremetal":
         raise LenetcError(f"instruction counting needs a Cortex-M target, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-icount-", dir=work_dir) as tmp:
-        write_example(net, Path(tmp), dtype=dtype, digits=digits, quantized=quantized)
-        result = build_and_run(tmp, t, icount=True, make_vars={"OPT": opt})
+        bundle = write_example(model, Path(tmp), dtype=dtype, digits=digits, calibration=calibration)
+        result = build_and_run(bundle, t, icount=True, make_vars={"OPT": opt})
     if not result.ok or not result.ticks:
         raise LenetcError(f"the example for '{t.name}' failed (status {result.returncode}):\n{result.stdout[-800:]}")
+    net = bundle.generated.plan.net
     macs = net.totals()["macs"]
-    return InstructionCount(net.name, dtype, t.name, opt, macs, tuple(result.ticks), t.instructions_per_tick())
+    return InstructionCount(
+        net.name, bundle.generated.plan.dtype, t.name, opt, macs, tuple(result.ticks), t.instructions_per_tick()
+    )

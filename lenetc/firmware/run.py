@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LenetcError
+from .bundle import Bundle
 from .targets import Target, get_target
 
 #: Seconds a single emulated run may take; every example finishes in well under one.
@@ -53,23 +54,19 @@ def parse_output(target: str, returncode: int, stdout: str) -> RunResult:
     return result
 
 
-def build(
-    bundle_dir: str | Path, target: str | Target, extra_cflags: str = "-Werror", make_vars: dict | None = None
-) -> Path:
-    """Build the bundle in ``bundle_dir`` for ``target`` with its Makefile; returns the program."""
+def build(bundle: Bundle, target: str | Target, extra_cflags: str = "-Werror", make_vars: dict | None = None) -> Path:
+    """Build ``bundle`` for ``target`` with its Makefile; returns the program."""
     t = target if isinstance(target, Target) else get_target(target)
     missing = t.missing_tools()
     if missing:
         raise LenetcError(f"target '{t.name}' needs {', '.join(missing)} (Debian packages: {' '.join(t.packages)})")
-    bundle = Path(bundle_dir)
-    prefix = _prefix(bundle)
     variables = {"TARGET": t.name, "EXTRA_CFLAGS": extra_cflags, **(make_vars or {})}
-    cmd = ["make", "-s", "-C", str(bundle), *(f"{k}={v}" for k, v in variables.items())]
+    cmd = ["make", "-s", "-C", str(bundle.directory), *(f"{k}={v}" for k, v in variables.items())]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-12:]
         raise LenetcError(f"building the example for '{t.name}' failed:\n" + "\n".join(tail))
-    return bundle / "build" / t.name / f"{prefix}_example"
+    return bundle.executable(t.name)
 
 
 def run(exe: str | Path, target: str | Target, icount: bool = False, timeout: float = RUN_TIMEOUT) -> RunResult:
@@ -88,17 +85,6 @@ def run(exe: str | Path, target: str | Target, icount: bool = False, timeout: fl
     return parse_output(t.name, proc.returncode, proc.stdout)
 
 
-def build_and_run(bundle_dir: str | Path, target: str | Target, icount: bool = False, **kw) -> RunResult:
+def build_and_run(bundle: Bundle, target: str | Target, icount: bool = False, **kw) -> RunResult:
     """:func:`build` then :func:`run`."""
-    return run(build(bundle_dir, target, **kw), target, icount=icount)
-
-
-def _prefix(bundle: Path) -> str:
-    try:
-        text = (bundle / "Makefile").read_text()
-    except OSError:
-        raise LenetcError(f"'{bundle}' is not an example bundle (no Makefile)") from None
-    m = re.search(r"^PREFIX := (\w+)$", text, re.M)
-    if not m:
-        raise LenetcError(f"'{bundle / 'Makefile'}' has no PREFIX line")
-    return m.group(1)
+    return run(build(bundle, target, **kw), target, icount=icount)

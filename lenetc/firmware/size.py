@@ -14,10 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codegen.render import render
+from ..codegen import Generated, Symbols
 from ..errors import LenetcError
-from ..network import Network
-from .bundle import plan_for
 from .targets import Target, get_target
 
 _SU_LINE = re.compile(r"^[^\t]*:(\w+)\t(\d+)\t(\w+(?:,\w+)*)$")
@@ -63,7 +61,7 @@ def section_sizes(size_tool: str, obj: Path) -> dict[str, int]:
     return sizes
 
 
-def stack_usage(su_text: str, prefix: str) -> tuple[int, bool]:
+def stack_usage(su_text: str, symbols: Symbols) -> tuple[int, bool]:
     """Worst-case stack of ``<prefix>_run`` from a ``-fstack-usage`` report.
 
     ``_run`` calls ``_run_ws``, which calls the layer kernels one after another (GCC
@@ -78,46 +76,37 @@ def stack_usage(su_text: str, prefix: str) -> tuple[int, bool]:
             continue
         frames[m.group(1)] = int(m.group(2))
         bounded &= "dynamic" not in m.group(3) or "bounded" in m.group(3)
-    api = {f"{prefix}_{n}" for n in ("run", "run_ws", "run_batch", "predict", "workspace_size")}
-    if f"{prefix}_run_ws" not in frames:
-        raise LenetcError(f"no stack-usage entry for {prefix}_run_ws")
-    kernels = max((v for k, v in frames.items() if k not in api), default=0)
-    return frames.get(f"{prefix}_run", 0) + frames[f"{prefix}_run_ws"] + kernels, bounded
+    if symbols.run_ws not in frames:
+        raise LenetcError(f"no stack-usage entry for {symbols.run_ws}")
+    kernels = max((v for k, v in frames.items() if k not in symbols.api), default=0)
+    return frames.get(symbols.run, 0) + frames[symbols.run_ws] + kernels, bounded
 
 
-def measure(
-    net: Network,
-    dtype: str = "float32",
-    target: str | Target = "cortex-m4",
-    prefix: str | None = None,
-    quantized=None,
-) -> SizeReport:
-    """Compile ``net``'s generated C for ``target`` and measure its flash and RAM.
-
-    For int8, ``quantized`` is the calibrated network (None: calibrate on MNIST)."""
+def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
+    """Compile the generated C of ``gen`` for ``target`` and measure its flash and RAM."""
     t = target if isinstance(target, Target) else get_target(target)
     for tool in (t.cc, t.size_tool):
         if shutil.which(tool) is None:
             raise LenetcError(f"measuring size for '{t.name}' needs {tool} (Debian packages: {' '.join(t.packages)})")
-    plan = plan_for(net, prefix, dtype, quantized)
+    symbols = gen.symbols
     with tempfile.TemporaryDirectory(prefix="lenetc-size-") as tmp:
         d = Path(tmp)
-        for name, text in render(plan).items():
+        for name, text in gen.files.items():
             (d / name).write_text(text)
-        src, obj = d / f"{plan.prefix}.c", d / f"{plan.prefix}.o"
+        src, obj = d / symbols.source, d / f"{symbols.prefix}.o"
         flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage"]
         proc = subprocess.run([t.cc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True, cwd=d)
         if proc.returncode != 0:
             raise LenetcError(f"compiling {src.name} for '{t.name}' failed: {proc.stderr.strip()[:500]}")
         sections = section_sizes(t.size_tool, obj)
-        stack, bounded = stack_usage((d / f"{plan.prefix}.su").read_text(), plan.prefix)
+        stack, bounded = stack_usage((d / f"{symbols.prefix}.su").read_text(), symbols)
 
     def total(*prefixes: str) -> int:
         return sum(v for k, v in sections.items() if any(k == p or k.startswith(p + ".") for p in prefixes))
 
     return SizeReport(
-        model=net.name,
-        dtype=dtype,
+        model=gen.plan.net.name,
+        dtype=gen.plan.dtype,
         target=t.name,
         code=total(".text"),
         weights=total(".rodata"),

@@ -19,18 +19,21 @@ import math
 import numpy as np
 
 from ..errors import LenetcError
-from ..layers import RBF, Act, Activation, Conv2D, Dense, Flatten, Layer, Pool2D, Softmax, Subsampling
+from ..kinds import Layer, QLayer, QuantStep, kind_of
+from ..kinds.activation import Activation
+from ..kinds.conv2d import Conv2D
+from ..kinds.dense import Dense
+from ..kinds.rbf import RBF
+from ..kinds.softmax import Softmax
+from ..kinds.subsampling import Subsampling
 from ..network import Network
-from ..reference import LAYER_FORWARD, apply_act, as_batch
-from .qnetwork import QLayer, QParams, QuantizedNetwork
-from .requant import multipliers
+from ..numeric import QParams
+from ..reference import as_batch
+from .qnetwork import QuantizedNetwork
 
 METHODS = ("minmax", "percentile", "mse")
 DEFAULT_METHOD = "percentile"
 DEFAULT_PERCENTILE = 99.99
-#: Largest |bias| kept (int32 headroom for the products; see QLayer.acc_bound).
-BIAS_LIMIT = 1 << 30
-ACC_LIMIT = (1 << 31) - 1
 
 
 def choose_qparams(values: np.ndarray, method: str = DEFAULT_METHOD, percentile: float = DEFAULT_PERCENTILE) -> QParams:
@@ -63,46 +66,6 @@ def _mse_range(v: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
         if err < best_err:
             best, best_err = (lo * frac, hi * frac), err
     return best
-
-
-def _weights_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 weights and per-output-channel scales (symmetric, [-127, 127])."""
-    w = np.asarray(w, dtype=np.float64)
-    flat = w.reshape(w.shape[0], -1)
-    amax = np.abs(flat).max(axis=1)
-    scale = np.where(amax > 0, amax / 127.0, 1.0)
-    q = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8)
-    return q.reshape(w.shape), scale
-
-
-def _linear(
-    q: QLayer, w: np.ndarray, b: np.ndarray, taps_per_channel: np.ndarray, req_q: QParams, relu: bool
-) -> QLayer:
-    """Fill weight, folded bias, multipliers and the accumulator bound of a linear layer.
-
-    ``taps_per_channel`` (O,) counts how many inputs each output sums (for the zero-point fold
-    of the subsampling layer, whose single weight multiplies a whole window)."""
-    wq, w_scale = _weights_per_channel(w)
-    s_in, z_in = q.in_q.scale, q.in_q.zero_point
-    bq = np.clip(np.round(np.asarray(b, np.float64) / (s_in * w_scale)), -BIAS_LIMIT, BIAS_LIMIT).astype(np.int64)
-    wsum = wq.reshape(wq.shape[0], -1).astype(np.int64).sum(axis=1) * taps_per_channel
-    bias = bq - z_in * wsum
-    q.weight, q.bias = wq, bias.astype(np.int32)
-    q.mult, q.shift = multipliers(s_in * w_scale / req_q.scale)
-    q.req_zp = req_q.zero_point
-    q.lo = max(-128, req_q.zero_point) if relu else -128
-    # Every int8 input lies in [-128, 127]: |acc| <= |bias| + 128 * sum|w| (per output channel).
-    wabs = np.abs(wq.reshape(wq.shape[0], -1).astype(np.int64)).sum(axis=1) * taps_per_channel
-    q.acc_bound = int((np.abs(bias) + 128 * wabs).max())
-    if q.acc_bound > ACC_LIMIT:
-        raise LenetcError(f"layer '{q.name}': int32 accumulator bound {q.acc_bound} exceeds 2^31-1")
-    return q
-
-
-def _lut(act: Act, pre: QParams, out: QParams) -> np.ndarray:
-    """256-entry table: int8 pre-activation (index q + 128) -> int8 activation."""
-    q = np.arange(-128, 128)
-    return out.quantize(apply_act(act, pre.dequantize(q)))
 
 
 def _merge_activations(layers: list[Layer]) -> list[Layer]:
@@ -163,50 +126,19 @@ def quantize(
     shape = tuple(net.input_shape)
     qlayers: list[QLayer] = []
     for i, layer in enumerate(layers):
+        kind = kind_of(layer)
+        if kind.quantize is None:
+            raise LenetcError(f"int8: layer '{layer.name}' of kind '{layer.kind}' cannot be quantized")
         last = i == len(layers) - 1
         out_shape = layer.output_shape(shape)
-        act = getattr(layer, "act", None)
-        y = LAYER_FORWARD[type(layer)](layer, h, net.params)
-        q = QLayer(layer.name, "", layer, shape, out_shape, in_q, in_q)
-        if isinstance(layer, Conv2D | Dense | Subsampling):
-            q.kind = {Conv2D: "conv", Dense: "dense", Subsampling: "subsampling"}[type(layer)]
-            q.out_q = choose(y, last, i)
-            relu = act is not None and act.fn == "relu"
-            req_q = q.out_q
-            if act is not None and not relu:
-                pre = LAYER_FORWARD[type(layer)](dataclasses.replace(layer, act=None), h, net.params)
-                q.pre_q = req_q = choose(pre, False)
-                q.lut = _lut(act, q.pre_q, q.out_q)
-            p = net.params
-            if isinstance(layer, Subsampling):
-                w = p[f"{layer.name}.coeff"].reshape(-1, 1)
-                taps = np.full(w.shape[0], layer.size * layer.size, dtype=np.int64)
-                _linear(q, w, p[f"{layer.name}.bias"], taps, req_q, relu)
-                q.weight = q.weight.reshape(-1)
-            else:
-                w = p[f"{layer.name}.weight"].astype(np.float64)
-                if isinstance(layer, Conv2D) and layer.sparse:
-                    w = w * p[f"{layer.name}.table"].astype(np.float64)[:, :, None, None]
-                _linear(q, w, p[f"{layer.name}.bias"], np.ones(w.shape[0], dtype=np.int64), req_q, relu)
-        elif isinstance(layer, Pool2D | Flatten):
-            q.kind = "pool" if isinstance(layer, Pool2D) else "flatten"
-        elif isinstance(layer, Activation):
-            q.kind, q.out_q = "lut", choose(y, last, i)
-            q.lut = _lut(layer.act, in_q, q.out_q)
-        elif isinstance(layer, RBF):
-            if not last:
-                raise LenetcError(f"int8: RBF layer '{layer.name}' must be the last layer")
-            q.kind = "rbf"
-            proto = net.params[f"{layer.name}.prototypes"].astype(np.float64)
-            # In range by construction (see choose); the clip only guards hand-made QParams.
-            q.proto = np.clip(np.round(proto / in_q.scale) + in_q.zero_point, -1024, 1023).astype(np.int16)
-            d = np.maximum((127 - q.proto.astype(np.int64)) ** 2, (-128 - q.proto.astype(np.int64)) ** 2)
-            q.acc_bound = int(d.sum(axis=1).max())
-            if q.acc_bound > ACC_LIMIT:
-                raise LenetcError(f"layer '{layer.name}': RBF distance bound {q.acc_bound} exceeds 2^31-1")
-            q.out_q = QParams(in_q.scale**2, 0)
-        else:
-            raise LenetcError(f"int8: layer '{layer.name}' of kind '{layer.kind}' cannot be quantized")
+        y = kind.forward(layer, h, net.params)
+        step = QuantStep(
+            layer, shape, out_shape, in_q, net.params, h, y,
+            choose=lambda v, last=last, i=i: choose(v, last, i),
+            choose_inner=lambda v: choose(v, False),
+            last=last,
+        )  # fmt: skip
+        q = kind.quantize(step)
         qlayers.append(q)
         h, shape, in_q = y, out_shape, q.out_q
     if not qlayers:

@@ -8,60 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..layers import Layer, Shape
+from ..kinds import QLayer
+from ..kinds.softmax import softmax
 from ..network import Network
-
-
-@dataclass(frozen=True)
-class QParams:
-    """Affine int8 quantization of one tensor: ``real = scale * (q - zero_point)``."""
-
-    scale: float
-    zero_point: int
-
-    def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Float -> int8, round half to even (NumPy's rounding), saturated to [-128, 127]."""
-        q = np.round(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
-
-    def dequantize(self, q: np.ndarray) -> np.ndarray:
-        return (np.asarray(q, dtype=np.float64) - self.zero_point) * self.scale
-
-
-@dataclass
-class QLayer:
-    """One integer layer. ``kind`` is conv | dense | subsampling | pool | flatten | lut | rbf.
-
-    Linear kinds (conv, dense, subsampling) compute an int32 accumulator
-    ``bias + sum(weight * q_in)`` -- the input zero point is already folded into ``bias`` --
-    then ``requantize(acc, mult, shift)`` to the zero point ``req_zp`` clamped to [lo, hi]
-    (a ReLU is this clamp), then, if ``lut`` is set, ``out = lut[q + 128]`` (tanh, sigmoid...).
-    ``pre_q`` is the quantization of the pre-activation tensor the LUT reads.
-    """
-
-    name: str
-    kind: str
-    layer: Layer  # the float layer: geometry (kernel, stride, padding, mode ...)
-    in_shape: Shape
-    out_shape: Shape
-    in_q: QParams
-    out_q: QParams
-    pre_q: QParams | None = None
-    weight: np.ndarray | None = None  # int8; conv (O, C/g, KH, KW) with unconnected taps 0; dense (O, I)
-    bias: np.ndarray | None = None  # int32, input zero point folded in
-    mult: np.ndarray | None = None  # int32 per output channel
-    shift: np.ndarray | None = None  # int32 per output channel, 1..62
-    req_zp: int = 0
-    lo: int = -128
-    hi: int = 127
-    lut: np.ndarray | None = None  # int8[256], indexed by q + 128
-    proto: np.ndarray | None = None  # RBF prototypes, int16 (units, n) in the input's quantized units
-    acc_bound: int = 0  # max |accumulator| over every int8 input (proved in calibrate.py)
-
-    def const_bytes(self) -> int:
-        """Bytes of constants this layer puts in flash (weights, biases, multipliers, shifts, LUT)."""
-        arrays = (self.weight, self.bias, self.mult, self.shift, self.lut, self.proto)
-        return sum(a.nbytes for a in arrays if a is not None)
+from ..numeric import QParams
 
 
 @dataclass
@@ -90,11 +40,7 @@ class QuantizedNetwork:
         y = self.output_q.dequantize(q)
         if self.final_softmax is None:
             return y
-        z = y - y.max(axis=-1, keepdims=True)
-        if self.final_softmax == "log_softmax":
-            return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        return softmax(y, log=self.final_softmax == "log_softmax")
 
     def const_bytes(self) -> int:
         return sum(q.const_bytes() for q in self.layers)

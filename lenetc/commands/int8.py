@@ -1,61 +1,42 @@
-"""What the command line calls for ``--dtype int8``: calibrate on real MNIST training digits."""
+"""What the command line adds for ``--dtype int8``: the calibration flags, and the printing of
+scales, memory, bit-exact verification and accuracy."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
+
 import numpy as np
 
-from ..errors import LenetcError
+from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
+from ..codegen import Generated, generated, make_plan
+from ..evaluate_int8 import evaluate_int8, plot_sqnr
 from ..network import Network
-from .calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, quantize
-from .qnetwork import QuantizedNetwork
-
-#: Calibration digits used by default: enough for stable 99.99th percentiles, a few seconds.
-DEFAULT_CALIBRATION = 1000
-
-
-def calibration_digits(n: int = DEFAULT_CALIBRATION, directory=None):
-    """The first ``n`` MNIST *training* digits (uint8 (n, 28, 28)); test digits stay unseen."""
-    from ..datasets import mnist
-
-    if n < 1:
-        raise LenetcError(f"number of calibration digits must be at least 1, got {n}")
-    images, _ = mnist("train", directory)
-    return images[:n]
-
-
-def quantize_for_cli(
-    net: Network,
-    n_calib: int = DEFAULT_CALIBRATION,
-    method: str = DEFAULT_METHOD,
-    percentile: float = DEFAULT_PERCENTILE,
-    directory=None,
-) -> QuantizedNetwork:
-    """Quantize ``net`` calibrated on the first ``n_calib`` MNIST training digits."""
-    return quantize(net, calibration_digits(n_calib, directory), method, percentile)
+from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
+from ..quant.qnetwork import QuantizedNetwork
+from ..quant.reference_int8 import forward_int8
 
 
 def add_int8_args(p) -> None:
     """Options of every command that takes ``--dtype int8``: the calibration set and method."""
-    from .calibrate import METHODS
-
     calib_help = f"int8: calibrate on the first N MNIST training digits (default {DEFAULT_CALIBRATION})"
     p.add_argument("--calib", type=int, default=DEFAULT_CALIBRATION, metavar="N", help=calib_help)
     method_help = f"int8: activation range choice (default {DEFAULT_METHOD} {DEFAULT_PERCENTILE})"
     p.add_argument("--calib-method", choices=METHODS, default=DEFAULT_METHOD, help=method_help)
 
 
-def quantize_from_args(net: Network, args) -> QuantizedNetwork:
-    return quantize_for_cli(
-        net, getattr(args, "calib", DEFAULT_CALIBRATION), getattr(args, "calib_method", DEFAULT_METHOD)
+def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
+    """``net`` calibrated as the flags say (default: the first MNIST training digits)."""
+    n = getattr(args, "calib", DEFAULT_CALIBRATION)
+    return quantize(
+        net, None, getattr(args, "calib_method", DEFAULT_METHOD), n_calib=n, data=getattr(args, "data", None)
     )
 
 
-def memory_lines(net: Network, qnet: QuantizedNetwork, prefix: str | None = None) -> list[str]:
+def memory_lines(fgen: Generated, qgen: Generated) -> list[str]:
     """Flash and arena bytes, float32 against int8, and the accumulator bound, for ``info``/``generate``."""
-    from ..codegen.plan import make_plan
-
-    fplan = make_plan(net, prefix)
-    qplan = make_plan(net, prefix, "int8", qnet)
+    fplan, qplan = fgen.plan, qgen.plan
     stack = max((2 * op.ctx.get("nseg", 1) * op.ctx["segp"] if "segp" in op.ctx else 2 * op.ctx.get("n_pad", 0))
                 for op in qplan.ops)  # fmt: skip
     return [
@@ -82,12 +63,10 @@ def scale_lines(qnet: QuantizedNetwork) -> list[str]:
     return lines
 
 
-def verify_int8(net: Network, qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | None = None) -> int:
+def verify_int8(qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | None = None) -> int:
     """``verify --dtype int8``: the C must equal the NumPy integer reference bit for bit."""
-    from ..build import compile as build
-    from .reference_int8 import forward_int8
-
-    compiled = build(net, prefix=prefix, dtype="int8", calibration=qnet)
+    net = qnet.net
+    compiled = compile(qnet, prefix=prefix, dtype="int8")
     xq = qnet.quantize_input(x)
     got, ref = compiled.run_int8(xq), forward_int8(qnet, xq)
     diff = int((got != ref).sum())
@@ -100,13 +79,10 @@ def verify_int8(net: Network, qnet: QuantizedNetwork, x: np.ndarray, what: str, 
 
 def info_int8(net: Network, args) -> int:
     """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes."""
-    import json
-
     qnet = quantize_from_args(net, args)
+    fgen, qgen = generated(make_plan(net)), generated(make_plan(qnet))
     if getattr(args, "json", False):
-        from ..codegen.plan import make_plan
-
-        qplan, fplan = make_plan(net, None, "int8", qnet), make_plan(net)
+        qplan, fplan = qgen.plan, fgen.plan
         doc = {
             "model": net.name,
             "dtype": "int8",
@@ -126,21 +102,20 @@ def info_int8(net: Network, args) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"model {net.name}, int8 (calibrated with {qnet.method} on {qnet.calibration_images} MNIST training digits)")
-    for line in scale_lines(qnet) + memory_lines(net, qnet):
+    for line in scale_lines(qnet) + memory_lines(fgen, qgen):
         print(line)
     return 0
 
 
 def generate_int8(net: Network, args) -> int:
     """``generate --dtype int8``: write the integer-only C and report its memory."""
-    from ..codegen.render import generate
-
     qnet = quantize_from_args(net, args)
-    for path in generate(net, args.output, prefix=args.prefix, dtype="int8", quantized=qnet):
+    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8")
+    for path in qgen.paths:
         print(f"wrote {path}")
     print(f"input: q = round(x / {qnet.input_q.scale:.9g}) + {qnet.input_q.zero_point}; "
           f"output {qnet.output_dtype}: x = {qnet.output_q.scale:.9g} * (q - {qnet.output_q.zero_point})")  # fmt: skip
-    for line in memory_lines(net, qnet, args.prefix):
+    for line in memory_lines(generated(make_plan(net, args.prefix)), qgen):
         print(line)
     return 0
 
@@ -157,11 +132,6 @@ def add_eval_int8_args(p) -> None:
 def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int:
     """``eval --dtype int8``: accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed
     MNIST test digits), the per-layer SQNR, and with ``args.plot`` an SVG chart of it."""
-    import json
-    import math
-
-    from .evaluate import evaluate_int8, plot_sqnr
-
     qnet = quantize_from_args(net, args)
     ev = evaluate_int8(net, qnet, inputs, labels, getattr(args, "sqnr_images", 1000))
     if getattr(args, "json", False):

@@ -1,0 +1,93 @@
+"""The code generator's intermediate form: kernel ops, constant arrays and tensors.
+
+Layer kinds lower themselves into this form through a :class:`Lowering` (see
+``lenetc/kinds``); the planner (``codegen/plan.py``) then places tensors in the arena and the
+renderer turns each :class:`Op` into a C function from its template. Each op reads one
+tensor and writes one; an in-place op writes into its input's storage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .names import unique_identifier
+from .numeric import NumericType
+
+
+@dataclass
+class Const:
+    """A ``static const`` array of the generated C."""
+
+    name: str
+    ctype: str
+    values: np.ndarray
+    comment: str = ""
+
+
+@dataclass
+class Tensor:
+    id: int
+    size: int  # elements
+    shape: tuple[int, ...]
+    storage: str = "arena"  # input | output | arena
+    buffer: int = -1  # tensors written in place share a buffer id
+    offset: int = 0  # bytes into the arena
+
+
+@dataclass
+class Op:
+    """One kernel call: ``template`` renders a function ``<prefix>_<fn>(in, out)``."""
+
+    template: str
+    fn: str
+    layer: str
+    src: int
+    dst: int
+    ctx: dict[str, Any] = field(default_factory=dict)
+    inplace: bool = False
+    doc: str = ""
+
+
+class Lowering:
+    """Collects the ops, tensors and constants of one model while its layers lower themselves.
+
+    ``numeric`` is the arithmetic of the C being generated. ``pending_perm`` carries an H,W,C
+    flatten that the next dense layer folds into its weights (set by flatten, taken by dense).
+    """
+
+    def __init__(self, prefix: str, numeric: NumericType, params: dict[str, np.ndarray]):
+        self.prefix, self.numeric, self.params = prefix, numeric, params
+        self.ops: list[Op] = []
+        self.tensors: list[Tensor] = []
+        self.consts: list[Const] = []
+        self.used_fns: set[str] = set()
+        self.pending_perm: np.ndarray | None = None
+        self.final = -1
+
+    def tensor(self, shape: tuple[int, ...]) -> int:
+        self.tensors.append(Tensor(len(self.tensors), math.prod(shape), tuple(shape)))
+        return len(self.tensors) - 1
+
+    def const(self, fn: str, suffix: str, values: np.ndarray, ctype: str | None = None, comment: str = "") -> str:
+        """Add the constant ``<prefix>_<fn>_<suffix>`` (C type ``ctype``, default the numeric type's)."""
+        name = f"{self.prefix}_{fn}_{suffix}"
+        ctype = ctype or self.numeric.ctype
+        self.consts.append(Const(name, ctype, np.ascontiguousarray(values).reshape(-1), comment))
+        return name
+
+    def fn_name(self, layer: str, what: str = "") -> str:
+        """Reserve a unique C function name for ``layer`` (its constants are named after it)."""
+        return unique_identifier(f"{layer}{'_' + what if what else ''}", self.used_fns)
+
+    def emit(self, template: str, layer: str, src: int, out_shape, ctx=None, *, inplace=False, doc="", fn="") -> int:
+        """Append an op reading tensor ``src``; returns the tensor it writes. ``fn`` is a
+        function name reserved earlier with :meth:`fn_name` (its constants already use it)."""
+        dst = src if inplace else self.tensor(tuple(out_shape))
+        if inplace:
+            self.tensors[dst].shape = tuple(out_shape)
+        self.ops.append(Op(template, fn or self.fn_name(layer), layer, src, dst, ctx or {}, inplace, doc))
+        return dst

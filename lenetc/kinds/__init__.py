@@ -1,0 +1,52 @@
+"""The layer kinds: one module each (dataclass, reference, gradient, int8 rule and reference,
+lowering, ONNX form), found through :data:`KINDS` by name or :func:`kind_of` by layer."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..activations import Act
+from ..errors import LenetcError
+from . import activation, affine, conv2d, dense, flatten, pool2d, rbf, softmax, subsampling
+from .base import Kind, Layer, Node, QLayer, QuantStep, Shape
+
+KINDS: dict[str, Kind] = {
+    m.KIND.name: m.KIND for m in (conv2d, subsampling, pool2d, flatten, dense, activation, softmax, rbf, affine)
+}
+_BY_TYPE: dict[type, Kind] = {k.layer_type: k for k in KINDS.values()}
+
+
+def kind_of(layer: Layer) -> Kind:
+    """The registry entry of ``layer``'s kind."""
+    try:
+        return _BY_TYPE[type(layer)]
+    except KeyError:
+        raise LenetcError(f"layer '{layer.name}': kind '{layer.kind}' is not a lenetc layer kind") from None
+
+
+def layer_from_json(obj: Any) -> Layer:
+    """Rebuild a layer from :meth:`Layer.to_json` output."""
+    if not isinstance(obj, dict):
+        raise LenetcError(f"a layer in the architecture must be a JSON object, got {type(obj).__name__}")
+    obj = dict(obj)
+    kind = obj.pop("kind", None)
+    entry = KINDS.get(kind)  # type: ignore[arg-type]
+    if entry is None:
+        raise LenetcError(f"unknown layer kind '{kind}' in architecture")
+    cls = entry.layer_type
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(obj) - names
+    if unknown:
+        raise LenetcError(f"layer '{obj.get('name')}': unknown field(s) {sorted(unknown)}")
+    if "act" in obj:
+        obj["act"] = Act.from_json(obj["act"])
+    if "padding" in obj and isinstance(obj["padding"], list):
+        obj["padding"] = tuple(obj["padding"])
+    try:
+        return cls(**obj)
+    except (TypeError, ValueError) as exc:
+        raise LenetcError(f"layer '{obj.get('name')}': {exc}") from None
+
+
+__all__ = ["KINDS", "Kind", "Layer", "Node", "QLayer", "QuantStep", "Shape", "kind_of", "layer_from_json"]

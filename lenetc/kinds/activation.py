@@ -1,0 +1,83 @@
+"""A stand-alone element-wise activation (``activation``); int8 computes it by table lookup."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..activations import Act, act_grad, act_onnx, apply_act
+from .base import Kind, Layer, Node, Params, QLayer, QuantStep
+from .int8_linear import make_lut
+
+
+@dataclass
+class Activation(Layer):
+    """A stand-alone element-wise activation."""
+
+    act: Act = field(default_factory=lambda: Act("relu"))
+    kind = "activation"
+
+    def describe(self, in_shape):
+        return self.act.fn
+
+
+def forward(layer: Activation, x: np.ndarray, p: Params) -> np.ndarray:
+    return apply_act(layer.act, x)
+
+
+def train_forward(layer: Activation, x, params):
+    y = apply_act(layer.act, x)
+    return y, {"z": x, "y": y}
+
+
+def backward(layer: Activation, dy, cache, params, need_dx=True):
+    return act_grad(layer.act, dy, cache["z"], cache["y"]), {}
+
+
+def quantize(step: QuantStep) -> QLayer:
+    layer: Activation = step.layer
+    q = QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, step.in_q, step.choose(step.y))
+    q.lut = make_lut(layer.act, step.in_q, q.out_q)
+    return q
+
+
+def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+    return q.lut[x.astype(np.int64) + 128].astype(np.int8)
+
+
+def lower_float32(lw, node: Node, src: int) -> int:
+    """Fused into the op before it when that op has an activation slot left, else in place."""
+    layer: Activation = node.layer
+    prev = lw.ops[-1] if lw.ops else None
+    if prev is not None and prev.dst == src and "act" in prev.ctx and prev.ctx["act"] is None:
+        prev.ctx["act"], prev.doc = layer.act, f"{prev.doc} + {layer.act.fn}"
+        return src
+    ctx = {"n": math.prod(node.in_shape), "act": layer.act}
+    return lw.emit("activation/float32", layer.name, src, node.out_shape, ctx, inplace=True, doc=layer.act.fn)
+
+
+def lower_int8(lw, node: Node, src: int) -> int:
+    q = node.q
+    fn = lw.fn_name(q.name)
+    ctx = {"n": math.prod(q.in_shape), "lut": lw.const(fn, "lut", q.lut, "int8_t", "lookup table, index q + 128")}
+    doc = f"{q.layer.describe(q.in_shape)} (table)"
+    return lw.emit("activation/int8", q.name, src, q.out_shape, ctx, inplace=True, doc=doc, fn=fn)
+
+
+def to_onnx(g, layer: Activation, in_shape, p: Params, x: str) -> str:
+    return act_onnx(g, layer.act, x, layer.name)
+
+
+KIND = Kind(
+    name=Activation.kind,
+    layer_type=Activation,
+    forward=forward,
+    train_forward=train_forward,
+    backward=backward,
+    quantize=quantize,
+    forward_int8=forward_int8,
+    lower={"float32": lower_float32, "int8": lower_int8},
+    to_onnx=to_onnx,
+)

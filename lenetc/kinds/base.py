@@ -1,0 +1,179 @@
+"""What every layer kind shares: the :class:`Layer` base dataclass, geometry helpers, the
+integer form of a layer (:class:`QLayer`) and :class:`Kind`, the registry entry that lists
+what lenetc knows of one kind (reference, gradient, quantization, lowering, ONNX form)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..activations import Act
+from ..errors import LenetcError
+from ..numeric import QParams
+
+Shape = tuple[int, ...]
+Params = dict[str, np.ndarray]
+
+
+def pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    a, b = v
+    return (int(a), int(b))
+
+
+def quad(v: Any) -> tuple[int, int, int, int]:
+    """Padding as (top, left, bottom, right); an int or an (h, w) pair is symmetric."""
+    if isinstance(v, int):
+        return (v, v, v, v)
+    v = tuple(int(x) for x in v)
+    if len(v) == 2:
+        return (v[0], v[1], v[0], v[1])
+    if len(v) == 4:
+        return v  # type: ignore[return-value]
+    raise LenetcError(f"padding must have 1, 2 or 4 values, got {v}")
+
+
+def chw(layer: Layer, in_shape: Shape) -> Shape:
+    if len(in_shape) != 3:
+        raise LenetcError(f"layer '{layer.name}' ({layer.kind}) needs a C,H,W input, got shape {in_shape}")
+    return in_shape
+
+
+def param(params: Params, layer: Layer, suffix: str, dtype=np.float64) -> np.ndarray:
+    """Parameter ``<layer>.<suffix>`` as ``dtype``."""
+    return np.asarray(params[f"{layer.name}.{suffix}"], dtype=dtype)
+
+
+def act_suffix(act: Act | None) -> str:
+    return f" + {act.fn}" if act else ""
+
+
+@dataclass
+class Layer:
+    """Base class. ``kind`` names the layer in JSON, in ``info`` and in the code generator."""
+
+    name: str
+    kind: ClassVar[str] = "layer"
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return in_shape
+
+    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        """The parameters this layer reads from ``Network.params``, as suffix -> shape."""
+        return {}
+
+    def trainable_params(self, in_shape: Shape, params: Params) -> int:
+        return 0
+
+    def macs(self, in_shape: Shape, params: Params) -> int:
+        return 0
+
+    def connections(self, in_shape: Shape, params: Params) -> int:
+        """LeCun's count: multiply-accumulates plus bias adds."""
+        return 0
+
+    def describe(self, in_shape: Shape) -> str:
+        return self.kind
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_json() if isinstance(value, Act) else value
+        return out
+
+
+@dataclass
+class QLayer:
+    """One integer layer; ``kind`` is its float layer's kind.
+
+    Linear kinds (conv2d, dense, subsampling, affine) compute an int32 accumulator
+    ``bias + sum(weight * q_in)`` -- the input zero point is already folded into ``bias`` --
+    then ``requantize(acc, mult, shift)`` to the zero point ``req_zp`` clamped to [lo, hi]
+    (a ReLU is this clamp), then, if ``lut`` is set, ``out = lut[q + 128]`` (tanh, sigmoid...).
+    ``pre_q`` is the quantization of the pre-activation tensor the LUT reads.
+    """
+
+    name: str
+    kind: str
+    layer: Layer  # the float layer: geometry (kernel, stride, padding, mode ...)
+    in_shape: Shape
+    out_shape: Shape
+    in_q: QParams
+    out_q: QParams
+    pre_q: QParams | None = None
+    weight: np.ndarray | None = None  # int8; conv (O, C/g, KH, KW) with unconnected taps 0; dense (O, I)
+    bias: np.ndarray | None = None  # int32, input zero point folded in
+    mult: np.ndarray | None = None  # int32 per output channel
+    shift: np.ndarray | None = None  # int32 per output channel, 1..62
+    req_zp: int = 0
+    lo: int = -128
+    hi: int = 127
+    lut: np.ndarray | None = None  # int8[256], indexed by q + 128
+    proto: np.ndarray | None = None  # RBF prototypes, int16 (units, n) in the input's quantized units
+    acc_bound: int = 0  # max |accumulator| over every int8 input (proved where it is computed)
+
+    def const_bytes(self) -> int:
+        """Bytes of constants this layer puts in flash (weights, biases, multipliers, shifts, LUT)."""
+        arrays = (self.weight, self.bias, self.mult, self.shift, self.lut, self.proto)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer as the lowering sees it: geometry, and the integer form for int8 (``q``)."""
+
+    layer: Layer
+    in_shape: Shape
+    out_shape: Shape
+    q: QLayer | None = None
+    next_kind: str | None = None
+
+
+@dataclass
+class QuantStep:
+    """What a kind's quantization rule is given: the layer, its calibration input ``x`` and
+    float64 output ``y``, the input's quantization, and ``choose(values)`` which picks the
+    quantization of a tensor of this layer (calibration method, last-layer rule)."""
+
+    layer: Layer
+    in_shape: Shape
+    out_shape: Shape
+    in_q: QParams
+    params: Params
+    x: np.ndarray
+    y: np.ndarray
+    choose: Callable[[np.ndarray], QParams]
+    choose_inner: Callable[[np.ndarray], QParams]
+    last: bool
+
+
+Forward = Callable[[Any, np.ndarray, Params], np.ndarray]
+Lower = Callable[[Any, Node, int], int]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Everything lenetc knows of one layer kind, found through the registry by ``name``.
+
+    ``forward``: float64 reference; ``train_forward``/``backward``: the trainer's passes
+    (``backward(layer, dy, cache, params, need_dx) -> (dx, grads by suffix)``);
+    ``quantize``: the int8 rule (:class:`QuantStep` -> :class:`QLayer`), None where int8 has
+    no such layer; ``forward_int8``: the integer reference; ``lower``: per numeric type name,
+    the lowering to kernel ops; ``to_onnx(graph, layer, in_shape, params, x)`` -> output name.
+    """
+
+    name: str
+    layer_type: type[Layer]
+    forward: Forward
+    train_forward: Callable[..., tuple[np.ndarray, dict]]
+    backward: Callable[..., tuple[np.ndarray | None, dict]]
+    quantize: Callable[[QuantStep], QLayer] | None
+    forward_int8: Callable[[QLayer, np.ndarray], np.ndarray] | None
+    lower: dict[str, Lower]
+    to_onnx: Callable[..., str]

@@ -1,0 +1,150 @@
+"""Fully connected layer (``dense``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..activations import Act, act_grad, act_onnx, apply_act
+from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, param
+from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
+
+#: Dense layers with at least this many outputs vectorise across outputs (weights stored in-major).
+DENSE_ACROSS_OUTPUTS = 16
+
+
+@dataclass
+class Dense(Layer):
+    """Fully connected layer; ``weight`` is (out, in) over the input flattened in C,H,W order."""
+
+    units: int = 1
+    act: Act | None = None
+    kind = "dense"
+
+    def output_shape(self, in_shape):
+        return (self.units,)
+
+    def param_shapes(self, in_shape):
+        return {"weight": (self.units, int(np.prod(in_shape))), "bias": (self.units,)}
+
+    def macs(self, in_shape, params):
+        return self.units * int(np.prod(in_shape))
+
+    def trainable_params(self, in_shape, params):
+        return self.macs(in_shape, params) + self.units
+
+    def connections(self, in_shape, params):
+        return self.trainable_params(in_shape, params)
+
+    def describe(self, in_shape):
+        return f"full {int(np.prod(in_shape))}->{self.units}{act_suffix(self.act)}"
+
+
+def forward(layer: Dense, x: np.ndarray, p: Params) -> np.ndarray:
+    x = x.reshape(x.shape[0], -1)
+    y = x @ param(p, layer, "weight").T + param(p, layer, "bias")
+    return apply_act(layer.act, y)
+
+
+def train_forward(layer: Dense, x, params):
+    x2 = x.reshape(x.shape[0], -1)
+    z = x2 @ param(params, layer, "weight", x.dtype).T + param(params, layer, "bias", x.dtype)
+    y = apply_act(layer.act, z)
+    return y, {"x2": x2, "x_shape": x.shape, "z": z, "y": y}
+
+
+def backward(layer: Dense, dy, cache, params, need_dx=True):
+    dz = act_grad(layer.act, dy, cache["z"], cache["y"])
+    grads = {"weight": dz.T @ cache["x2"], "bias": dz.sum(axis=0)}
+    if not need_dx:
+        return None, grads
+    dx = dz @ param(params, layer, "weight", dz.dtype)
+    return dx.reshape(cache["x_shape"]), grads
+
+
+def quantize(step: QuantStep) -> QLayer:
+    w = param(step.params, step.layer, "weight")
+    return quantize_linear(step, forward, w, step.params[f"{step.layer.name}.bias"], np.ones(w.shape[0], np.int64))
+
+
+def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+    acc = x.reshape(x.shape[0], -1).astype(np.int64) @ q.weight.astype(np.int64).T + q.bias.astype(np.int64)
+    return finish(q, acc, 1)
+
+
+def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, src: int, doc: str) -> int:
+    """A float dense op (also what a whole-window convolution lowers to)."""
+    units, n_in = weight.shape
+    fn = lw.fn_name(name)
+    across = units >= DENSE_ACROSS_OUTPUTS
+    w = weight.T if across else weight  # in-major when vectorising across outputs
+    ctx = {
+        "n_in": n_in,
+        "n_out": units,
+        "across": across,
+        "act": act,
+        "weight": lw.const(
+            fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"
+        ),
+        "bias": lw.const(fn, "bias", bias),
+    }
+    return lw.emit("dense/float32", name, src, (units,), ctx, doc=doc, fn=fn)
+
+
+def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarray | None) -> int:
+    """An int8 dense op; ``perm`` reorders the columns when an H,W,C flatten was folded in."""
+    fn = lw.fn_name(q.name)
+    w = weight.reshape(weight.shape[0], -1)
+    if perm is not None:
+        w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
+    ctx = requant_ctx(lw, fn, q)
+    n_pad = pad_to(w.shape[1])
+    comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
+    ctx.update(
+        n_in=w.shape[1],
+        n_out=w.shape[0],
+        n_pad=n_pad,
+        weight=lw.const(fn, "weight", pad_cols(w, n_pad), "int8_t", comment),
+    )
+    return lw.emit("dense/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn)
+
+
+def _take_perm(lw) -> np.ndarray | None:
+    perm, lw.pending_perm = lw.pending_perm, None
+    return perm
+
+
+def lower_float32(lw, node: Node, src: int) -> int:
+    layer: Dense = node.layer
+    weight = param(lw.params, layer, "weight", np.float32)
+    perm = _take_perm(lw)
+    if perm is not None:
+        weight = weight[:, np.argsort(perm)]  # weight columns index the H,W,C vector; read C,H,W directly
+    bias = param(lw.params, layer, "bias", np.float32)
+    return lower_dense_float(lw, layer.name, weight, bias, layer.act, src, layer.describe(node.in_shape))
+
+
+def lower_int8(lw, node: Node, src: int) -> int:
+    return lower_dense_int8(lw, node.q, node.q.weight, src, _take_perm(lw))
+
+
+def to_onnx(g, layer: Dense, in_shape, p: Params, x: str) -> str:
+    n = layer.name
+    if len(in_shape) != 1:
+        x = g.node("Flatten", [x], n, axis=1)
+    w, b = g.const(f"{n}.weight", p[f"{n}.weight"]), g.const(f"{n}.bias", p[f"{n}.bias"])
+    return act_onnx(g, layer.act, g.node("Gemm", [x, w, b], n, transB=1), n)
+
+
+KIND = Kind(
+    name=Dense.kind,
+    layer_type=Dense,
+    forward=forward,
+    train_forward=train_forward,
+    backward=backward,
+    quantize=quantize,
+    forward_int8=forward_int8,
+    lower={"float32": lower_float32, "int8": lower_int8},
+    to_onnx=to_onnx,
+)

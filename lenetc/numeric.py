@@ -1,0 +1,94 @@
+"""Number types of the generated C: what differs between float32 and int8 code, in one place.
+
+A :class:`NumericType` carries the C element type, its size, how constants are written and
+which arithmetic finishes a linear layer (an activation in float, a requantization in int8).
+The dtype string a user passes is turned into one of these once, at the API boundary; below
+it, code asks the type instead of comparing strings. :class:`QParams` is the affine int8
+quantization of one tensor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LenetcError
+
+
+def c_float(v: float) -> str:
+    """A C float literal that reads back as exactly the same float32."""
+    v = float(np.float32(v))
+    if math.isinf(v):
+        return "HUGE_VALF" if v > 0 else "(-HUGE_VALF)"
+    s = f"{v:.9g}"
+    if not any(ch in s for ch in ".en"):
+        s += ".0"
+    return f"{s}f"
+
+
+def c_int(v: int) -> str:
+    """A C integer literal; negative values are parenthesised so they survive any context."""
+    v = int(v)
+    return str(v) if v >= 0 else f"({v})"
+
+
+def c_array(values: np.ndarray, ctype: str, per_line: int = 8) -> str:
+    """The body of a C array initialiser, ``per_line`` values a line."""
+    fmt = c_float if ctype == "float" else (lambda v: str(int(v)))
+    items = [fmt(v) for v in np.asarray(values).reshape(-1)]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n    ".join(lines)
+
+
+@dataclass(frozen=True)
+class NumericType:
+    """One arithmetic of the generated C.
+
+    ``ctype`` is the activation element type, ``elem_bytes`` its size, ``epilogue`` how a
+    linear layer turns its accumulator into an output (``activation`` in float, ``requantize``
+    in int8) and ``consts_per_line`` how densely constant arrays are printed.
+    """
+
+    name: str
+    ctype: str
+    elem_bytes: int
+    is_float: bool
+    epilogue: str
+    consts_per_line: int
+
+    def literal(self, value: float) -> str:
+        """``value`` as a C literal of this type."""
+        return c_float(value) if self.is_float else c_int(int(value))
+
+
+FLOAT32 = NumericType("float32", "float", 4, True, "activation", 8)
+INT8 = NumericType("int8", "int8_t", 1, False, "requantize", 16)
+NUMERIC_TYPES = {t.name: t for t in (FLOAT32, INT8)}
+
+
+def numeric_type(name: str | NumericType) -> NumericType:
+    """The :class:`NumericType` called ``name`` (``float32`` or ``int8``)."""
+    if isinstance(name, NumericType):
+        return name
+    try:
+        return NUMERIC_TYPES[name]
+    except KeyError:
+        raise LenetcError(f"dtype '{name}' is not supported ({', '.join(NUMERIC_TYPES)})") from None
+
+
+@dataclass(frozen=True)
+class QParams:
+    """Affine int8 quantization of one tensor: ``real = scale * (q - zero_point)``."""
+
+    scale: float
+    zero_point: int
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Float -> int8, round half to even (NumPy's rounding), saturated to [-128, 127]."""
+        q = np.round(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
+        return np.clip(q, -128, 127).astype(np.int8)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        return (np.asarray(q, dtype=np.float64) - self.zero_point) * self.scale
