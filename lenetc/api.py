@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import CompiledNetwork, build
+from .build import HOST_FLAGS, CompiledNetwork, build, compiler, native_flags
 from .codegen.artifact import Generated, generated
+from .codegen.dialect import PORTABLE, Portable, host_dialect
 from .codegen.plan import make_plan
 from .datasets import mnist
 from .errors import LenetcError
@@ -77,14 +78,19 @@ def generate(
     prefix: str | None = None,
     dtype: str | None = None,
     calibration=None,
+    target: str | Portable = PORTABLE,
 ) -> Generated:
     """Plan and render ``model``'s C; with ``out_dir`` write ``<prefix>.h`` and ``<prefix>.c`` there.
+
+    ``target`` is the dialect the C is for (``portable``, the default, builds with any C99
+    compiler; ``x86``, ``neon``, ``cortex-m-dsp``, ``cortex-m-mve``; see
+    :mod:`lenetc.codegen.dialect`).
 
     Returns the :class:`Generated` artifact (plan, files, symbols, memory; ``paths`` of the
     written files, which iterating over it yields). Files are rendered in memory and written
     under temporary names, then renamed, so a failure leaves no half-written output.
     """
-    gen = generated(make_plan(prepare(model, dtype, calibration), prefix))
+    gen = generated(make_plan(prepare(model, dtype, calibration), prefix, target))
     return gen.write(out_dir) if out_dir is not None else gen
 
 
@@ -95,9 +101,14 @@ def compile(  # noqa: A001 - the public name since 0.1
     flags: list[str] | None = None,
     calibration=None,
 ) -> CompiledNetwork:
-    """Generate, compile (``-O3`` plus the host's SIMD flags) and load ``model``'s C.
+    """Generate ``model``'s C for the host's dialect, compile it (``-O3`` plus the host's SIMD
+    flags, unless ``flags`` are given) and load it.
 
     With ``dtype="int8"``, ``calibration`` is a :class:`QuantizedNetwork` or calibration images
     (None: MNIST training digits); the result is then a :class:`~lenetc.build.CompiledInt8Network`.
+    The dialect is detected from what the compiler predefines under the flags it builds with.
     """
-    return build(generate(model, None, prefix, dtype, calibration), flags)
+    cc = compiler()
+    flags = list(flags) if flags is not None else [*HOST_FLAGS, *native_flags(cc)]
+    dialect = host_dialect(cc, tuple(flags))
+    return build(generate(model, None, prefix, dtype, calibration, dialect), flags)

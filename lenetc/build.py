@@ -21,10 +21,32 @@ from .codegen.artifact import Generated
 from .errors import LenetcError
 from .reference import as_batch, predict_classes
 
-#: Flags for the host build; the generated C itself needs none of them. -fno-trapping-math
-#: changes no result (only floating-point exception flags) and lets GCC vectorise the
-#: compares in tanh/sigmoid and the clamps.
-HOST_FLAGS = ("-std=c99", "-O3", "-fno-trapping-math", "-fPIC")
+#: Flags for the host build; the generated C itself needs none of them. -ffp-contract=off is
+#: the float policy (only the explicit fmaf calls fuse; clang contracts by default, and
+#: -std=c99 stops only GCC). -fno-trapping-math changes no result (only floating-point
+#: exception flags) and lets GCC vectorise the compares in tanh/sigmoid and the clamps.
+HOST_FLAGS = ("-std=c99", "-O3", "-ffp-contract=off", "-fno-trapping-math", "-fPIC")
+
+#: What the entry points' status codes mean (see the generated header).
+STATUS_MESSAGES = {
+    -1: "a NULL pointer was passed",
+    -2: "the workspace is misaligned",
+    -3: "the image count is negative",
+    -4: "an input value is NaN or Inf (the generated C refuses non-finite input)",
+}
+
+
+def _check_status(status: int) -> None:
+    if status != 0:
+        raise LenetcError(f"generated C returned status {status}: {STATUS_MESSAGES.get(status, 'unknown status')}")
+
+
+def check_finite(x: np.ndarray) -> None:
+    """Refuse NaN and Inf in a float input, as the C does, naming the first bad element."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
 
 
 def cache_dir() -> Path:
@@ -68,6 +90,13 @@ class CompiledNetwork:
         self.input_shape = tuple(plan.net.input_shape)
         self.output_size = plan.output_size
         self.arena_bytes = plan.arena_bytes
+        self.align = plan.dialect.align
+
+    def workspace(self) -> np.ndarray:
+        """A fresh workspace of ``arena_bytes`` bytes aligned as the C requires."""
+        raw = np.empty(self.arena_bytes + self.align, dtype=np.uint8)
+        skip = -raw.ctypes.data % self.align
+        return raw[skip : skip + max(self.arena_bytes, 1)]
 
     @property
     def source_files(self) -> list[Path]:
@@ -76,17 +105,16 @@ class CompiledNetwork:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         batch, single = as_batch(x, self.input_shape)
         inp = np.ascontiguousarray(batch, dtype=np.float32)
+        check_finite(inp)
         n = inp.shape[0]
         out = np.empty((n, self.output_size), dtype=np.float32)
-        workspace = np.empty(max(self.arena_bytes, 1) // 4 + 1, dtype=np.float32)
         status = self._run_batch(
             self.ffi.from_buffer("float[]", inp),
             self.ffi.from_buffer("float[]", out),
             n,
-            self.ffi.from_buffer("float[]", workspace),
+            self.ffi.from_buffer("unsigned char[]", self.workspace()),
         )
-        if status != 0:
-            raise LenetcError(f"generated C returned status {status}")
+        _check_status(status)
         return out[0] if single else out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -112,15 +140,13 @@ class CompiledInt8Network(CompiledNetwork):
         inp = np.ascontiguousarray(batch)
         n = inp.shape[0]
         out = np.empty((n, self.output_size), dtype=self.out_dtype)
-        workspace = np.empty(max(self.arena_bytes, 1) // 4 + 1, dtype=np.int32)
         status = self._run_batch(
             self.ffi.from_buffer("int8_t[]", inp),
             self.ffi.from_buffer("int32_t[]" if self.out_dtype == np.int32 else "int8_t[]", out),
             n,
-            self.ffi.from_buffer("int32_t[]", workspace),
+            self.ffi.from_buffer("unsigned char[]", self.workspace()),
         )
-        if status != 0:
-            raise LenetcError(f"generated C returned status {status}")
+        _check_status(status)
         return out[0] if single else out
 
     def __call__(self, x: np.ndarray, raw: bool = False):

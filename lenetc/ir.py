@@ -17,6 +17,9 @@ import numpy as np
 from .names import unique_identifier
 from .numeric import NumericType
 
+#: Sizes of the C scalar types kernels use for scratch.
+SCALAR_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
+
 
 @dataclass
 class Const:
@@ -36,11 +39,18 @@ class Tensor:
     storage: str = "arena"  # input | output | arena
     buffer: int = -1  # tensors written in place share a buffer id
     offset: int = 0  # bytes into the arena
+    elem_bytes: int = 0  # 0: the plan's element size; kernel scratch says its own
+    ctype: str = ""  # "": the plan's element type
+
+    def nbytes(self, default_elem_bytes: int) -> int:
+        return self.size * (self.elem_bytes or default_elem_bytes)
 
 
 @dataclass
 class Op:
-    """One kernel call: ``template`` renders a function ``<prefix>_<fn>(in, out)``."""
+    """One kernel call: ``template`` renders a function ``<prefix>_<fn>(in, out)``, or
+    ``(in, out, scratch)`` when the kernel needs working memory (``scratch`` is then the id of an
+    arena tensor alive during this op only)."""
 
     template: str
     fn: str
@@ -50,6 +60,7 @@ class Op:
     ctx: dict[str, Any] = field(default_factory=dict)
     inplace: bool = False
     doc: str = ""
+    scratch: int = -1
 
 
 class Lowering:
@@ -83,11 +94,20 @@ class Lowering:
         """Reserve a unique C function name for ``layer`` (its constants are named after it)."""
         return unique_identifier(f"{layer}{'_' + what if what else ''}", self.used_fns)
 
-    def emit(self, template: str, layer: str, src: int, out_shape, ctx=None, *, inplace=False, doc="", fn="") -> int:
+    def emit(
+        self, template: str, layer: str, src: int, out_shape, ctx=None, *, inplace=False, doc="", fn="", scratch=None
+    ) -> int:
         """Append an op reading tensor ``src``; returns the tensor it writes. ``fn`` is a
-        function name reserved earlier with :meth:`fn_name` (its constants already use it)."""
+        function name reserved earlier with :meth:`fn_name` (its constants already use it).
+        ``scratch`` is ``(ctype, elements)`` of working memory the kernel needs, planned in the arena."""
         dst = src if inplace else self.tensor(tuple(out_shape))
         if inplace:
             self.tensors[dst].shape = tuple(out_shape)
-        self.ops.append(Op(template, fn or self.fn_name(layer), layer, src, dst, ctx or {}, inplace, doc))
+        op = Op(template, fn or self.fn_name(layer), layer, src, dst, ctx or {}, inplace, doc)
+        if scratch is not None:
+            ctype, count = scratch
+            op.scratch = self.tensor((count,))
+            self.tensors[op.scratch].elem_bytes = SCALAR_BYTES[ctype]
+            self.tensors[op.scratch].ctype = ctype
+        self.ops.append(op)
         return dst

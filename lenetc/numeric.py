@@ -86,8 +86,13 @@ class QParams:
     zero_point: int
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Float -> int8, round half to even (NumPy's rounding), saturated to [-128, 127]."""
-        q = np.round(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
+        """Float -> int8, round half to even (NumPy's rounding), saturated to [-128, 127].
+        NaN and Inf are refused (as the float C refuses them), never mapped silently."""
+        x = np.asarray(x, dtype=np.float64)
+        if not np.isfinite(x).all():
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise LenetcError(f"cannot quantize NaN or Inf (first at index {where}): lenetc refuses non-finite input")
+        q = np.round(x / self.scale) + self.zero_point
         return np.clip(q, -128, 127).astype(np.int8)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:

@@ -34,10 +34,14 @@ def forward(net, x: np.ndarray, *, return_all: bool = False):
     """Run ``net`` on ``x`` in float64.
 
     Returns (N, *output_shape) for a batch, the output alone for a single image, or with
-    ``return_all`` the list of every layer's batch output (input first).
+    ``return_all`` the list of every layer's batch output (input first). NaN and Inf inputs
+    are refused, as the generated C refuses them.
     """
     batch, single = as_batch(x, net.input_shape)
     h = batch.astype(np.float64)
+    if not np.isfinite(h).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(h))[0])
+        raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
     outs = [h]
     for layer in net.layers:
         h = kind_of(layer).forward(layer, h, net.params)

@@ -20,9 +20,8 @@ from ..kinds.shared_ops import emit_copy
 from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
 from ..quant.qnetwork import QuantizedNetwork
+from .dialect import PORTABLE, Portable, get_dialect
 
-#: Arena offsets and sizes are multiples of this many bytes (one cache line, any SIMD width).
-ARENA_ALIGN = 64
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -31,7 +30,8 @@ class Plan:
     """Everything the templates need: ops in order, constants, tensors and the arena size.
 
     ``numeric`` is the arithmetic of the C; ``qnet`` the quantized network of an int8 plan
-    (its scales and zero points), None for float32.
+    (its scales and zero points), None for float32; ``dialect`` the CPU family the C is for
+    (its alignment, its primitives header).
     """
 
     net: Network
@@ -43,6 +43,7 @@ class Plan:
     arena_bytes: int
     arena_lower_bound: int
     qnet: QuantizedNetwork | None = None
+    dialect: Portable = PORTABLE
 
     @property
     def dtype(self) -> str:
@@ -123,22 +124,21 @@ def _assign_storage(lw: Lowering) -> None:
             t.storage = "output"
 
 
-def _align(n: int) -> int:
-    return -(-n // ARENA_ALIGN) * ARENA_ALIGN
-
-
-def _place_arena(lw: Lowering, elem_bytes: int) -> tuple[int, int]:
-    """Give every arena buffer an offset; returns (arena bytes, lower bound from liveness)."""
+def _place_arena(lw: Lowering, elem_bytes: int, align: int) -> tuple[int, int]:
+    """Give every arena buffer (tensors and kernel scratch) an offset that is a multiple of
+    ``align``; returns (arena bytes, lower bound from liveness)."""
     live: dict[int, list[int]] = {}
     size: dict[int, int] = {}
     for k, op in enumerate(lw.ops):
-        for tid in (op.src, op.dst):
+        for tid in (op.src, op.dst, op.scratch):
+            if tid < 0:
+                continue
             t = lw.tensors[tid]
             if t.storage != "arena":
                 continue
             span = live.setdefault(t.buffer, [k, k])
             span[0], span[1] = min(span[0], k), max(span[1], k)
-            size[t.buffer] = max(size.get(t.buffer, 0), _align(t.size * elem_bytes))
+            size[t.buffer] = max(size.get(t.buffer, 0), -(-t.nbytes(elem_bytes) // align) * align)
     # Lower bound: the most bytes alive during any one op.
     bound = max((sum(size[b] for b, (a, z) in live.items() if a <= k <= z) for k in range(len(lw.ops))), default=0)
     placed: list[tuple[int, int, int, int]] = []  # (offset, end, first op, last op)
@@ -167,12 +167,14 @@ def c_prefix(name: str, prefix: str | None = None) -> str:
     return prefix
 
 
-def make_plan(model: Network | QuantizedNetwork, prefix: str | None = None) -> Plan:
-    """Lower ``model`` to kernel ops and plan its arena. ``prefix`` names every C symbol.
+def make_plan(model: Network | QuantizedNetwork, prefix: str | None = None, dialect: str | Portable = PORTABLE) -> Plan:
+    """Lower ``model`` to kernel ops and plan its arena. ``prefix`` names every C symbol;
+    ``dialect`` is the CPU family the C is for (:mod:`lenetc.codegen.dialect`, default portable).
 
     A :class:`Network` gives float32 C; a :class:`QuantizedNetwork` (from :func:`lenetc.quantize`)
     integer-only int8 C with its scales and zero points.
     """
+    dialect = get_dialect(dialect)
     qnet = model if isinstance(model, QuantizedNetwork) else None
     net = qnet.net if qnet is not None else model
     if not isinstance(net, Network):
@@ -183,5 +185,5 @@ def make_plan(model: Network | QuantizedNetwork, prefix: str | None = None) -> P
     lw = Lowering(prefix, numeric, net.params)
     _lower(lw, _nodes(model), net.input_shape)
     _assign_storage(lw)
-    arena, bound = _place_arena(lw, numeric.elem_bytes)
-    return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet)
+    arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
+    return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect)

@@ -15,14 +15,23 @@ from ..activations import act_expr
 from ..errors import LenetcError
 from ..numeric import c_array, c_float
 from ..paths import csrc_dir, templates_dir
+from .dialect import PORTABLE
 from .plan import Plan
 
-#: The hand-written helper header of each numeric type, and how to tell which of its
-#: routines the generated code calls (only those are compiled: no unused statics).
-_HELPERS = {
-    "float32": ("lenetc_float.h", re.compile(r"\blenetc_(\w+?f)\(")),
-    "int8": ("lenetc_int8.h", re.compile(r"\blenetc_(requant|round_div)\(")),
-}
+#: The hand-written helper header of each numeric type (after the dialect's primitives).
+_NUMERIC_HELPERS = {"float32": "lenetc_float.h", "int8": "lenetc_int8.h"}
+#: A call of a helper routine; only the routines the generated code calls are compiled.
+_HELPER_CALL = re.compile(r"\blenetc_(\w+)\(")
+_COMMENT_BREAKERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def comment_text(text: object) -> str:
+    """``text`` made safe inside a C block comment or a ``#`` comment of a Makefile: control
+    characters (newlines included) become spaces and ``*/`` / ``/*`` are broken apart."""
+    s = _COMMENT_BREAKERS.sub(" ", str(text))
+    while "*/" in s or "/*" in s:
+        s = s.replace("*/", "* /").replace("/*", "/ *")
+    return s
 
 
 @lru_cache(maxsize=1)
@@ -37,17 +46,20 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["c_float"] = c_float
+    env.filters["comment"] = comment_text
     env.globals["act_expr"] = act_expr
     env.globals["c_array"] = c_array
     return env
 
 
-def _helpers(code: str, numeric_name: str) -> str:
-    """The helper header, enabling just the routines ``code`` calls."""
-    header, calls = _HELPERS[numeric_name]
-    used = sorted(set(calls.findall(code)))
+def _helpers(code: str, plan: Plan) -> str:
+    """The dialect's primitives, the portable fallbacks and the number type's helpers, enabling
+    just the routines ``code`` calls."""
+    used = sorted(set(_HELPER_CALL.findall(code)))
     defines = "".join(f"#define LENETC_USE_{name.upper()} 1\n" for name in used)
-    return defines + (csrc_dir() / header).read_text()
+    headers = [plan.dialect.header, PORTABLE.header] if plan.dialect.header != PORTABLE.header else [PORTABLE.header]
+    headers.append(_NUMERIC_HELPERS[plan.numeric.name])
+    return defines + "\n".join((csrc_dir() / h).read_text() for h in headers)
 
 
 def _context(plan: Plan) -> dict:
@@ -68,6 +80,7 @@ def _context(plan: Plan) -> dict:
         "tensors": plan.tensors,
         "helpers": "@HELPERS@",
         "output_is_distance": int(net.output_kind == "distance"),
+        "for_cffi": False,
     }
 
 
@@ -78,13 +91,13 @@ def render(plan: Plan) -> dict[str, str]:
     code = env.get_template("model.c.j2").render(ctx)
     return {
         f"{plan.prefix}.h": env.get_template("model.h.j2").render(ctx),
-        f"{plan.prefix}.c": code.replace("@HELPERS@", _helpers(code, plan.numeric.name), 1),
+        f"{plan.prefix}.c": code.replace("@HELPERS@", _helpers(code, plan), 1),
     }
 
 
 def cdef(plan: Plan) -> str:
     """Declarations for cffi: the header without preprocessor guards."""
-    return environment().get_template("model.cdef.j2").render(_context(plan))
+    return environment().get_template("model.cdef.j2").render({**_context(plan), "for_cffi": True})
 
 
 def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:

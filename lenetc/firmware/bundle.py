@@ -188,10 +188,12 @@ def write_example(
     ``model`` is a :class:`~lenetc.Network` (with ``dtype`` and ``calibration`` as for
     :func:`lenetc.generate`) or a :class:`~lenetc.QuantizedNetwork`. ``digits`` as for
     :func:`as_digits` (default: the first MNIST test digits). ``target`` is the Makefile's
-    default TARGET (default ``host``). Files are rendered in memory first and each is written
-    through a temporary name and a rename.
+    default TARGET (default ``host``) and the code generator's dialect is that target's (the C
+    keeps portable fallbacks, so the other targets build too). Files are rendered in memory
+    first and each is written through a temporary name and a rename.
     """
-    gen = generate(model, None, prefix, dtype, calibration)
+    default_target = get_target(target or "host")
+    gen = generate(model, None, prefix, dtype, calibration, default_target.dialect)
     example = make_example(gen.plan, digits)
-    gen.write(out_dir, render_example(gen.plan, example, target or "host"))
+    gen.write(out_dir, render_example(gen.plan, example, default_target.name))
     return Bundle(Path(out_dir), gen)

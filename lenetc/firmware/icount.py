@@ -57,7 +57,7 @@ def count_instructions(
     if t.kind != "baremetal":
         raise LenetcError(f"instruction counting needs a Cortex-M target, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-icount-", dir=work_dir) as tmp:
-        bundle = write_example(model, Path(tmp), dtype=dtype, digits=digits, calibration=calibration)
+        bundle = write_example(model, Path(tmp), dtype=dtype, digits=digits, target=t.name, calibration=calibration)
         result = build_and_run(bundle, t, icount=True, make_vars={"OPT": opt})
     if not result.ok or not result.ticks:
         raise LenetcError(f"the example for '{t.name}' failed (status {result.returncode}):\n{result.stdout[-800:]}")

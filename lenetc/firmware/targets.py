@@ -43,10 +43,10 @@ class Target:
     script fills; ``boot`` is where the vector table must sit when it is not the start of
     ``flash`` (the AN547's 512 KiB ITCM at address 0). ``systick_hz`` is the SysTick clock:
     with ``-icount shift=0`` one guest instruction takes 1 ns, so one tick is
-    ``1e9 / systick_hz`` instructions. ``dialect`` names the instruction-set extensions a
-    kernel could use there (the generated C is portable today; the planner may pick
-    kernels by it): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7), ``cortex-m-mve`` (Helium,
-    M55), ``neon`` (Arm64) or ``native`` (the host compiler's -march=native).
+    ``1e9 / systick_hz`` instructions. ``dialect`` names the code generator's dialect for
+    this CPU (:mod:`lenetc.codegen.dialect`): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7),
+    ``cortex-m-mve`` (Helium, M55) or ``neon`` (Arm64); the example's host build is portable
+    (the Python build, :func:`lenetc.compile`, detects the host's dialect instead).
     """
 
     name: str
@@ -124,7 +124,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target(
             "host", "host", "this machine, native compiler",
-            cc="cc", dialect="native", ldflags=("-lm",), packages=("gcc",),
+            cc="cc", ldflags=("-lm",), packages=("gcc",),
         ),
         _cortex_m(
             "cortex-m4", "Cortex-M4F, MPS2 AN386", "mps2-an386",

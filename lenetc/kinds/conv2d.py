@@ -270,7 +270,9 @@ def lower_int8(lw, node: Node, src: int) -> int:
     else:
         comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {pad_to(seg)}"
         ctx["weight"] = lw.const(fn, "weight", pad_cols(q.weight.reshape(oc, -1), pad_to(seg)), "int8_t", comment)
-    return lw.emit("conv2d/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn)
+    return lw.emit(
+        "conv2d/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", nseg * pad_to(seg))
+    )
 
 
 # ---- ONNX --------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarr
         n_pad=n_pad,
         weight=lw.const(fn, "weight", pad_cols(w, n_pad), "int8_t", comment),
     )
-    return lw.emit("dense/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn)
+    return lw.emit("dense/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", n_pad))
 
 
 def _take_perm(lw) -> np.ndarray | None:

@@ -180,13 +180,13 @@ def _ctx(layer: Pool2D, in_shape, out_shape) -> dict:
 
 def lower_float32(lw, node: Node, src: int) -> int:
     ctx = _ctx(node.layer, node.in_shape, node.out_shape)
-    return lw.emit("pool2d/float32", node.layer.name, src, node.out_shape, ctx, doc=node.layer.describe(node.in_shape))
+    return lw.emit("pool2d/pool2d", node.layer.name, src, node.out_shape, ctx, doc=node.layer.describe(node.in_shape))
 
 
 def lower_int8(lw, node: Node, src: int) -> int:
     q = node.q
     ctx = {**_ctx(q.layer, q.in_shape, q.out_shape), "zp": q.in_q.zero_point}
-    return lw.emit("pool2d/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q))
+    return lw.emit("pool2d/pool2d", q.name, src, q.out_shape, ctx, doc=qdoc(q))
 
 
 def to_onnx(g, layer: Pool2D, in_shape, p: Params, x: str) -> str:

@@ -1,0 +1,20 @@
+/* lenetc primitives, portable C99: the fallback of every CPU family. A family header, inlined
+ * before this one, defines LENETC_HAVE_<NAME> for each routine it implements faster; this file
+ * fills in the rest. Every routine is compiled only where the model's code defines
+ * LENETC_USE_<NAME>, and each gives exactly the same result on every path.
+ *
+ * lenetc_dot_s16s8: sum of x[i] * w[i] for i < n, n a multiple of 16; x holds int8 values
+ *   widened to int16, w int8. |sum| stays below 2^31 (the planner proves the bound), and
+ *   integer sums are exact in any order, so every family may reorder them.
+ */
+#if defined(LENETC_USE_DOT_S16S8) && !defined(LENETC_HAVE_DOT_S16S8)
+static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
+{
+    int32_t acc = 0;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        acc += (int32_t)x[i] * (int32_t)(int16_t)w[i];
+    }
+    return acc;
+}
+#endif

@@ -1,0 +1,23 @@
+/* lenetc primitives for x86-64 (AVX2; AVX-512BW where the compiler enables it). Without those
+ * features the portable routines (inlined after this file) are used: same results. */
+#if defined(LENETC_USE_DOT_S16S8) && defined(__AVX2__)
+#include <immintrin.h>
+#define LENETC_HAVE_DOT_S16S8 1
+/* vpmovsxbw + vpmaddwd: each pair of int16 products is summed exactly into an int32 lane
+ * (|x w| <= 2^14), then the lanes are added. */
+static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
+{
+    __m256i acc = _mm256_setzero_si256();
+    __m128i s;
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x + i));
+        const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + i)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, wv));
+    }
+    s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+#endif
