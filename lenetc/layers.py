@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -37,6 +38,8 @@ class Act:
     def __post_init__(self) -> None:
         if self.fn not in ACTIVATIONS:
             raise LenetcError(f"unknown activation '{self.fn}' (known: {', '.join(ACTIVATIONS)})")
+        if not math.isfinite(self.alpha) or math.isnan(self.lo) or math.isnan(self.hi) or self.lo > self.hi:
+            raise LenetcError(f"activation '{self.fn}': alpha must be finite and lo <= hi (got {self})")
 
     def to_json(self) -> Any:
         if self.fn == "leaky_relu":
@@ -59,23 +62,36 @@ def _json_float(v: float) -> Any:
     return str(v) if math.isinf(v) else v
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, int):
-        return (v, v)
-    a, b = v
-    return (int(a), int(b))
+def _int(v: Any, what: str = "value") -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise LenetcError(f"{what} must be an integer, got {v!r}")
+    return int(v)
+
+
+def _ints(v: Any, sizes: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """An int or a sequence of ``sizes[i]`` ints, as a tuple (an int is repeated ``sizes[-1]`` times)."""
+    if isinstance(v, (list, tuple)):
+        if len(v) not in sizes:
+            raise LenetcError(f"{what} must have {' or '.join(map(str, sizes))} values, got {list(v)}")
+        return tuple(_int(x, what) for x in v)
+    return (_int(v, what),) * sizes[-1]
+
+
+def _pair(v: Any, what: str = "kernel") -> tuple[int, int]:
+    return _ints(v, (2,), what)  # type: ignore[return-value]
 
 
 def _quad(v: Any) -> tuple[int, int, int, int]:
     """Padding as (top, left, bottom, right); an int or an (h, w) pair is symmetric."""
-    if isinstance(v, int):
-        return (v, v, v, v)
-    v = tuple(int(x) for x in v)
-    if len(v) == 2:
-        return (v[0], v[1], v[0], v[1])
-    if len(v) == 4:
-        return v  # type: ignore[return-value]
-    raise LenetcError(f"padding must have 1, 2 or 4 values, got {v}")
+    v = _ints(v, (2, 4), "padding")
+    return (v[0], v[1], v[0], v[1]) if len(v) == 2 else v  # type: ignore[return-value]
+
+
+def _at_least(layer: Layer, minimum: int, **values: Any) -> None:
+    """Raise if any of the named ints (or tuples of ints) is below ``minimum``."""
+    for what, value in values.items():
+        if min(value if isinstance(value, tuple) else (value,)) < minimum:
+            raise LenetcError(f"layer '{layer.name}': {what} must be at least {minimum}, got {value}")
 
 
 def _pooled(size: int, k: int, s: int, p0: int, p1: int, ceil_mode: bool) -> int:
@@ -142,11 +158,14 @@ class Conv2D(Layer):
     kind: ClassVar[str] = "conv2d"
 
     def __post_init__(self) -> None:
-        self.kernel, self.stride, self.padding = (
-            _pair(self.kernel),
-            _pair(self.stride),
-            _quad(self.padding),
-        )
+        try:
+            self.kernel, self.stride = _pair(self.kernel), _pair(self.stride, "stride")
+            self.padding = _quad(self.padding)
+            self.out_channels, self.groups = _int(self.out_channels, "out_channels"), _int(self.groups, "groups")
+        except LenetcError as exc:
+            raise LenetcError(f"layer '{self.name}': {exc}") from None
+        _at_least(self, 1, out_channels=self.out_channels, kernel=self.kernel, stride=self.stride, groups=self.groups)
+        _at_least(self, 0, padding=self.padding)
 
     def output_shape(self, in_shape: Shape) -> Shape:
         c, h, w = _chw(self, in_shape)
@@ -201,6 +220,10 @@ class Subsampling(Layer):
     act: Act | None = None
     kind: ClassVar[str] = "subsampling"
 
+    def __post_init__(self) -> None:
+        self.size = _int(self.size, f"layer '{self.name}': size")
+        _at_least(self, 1, size=self.size)
+
     def output_shape(self, in_shape):
         c, h, w = _chw(self, in_shape)
         if h % self.size or w % self.size:
@@ -239,9 +262,18 @@ class Pool2D(Layer):
     def __post_init__(self) -> None:
         if self.mode not in ("max", "avg"):
             raise LenetcError(f"layer '{self.name}': pooling mode must be 'max' or 'avg', not '{self.mode}'")
-        self.kernel = _pair(self.kernel)
-        self.stride = _pair(self.stride) if self.stride is not None else self.kernel
-        self.padding = _quad(self.padding)
+        try:
+            self.kernel = _pair(self.kernel)
+            self.stride = _pair(self.stride, "stride") if self.stride is not None else self.kernel
+            self.padding = _quad(self.padding)
+        except LenetcError as exc:
+            raise LenetcError(f"layer '{self.name}': {exc}") from None
+        _at_least(self, 1, kernel=self.kernel, stride=self.stride)
+        _at_least(self, 0, padding=self.padding)
+        (kh, kw), (pt, pl, pb, pr) = self.kernel, self.padding
+        if max(pt, pb) >= kh or max(pl, pr) >= kw:
+            # a window lying wholly in the padding would have no input to take the max or mean of
+            raise LenetcError(f"layer '{self.name}': padding {list(self.padding)} must be smaller than the window")
 
     def output_shape(self, in_shape):
         c, h, w = _chw(self, in_shape)
@@ -282,6 +314,10 @@ class Dense(Layer):
     units: int = 1
     act: Act | None = None
     kind: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        self.units = _int(self.units, f"layer '{self.name}': units")
+        _at_least(self, 1, units=self.units)
 
     def output_shape(self, in_shape):
         return (self.units,)
@@ -335,6 +371,10 @@ class RBF(Layer):
 
     units: int = 10
     kind: ClassVar[str] = "rbf"
+
+    def __post_init__(self) -> None:
+        self.units = _int(self.units, f"layer '{self.name}': units")
+        _at_least(self, 1, units=self.units)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 1:
@@ -411,11 +451,11 @@ def layer_from_json(obj: dict[str, Any]) -> Layer:
     unknown = set(obj) - names
     if unknown:
         raise LenetcError(f"layer '{obj.get('name')}': unknown field(s) {sorted(unknown)}")
-    if "act" in obj:
-        obj["act"] = Act.from_json(obj["act"])
-    if "padding" in obj and isinstance(obj["padding"], list):
-        obj["padding"] = tuple(obj["padding"])
     try:
+        if "act" in obj:
+            obj["act"] = Act.from_json(obj["act"])
+        if "padding" in obj and isinstance(obj["padding"], list):
+            obj["padding"] = tuple(obj["padding"])
         return cls(**obj)
-    except TypeError as exc:
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise LenetcError(f"layer '{obj.get('name')}': {exc}") from None

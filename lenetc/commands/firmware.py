@@ -8,7 +8,7 @@ import json
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import format_report, measure
 from ..firmware.targets import TARGETS
-from .core import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args
 
 
 def register(subparsers) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import LenetcError
-from .core import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

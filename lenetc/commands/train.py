@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import LenetcError
-from ..network import Network
+from ..outputs import check_output_file
 from ..quant.cli import add_eval_int8_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -18,17 +18,6 @@ def _add_data_arg(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory with the MNIST idx files (default: $LENETC_DATA, else the copy shipped with lenetc)",
     )
-
-
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="zoo name (lenet5, lenet-caffe, ...) or model file (.npz)")
-    p.add_argument("--weights", metavar="F", help="weights .npz for a zoo model, or random:SEED")
-
-
-def _load_model(args: argparse.Namespace) -> Network:
-    from ..models import load
-
-    return load(args.model, args.weights)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -46,9 +35,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         shift=args.shift,
         limit=args.limit,
     )
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise LenetcError(f"cannot write '{out}': directory '{out.parent}' does not exist")
+    out = check_output_file(Path(args.output))  # now, not after hours of training
     train_data = datasets.mnist("train", args.data)
     test_data = datasets.mnist("test", args.data)
 
@@ -80,7 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, format_report, plot_report
 
-    net = _load_model(args)
+    net = model_from_args(args)
+    if args.plot:
+        check_output_file(args.plot)  # before the evaluation, not after it
+    note_if_guessed(net)
     if args.dtype == "int8":
         from ..datasets import mnist_inputs
         from ..quant.cli import eval_int8
@@ -116,7 +106,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="accuracy on the 10,000 MNIST test digits, with a confusion matrix")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--backend", choices=["c", "reference"], default="c", help="compiled C (default) or NumPy reference")
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..names import safe_name
 from ..network import Network
 from .builder import ChainBuilder
 from .onnx_fold import one_line
@@ -269,7 +270,7 @@ def load_keras(path: str | Path) -> Network:
         raise LenetcError(f"Keras file '{path}' does not exist")
     config, weights, h5 = _read(path)
     try:
-        name = path.stem.replace(".", "_") or "keras_model"
+        name = safe_name(path.stem, "keras_model")
         return KerasImporter(config, weights, name).run()
     except LenetcError as exc:
         raise LenetcError(one_line(str(exc))) from None

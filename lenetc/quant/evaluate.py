@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codegen.render import write_files_atomic
+from ..outputs import write_file_atomic
 from ..reference import LAYER_FORWARD, predict_classes
 from .qnetwork import QuantizedNetwork
 from .reference_int8 import forward_int8
@@ -117,6 +117,5 @@ def plot_sqnr(layers: list[LayerSQNR], path: str | Path, title: str = "") -> Pat
         parts.append(f'<text x="{x + bw * 0.35:.1f}" y="{h - bottom - bh - 4:.1f}" text-anchor="middle">{label}</text>')
         parts.append(f'<text x="{x + bw * 0.35:.1f}" y="{h - bottom + 16}" text-anchor="middle">{r.name}</text>')
     parts.append("</svg>\n")
-    out = Path(path)
-    write_files_atomic(out.parent, {out.name: "\n".join(parts)})
-    return out
+    svg = "\n".join(parts).encode()
+    return write_file_atomic(path, lambda fh: fh.write(svg))
