@@ -187,7 +187,18 @@ def ort_session(model, threads: int = 1):
 
 
 def run_session(sess, x: np.ndarray) -> np.ndarray:
-    """Run ``sess`` on lenetc-layout input (N, C, H, W) or one sample; returns (N, outputs) or (outputs,)."""
+    """Run ``sess`` on lenetc-layout input (N, C, H, W) or one sample; returns (N, outputs) or (outputs,).
+    An ONNX Runtime failure is a one-line :class:`LenetcError`."""
+    try:
+        return _run_session(sess, x)
+    except LenetcError:
+        raise
+    except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidArgument, ...)
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LenetcError(f"ONNX Runtime failed to run the model: {msg}") from None
+
+
+def _run_session(sess, x: np.ndarray) -> np.ndarray:
     inp = sess.get_inputs()[0]
     dims = list(inp.shape)
     sample = math.prod(int(d) for d in dims[1:])
