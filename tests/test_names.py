@@ -120,6 +120,7 @@ def test_onnx_node_and_file_names_cannot_inject_c(tmp_path):
     path = tmp_path / 'evil "name" \\ ??.onnx'
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     net = lenetc.load(path)
+    assert net.name == "evil _name_ _ __"  # from the file name: no quote, backslash or trigraph reaches C
     assert all(len(layer.name) <= MAX_NAME_LENGTH for layer in net.layers)
     out = tmp_path / "out"
     lenetc.generate(net, out, prefix="m")
