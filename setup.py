@@ -30,6 +30,9 @@ setup(
             "h5py>=3",
             "pillow>=9",
             "matplotlib>=3.5",
+            # Keras 3 itself writes the .keras fixtures of test_keras3_files.py (jax: the lightest backend)
+            "keras>=3",
+            "jax",
         ],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},

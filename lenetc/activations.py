@@ -30,6 +30,8 @@ class Act:
     def __post_init__(self) -> None:
         if self.fn not in ACTIVATIONS:
             raise LenetcError(f"unknown activation '{self.fn}' (known: {', '.join(ACTIVATIONS)})")
+        if not math.isfinite(self.alpha) or math.isnan(self.lo) or math.isnan(self.hi) or self.lo > self.hi:
+            raise LenetcError(f"activation '{self.fn}': alpha must be finite and lo <= hi (got {self})")
 
     @property
     def spec(self) -> ActivationSpec:

@@ -3,8 +3,6 @@ compiled C or the NumPy reference, and an optional picture of the mistakes."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from . import datasets
 from .api import compile as compile_net
 from .errors import LenetcError
 from .network import Network
+from .outputs import check_output_file, write_file_atomic
 from .reference import forward, predict_classes
 
 BACKENDS = ("c", "reference")
@@ -132,10 +131,7 @@ def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> P
         import matplotlib.pyplot as plt
     except ImportError:
         raise LenetcError("--plot needs matplotlib, which is not installed (pip install matplotlib)") from None
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise LenetcError(f"cannot write '{path}': directory '{directory}' does not exist")
+    path = check_output_file(path)
     wrong = np.flatnonzero(report.labels != report.predictions)[:max_errors]
     cols = 10
     rows = max(1, -(-len(wrong) // cols))
@@ -158,14 +154,7 @@ def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> P
         a.imshow(report.images[idx], cmap="gray_r")
         a.set_title(f"{report.labels[idx]}→{report.predictions[idx]}", fontsize=8)
         a.axis("off")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=directory)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=80, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return write_file_atomic(path, lambda fh: fig.savefig(fh, dpi=80, format="png"))
     finally:
         plt.close(fig)
-    return path

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import zoo
 from .errors import LenetcError
 from .importers.keras_import import load_keras
 from .importers.onnx_import import load_onnx
-from .network import Network
+from .network import Network, Preprocess, stated_preprocess
 from .npz import load_npz
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -23,7 +24,11 @@ def shipped_weights(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def load(model: str | Path, weights: str | Path | None = None) -> Network:
+def load(
+    model: str | Path,
+    weights: str | Path | None = None,
+    preprocess: Preprocess | Mapping[str, float] | None = None,
+) -> Network:
     """Load a model.
 
     ``model`` is a zoo name (``lenet5``, ``lenet-caffe``, ``lenet-keras``, ``lenet5-keras``,
@@ -31,8 +36,18 @@ def load(model: str | Path, weights: str | Path | None = None) -> Network:
     Keras ``.h5``/``.keras`` file (imported by :mod:`lenetc.importers`). ``weights``
     is an ``.npz`` path, ``"random:SEED"`` for reproducible random weights, or None for the
     shipped trained weights (random:0 where none ship).
+
+    ``preprocess`` states how MNIST pixels become the model's input, replacing what the file
+    says or what lenetc guesses for a foreign model: a :class:`Preprocess`, or a mapping with
+    some of ``scale``, ``offset``, ``pad`` (the others are kept).
     """
-    model = str(model)
+    net = _load(str(model), weights)
+    if preprocess is None:
+        return net
+    return net.with_preprocess(stated_preprocess(net.preprocess, preprocess, "the preprocess argument of load()"))
+
+
+def _load(model: str, weights: str | Path | None) -> Network:
     if model in zoo.ZOO:
         arch = zoo.architecture(model)
         if weights is None:

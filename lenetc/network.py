@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,19 +16,46 @@ from .errors import LenetcError
 from .kinds import Layer, Shape, layer_from_json
 from .kinds.rbf import RBF
 from .kinds.softmax import Softmax
+from .names import name_problem, shown
 
 ARCH_KEY = "__arch__"
 FORMAT_VERSION = 1
+#: Most background pixels ``Preprocess.pad`` may add on each side (LeNet-5 adds 2).
+MAX_PAD = 1024
 
 
 @dataclass(frozen=True)
 class Preprocess:
     """How a 28x28 MNIST digit (uint8, 0 = background) becomes this network's input:
-    ``x = pixel * scale + offset``, then ``pad`` pixels of background on every side."""
+    ``x = pixel * scale + offset``, then ``pad`` pixels of background on every side.
+
+    ``source`` says where these numbers come from (the model file, a guess, the user);
+    ``guessed`` is true when nothing stated them. Neither takes part in comparisons.
+    """
 
     scale: float = 1.0 / 255.0
     offset: float = 0.0
     pad: int = 0
+    source: str = field(default="the model", compare=False)
+    guessed: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for what in ("scale", "offset"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise LenetcError(f"preprocess {what} must be a finite number, got {value!r}")
+            object.__setattr__(self, what, float(value))
+        if self.scale == 0:
+            raise LenetcError("preprocess scale must not be 0 (every digit would be the same input)")
+        pad = self.pad
+        if isinstance(pad, bool) or not isinstance(pad, numbers.Integral) or not 0 <= pad <= MAX_PAD:
+            raise LenetcError(f"preprocess pad must be an integer from 0 to {MAX_PAD}, got {pad!r}")
+        object.__setattr__(self, "pad", int(pad))
+
+    def describe(self) -> str:
+        """One line for ``info`` and ``verify``: the mapping and where it comes from."""
+        pad = f", padded by {self.pad}" if self.pad else ""
+        return f"x = pixel * {self.scale:.9g} + {self.offset:.9g}{pad}; source: {self.source}"
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """Map uint8 images (N, 28, 28) to float32 network inputs (N, 1, H, W)."""
@@ -106,15 +136,19 @@ class Network:
     def validate(self, source: str = "") -> Network:
         """Check layer names, shapes and parameters; raise a one-line :class:`LenetcError`."""
         where = f" in {source}" if source else ""
+        problem = name_problem(self.name)
+        if problem:
+            raise LenetcError(f"model name {shown(self.name)}{where} {problem}")
         if len(self.input_shape) != 3 or min(self.input_shape) < 1:
             raise LenetcError(f"model '{self.name}': input shape must be (C, H, W), got {self.input_shape}")
         names = [layer.name for layer in self.layers]
+        for name in names:
+            problem = name_problem(name)
+            if problem:
+                raise LenetcError(f"model '{self.name}'{where}: layer name {shown(name)} {problem}")
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise LenetcError(f"model '{self.name}': duplicate layer name(s) {sorted(dup)}")
-        bad = [n for n in names if not n or "." in n]
-        if bad:
-            raise LenetcError(f"model '{self.name}': layer names must be non-empty and without '.': {bad}")
         expected = self.expected_params()
         for key, shape in expected.items():
             if key not in self.params:
@@ -195,20 +229,53 @@ class Network:
     def from_arch_json(text: str, params: dict[str, np.ndarray] | None = None) -> Network:
         try:
             arch = json.loads(text)
-            pre = arch.get("preprocess", {})
+            if not isinstance(arch, dict):
+                raise LenetcError(f"architecture JSON must be an object, not a {type(arch).__name__}")
+            if not isinstance(arch.get("layers"), list):
+                raise LenetcError("architecture JSON needs a list of layers under 'layers'")
+            bad = next((obj for obj in arch["layers"] if not isinstance(obj, dict)), None)
+            if bad is not None:
+                raise LenetcError(f"architecture JSON: every layer must be an object, got {shown(bad)}")
             return Network(
-                name=str(arch["name"]),
+                name=arch["name"],
                 input_shape=tuple(int(v) for v in arch["input_shape"]),
                 layers=[layer_from_json(obj) for obj in arch["layers"]],
                 params=dict(params or {}),
-                preprocess=Preprocess(
-                    float(pre.get("scale", 1 / 255)), float(pre.get("offset", 0.0)), int(pre.get("pad", 0))
-                ),
+                preprocess=preprocess_from_json(arch.get("preprocess")),
             )
+        except LenetcError as exc:
+            raise LenetcError(f"architecture JSON is malformed: {exc}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise LenetcError(f"architecture JSON is malformed: {exc}") from None
+
+    def with_preprocess(self, preprocess: Preprocess) -> Network:
+        """A copy of this network that maps MNIST digits with ``preprocess``."""
+        return Network(self.name, self.input_shape, list(self.layers), dict(self.params), preprocess)
 
     def with_params(self, params: dict[str, np.ndarray]) -> Network:
         """A copy of this network with other parameters (validated)."""
         net = Network(self.name, self.input_shape, list(self.layers), dict(params), self.preprocess)
         return net.validate()
+
+
+def stated_preprocess(base: Preprocess, given: Preprocess | Mapping[str, float], source: str) -> Preprocess:
+    """The preprocessing a user states: a whole :class:`Preprocess`, or some of ``scale``,
+    ``offset`` and ``pad`` with the rest kept from ``base``. The result is not a guess."""
+    if isinstance(given, Preprocess):
+        return dataclasses.replace(given, source=source, guessed=False)
+    unknown = sorted(set(given) - {"scale", "offset", "pad"})
+    if unknown:
+        raise LenetcError(f"unknown preprocess field(s) {unknown} (known: scale, offset, pad)")
+    return dataclasses.replace(base, **dict(given), source=source, guessed=False)
+
+
+def preprocess_from_json(obj: object) -> Preprocess:
+    """The ``preprocess`` block of an architecture; an absent block is the /255 guess, flagged as one."""
+    if obj is None:
+        return Preprocess(source="lenetc's guess, the architecture states none", guessed=True)
+    if not isinstance(obj, dict):
+        raise LenetcError(f"preprocess must be an object, not {shown(obj)}")
+    unknown = sorted(set(obj) - {"scale", "offset", "pad"})
+    if unknown:
+        raise LenetcError(f"preprocess has unknown field(s) {unknown}")
+    return Preprocess(obj.get("scale", 1 / 255), obj.get("offset", 0.0), obj.get("pad", 0), "the model's __arch__")

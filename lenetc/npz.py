@@ -3,29 +3,96 @@ carrying the architecture as a JSON string under ``__arch__``."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LenetcError
+from .names import shown
 from .network import ARCH_KEY, Network
+from .outputs import write_file_atomic
+
+#: Most bytes all arrays of one .npz may decompress to. The largest zoo weights file holds 1.7 MB;
+#: the limit only stops a file that claims (or, zip bomb, expands to) far more than a LeNet needs.
+MAX_NPZ_BYTES = 256 * 2**20
+#: Most arrays (members) in one .npz; a LeNet has a few dozen.
+MAX_NPZ_MEMBERS = 4096
 
 
 def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], str | None]:
-    """Read the arrays of an .npz file and its ``__arch__`` JSON (None if absent)."""
+    """Read the arrays of an .npz file and its ``__arch__`` JSON (None if absent).
+
+    Memory stays bounded whatever the file claims: the members' declared sizes must add up to
+    at most :data:`MAX_NPZ_BYTES`, and each member's .npy header (shape, dtype) must describe
+    exactly the bytes the member holds, all checked before any data is decompressed.
+    """
     path = Path(path)
     if not path.is_file():
         raise LenetcError(f"weights file '{path}' does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: np.array(data[key]) for key in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        with zipfile.ZipFile(path) as zf:
+            members = _checked_members(zf, path)
+            arrays = {}
+            for key, info in members.items():
+                with zf.open(info) as fh:
+                    arrays[key] = _read_member(fh, info, path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
+        raise LenetcError(f"cannot read weights file '{path}': {exc}") from None
+    except NotImplementedError as exc:  # an unsupported compression method
         raise LenetcError(f"cannot read weights file '{path}': {exc}") from None
     arch = arrays.pop(ARCH_KEY, None)
+    if arch is not None and (arch.dtype.kind != "U" or arch.ndim != 0):
+        raise LenetcError(f"weights file '{path}': {ARCH_KEY} must be a string, not a {arch.dtype} array")
     return arrays, (str(arch) if arch is not None else None)
+
+
+def _checked_members(zf: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """The .npy members by key, after the count and total-size checks."""
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > MAX_NPZ_MEMBERS:
+        raise LenetcError(f"weights file '{path}' has {len(infos):,} members (at most {MAX_NPZ_MEMBERS:,})")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_NPZ_BYTES:
+        raise LenetcError(
+            f"weights file '{path}' decompresses to {total:,} bytes, more than lenetc's limit of "
+            f"{MAX_NPZ_BYTES:,} (LeNet weights take a few MB)"
+        )
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if not info.filename.endswith(".npy"):
+            raise LenetcError(f"weights file '{path}': member {shown(info.filename)} is not a .npy array")
+        key = info.filename[: -len(".npy")]
+        if key in members:
+            raise LenetcError(f"weights file '{path}': array {shown(key)} appears twice")
+        members[key] = info
+    return members
+
+
+def _read_member(fh, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One .npy member: header first, then exactly the bytes it declares (no pickles)."""
+    where = f"weights file '{path}', array {shown(info.filename)}"
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        raise LenetcError(f"{where}: unsupported .npy format version {version}")
+    if dtype.kind not in "biufcUS" or dtype.hasobject:
+        raise LenetcError(f"{where}: dtype {dtype} is not a plain number or string type")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes != info.file_size - fh.tell():
+        raise LenetcError(
+            f"{where}: header declares shape {shape} of {dtype} ({nbytes:,} bytes) "
+            f"but the member holds {info.file_size - fh.tell():,} bytes of data"
+        )
+    buf = bytearray(nbytes)
+    if fh.readinto(buf) != nbytes:
+        raise LenetcError(f"{where} is truncated")
+    return np.frombuffer(buf, dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def params_from_arrays(net: Network, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -59,22 +126,7 @@ def load_npz(path: str | Path, architecture: Network | None = None) -> Network:
 
 def save_npz(net: Network, path: str | Path) -> Path:
     """Write ``net``'s parameters and architecture to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
     net.validate()
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise LenetcError(f"cannot write '{path}': directory '{directory}' does not exist")
     arrays = {key: np.ascontiguousarray(arr) for key, arr in sorted(net.params.items())}
     arrays[ARCH_KEY] = np.array(net.arch_json())
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise LenetcError(f"cannot write '{path}': {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file_atomic(path, lambda fh: np.savez(fh, **arrays))

@@ -3,7 +3,9 @@
 Keras 2 ``.h5``: root attribute ``model_config`` (JSON), group ``model_weights`` with attribute
 ``layer_names`` and, per layer, attribute ``weight_names`` naming datasets ``<layer>/kernel:0``...
 Keras 3 ``.keras``: zip of ``config.json``, ``metadata.json`` and ``model.weights.h5`` with
-datasets ``layers/<layer>/vars/<i>``.
+datasets ``layers/<storage>/vars/<i>``, where ``<storage>`` is the layer's snake-case class name
+with a per-model counter (``conv2d``, ``conv2d_1``, ``dense``...), not its name; files saved by
+Keras 3 itself are tested in test_keras3_files.py.
 
 The reference is an independent NumPy forward pass written channels last (as Keras computes),
 on the arrays as stored; tolerance 1e-5 of the largest output (float32 sums in another order).
@@ -115,10 +117,17 @@ def write_keras3(path, layers, weights):
     shape = first.get("batch_input_shape") or first.get("batch_shape")
     config = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": k3_layers},
               "build_config": {"input_shape": shape}}  # fmt: skip
+    storage, counts = {}, {}
+    snake = {"Conv2D": "conv2d", "MaxPooling2D": "max_pooling2d", "AveragePooling2D": "average_pooling2d",
+             "BatchNormalization": "batch_normalization", "LeakyReLU": "leaky_re_lu"}  # fmt: skip
+    for ly in layers[1:]:  # model.layers: all but the InputLayer
+        base = snake.get(ly["class_name"], ly["class_name"].lower())
+        counts[base] = counts.get(base, -1) + 1
+        storage[ly["config"]["name"]] = base if counts[base] == 0 else f"{base}_{counts[base]}"
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         for n, arrays in weights.items():
-            g = f.create_group(f"layers/{n}/vars")
+            g = f.create_group(f"layers/{storage[n]}/vars")
             for i, a in enumerate(arrays):
                 g.create_dataset(str(i), data=a)
     with zipfile.ZipFile(path, "w") as zf:

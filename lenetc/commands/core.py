@@ -9,29 +9,24 @@ import numpy as np
 
 from ..api import compile, generate
 from ..datasets import mnist_inputs
+from ..errors import LenetcError
 from ..exporters.onnx_export import onnxruntime_outputs
 from ..firmware.bundle import write_example
 from ..firmware.targets import TARGETS
 from ..images import load_digit
-from ..models import load
 from ..network import Network
 from ..reference import forward, predict_classes
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
 #: approximations stays near 1e-6; 1e-5 leaves headroom without hiding a real bug.
 VERIFY_TOLERANCE = 1e-5
-
-
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """The MODEL positional and ``--weights``, shared by every command that loads a model."""
-    p.add_argument("model", metavar="MODEL", help="zoo name (lenet5, lenet-caffe, ...) or model file (.npz)")
-    p.add_argument("--weights", metavar="F", help="weights .npz for a zoo model, or random:SEED")
-
-
-def model_from_args(args: argparse.Namespace) -> Network:
-    return load(args.model, args.weights)
+#: ``verify --against onnxruntime`` on MNIST digits also requires ONNX Runtime to classify at least
+#: this fraction of them correctly: the C and ONNX Runtime agreeing on wrongly preprocessed digits
+#: proves nothing. Trained LeNets score above 0.98; a wrong scale or offset typically gives 0.1-0.6.
+VERIFY_MIN_ACCURACY = 0.9
 
 
 def _shape(s) -> str:
@@ -49,6 +44,13 @@ def cmd_info(args: argparse.Namespace) -> int:
             "model": net.name,
             "input_shape": list(net.input_shape),
             "output_kind": net.output_kind,
+            "preprocess": {
+                "scale": net.preprocess.scale,
+                "offset": net.preprocess.offset,
+                "pad": net.preprocess.pad,
+                "source": net.preprocess.source,
+                "guessed": net.preprocess.guessed,
+            },
             "weights_sha256": net.weights_hash(),
             "layers": [
                 {
@@ -68,6 +70,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"model {net.name}: input {_shape(net.input_shape)}, output {_shape(net.output_shape)} ({net.output_kind})")
+    print(f"MNIST preprocessing: {net.preprocess.describe()}")
     print(f"{'layer':<10} {'kind':<12} {'output':<10} {'params':>9} {'connections':>12} {'MACs':>10}  description")
     for r in rows:
         print(
@@ -84,6 +87,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return generate_int8(net, args)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.example:
+        note_if_guessed(net)
         gen = write_example(model, args.output, prefix=args.prefix, target=args.target)
     else:
         gen = generate(model, args.output, prefix=args.prefix)
@@ -96,13 +100,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[np.ndarray, str]:
-    """``n`` inputs for ``verify``: MNIST test digits preprocessed for ``net``, or random ones."""
+def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``n`` inputs for ``verify``: MNIST test digits preprocessed for ``net`` with their labels,
+    or random ones (labels None)."""
+    if n < 1:
+        raise LenetcError(f"-n must be at least 1, got {n}")
     if source == "mnist":
-        x, _ = mnist_inputs(net, n)
-        return x, f"{len(x)} MNIST test digits"
+        x, labels = mnist_inputs(net, n)
+        return x, labels, f"{len(x)} MNIST test digits"
     rng = np.random.default_rng(seed)
-    return rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32), f"{n} random inputs (seed {seed})"
+    x = rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32)
+    return x, None, f"{n} random inputs (seed {seed})"
+
+
+def check_inputs(net: Network, ref: np.ndarray, labels: np.ndarray, min_accuracy: float | None) -> tuple[bool, str]:
+    """Whether the reference's accuracy on labelled MNIST digits reaches ``min_accuracy`` (None:
+    no requirement), which shows that the inputs are the ones the model expects; returns
+    (ok, the report line)."""
+    need = "" if min_accuracy is None else f" (needs >= {100 * min_accuracy:g} %)"
+    if tuple(ref.shape[1:]) != (10,):
+        return min_accuracy is None or min_accuracy <= 0, f"cannot be computed: {ref.shape[1]} outputs, not 10{need}"
+    accuracy = float((predict_classes(net, ref) == labels).mean())
+    ok = min_accuracy is None or accuracy >= min_accuracy
+    return ok, f"{100 * accuracy:.2f} % of the digits classified as labelled{need}"
 
 
 def compare(ref: np.ndarray, got: np.ndarray, net: Network) -> dict[str, float]:
@@ -115,7 +135,9 @@ def compare(ref: np.ndarray, got: np.ndarray, net: Network) -> dict[str, float]:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     net = model_from_args(args)
-    x, what = verification_inputs(net, args.n, args.seed, args.inputs)
+    x, labels, what = verification_inputs(net, args.n, args.seed, args.inputs)
+    if labels is not None:
+        note_if_guessed(net)
     if args.dtype == "int8":
         return verify_int8(quantize_from_args(net, args), x, what, args.prefix)
     compiled = compile(net, prefix=args.prefix)
@@ -130,12 +152,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"  max abs error        {stats['max_abs']:.3e}")
     print(f"  max rel error        {stats['max_rel']:.3e}  (relative to max |output|; tolerance {args.tolerance:g})")
     print(f"  argmax agreement     {100 * stats['argmax_agreement']:.2f} %")
-    print("  PASS" if ok else "  FAIL: error above tolerance")
-    return 0 if ok else 1
+    inputs_ok = True
+    if labels is not None:
+        # The same wrong input on both sides agrees perfectly: ONNX Runtime's accuracy on the digits'
+        # labels is what shows that the inputs are the ones the model expects (numpy: shown only).
+        gate = args.min_accuracy if args.against == "onnxruntime" else None
+        inputs_ok, line = check_inputs(net, ref, labels, gate)
+        print(f"  preprocessing        {net.preprocess.describe()}")
+        print(f"  reference accuracy   {line}")
+    if not ok:
+        print("  FAIL: error above tolerance")
+    elif not inputs_ok:
+        print(
+            "  FAIL: ONNX Runtime misclassifies too many digits, so the inputs both sides got are probably not what "
+            "the model expects: state its preprocessing with --scale/--offset/--pad (--min-accuracy 0 for an "
+            "untrained model; --inputs random compares the arithmetic only)"
+        )
+    else:
+        print("  PASS")
+    return 0 if ok and inputs_ok else 1
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    note_if_guessed(net)
     pixels = np.stack([load_digit(path) for path in args.images])
     x = net.preprocess.apply(pixels)
     out = compile(net)(x) if args.backend == "c" else forward(net, x)
@@ -192,6 +232,14 @@ def register(sub) -> None:
         choices=["numpy", "onnxruntime"],
         default="numpy",
         help="reference: the NumPy float64 forward pass, or ONNX Runtime on the .onnx file (or the model's export)",
+    )
+    p.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=VERIFY_MIN_ACCURACY,
+        metavar="A",
+        help="--against onnxruntime on MNIST digits: fail unless ONNX Runtime classifies at least this fraction "
+        f"correctly, i.e. unless the inputs are right (default {VERIFY_MIN_ACCURACY:g})",
     )
     _add_dtype(p)
     p.set_defaults(func=cmd_verify)

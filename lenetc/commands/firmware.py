@@ -9,8 +9,8 @@ from ..api import generate
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import format_report, measure
 from ..firmware.targets import TARGETS
-from .core import add_model_args, model_from_args
 from .int8 import quantize_from_args
+from .model_args import add_model_args, model_from_args
 
 
 def register(subparsers) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import LenetcError
 from ..exporters.onnx_export import save_onnx
-from .core import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,13 +9,12 @@ from pathlib import Path
 
 from .. import datasets, zoo
 from ..datasets import mnist_inputs
-from ..errors import LenetcError
 from ..evaluate import evaluate, format_report, plot_report
-from ..models import load
-from ..network import Network
 from ..npz import save_npz
+from ..outputs import check_output_file
 from ..train import default_config, train
 from .int8 import add_eval_int8_args, eval_int8
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -24,15 +23,6 @@ def _add_data_arg(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory with the MNIST idx files (default: $LENETC_DATA, else the copy shipped with lenetc)",
     )
-
-
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="zoo name (lenet5, lenet-caffe, ...) or model file (.npz)")
-    p.add_argument("--weights", metavar="F", help="weights .npz for a zoo model, or random:SEED")
-
-
-def _load_model(args: argparse.Namespace) -> Network:
-    return load(args.model, args.weights)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -47,9 +37,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         shift=args.shift,
         limit=args.limit,
     )
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise LenetcError(f"cannot write '{out}': directory '{out.parent}' does not exist")
+    out = check_output_file(Path(args.output))  # now, not after hours of training
     train_data = datasets.mnist("train", args.data)
     test_data = datasets.mnist("test", args.data)
 
@@ -79,7 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    net = _load_model(args)
+    net = model_from_args(args)
+    if args.plot:
+        check_output_file(args.plot)  # before the evaluation, not after it
+    note_if_guessed(net)
     if args.dtype == "int8":
         inputs, labels = mnist_inputs(net, args.n, directory=args.data)
         return eval_int8(net, args, inputs, labels)
@@ -112,7 +103,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="accuracy on the 10,000 MNIST test digits, with a confusion matrix")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--backend", choices=["c", "reference"], default="c", help="compiled C (default) or NumPy reference")
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -9,16 +9,16 @@ the RBF output is Unsqueeze -> Sub -> Mul -> ReduceSum.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LenetcError
 from ..importers.onnx_fold import need_onnx
+from ..importers.onnx_meta import preprocess_props
 from ..kinds import kind_of
 from ..network import Network
+from ..outputs import check_output_file, write_file_atomic
 
 EXPORT_OPSET = 13
 
@@ -67,6 +67,8 @@ def to_onnx(net: Network, opset: int = EXPORT_OPSET):
     )
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="lenetc")
     model.ir_version = min(model.ir_version, 8)  # readable by older ONNX Runtime releases
+    if not net.preprocess.guessed:  # a guess stays a guess: it is not written down as if stated
+        h.set_model_props(model, preprocess_props(net.preprocess))
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # pragma: no cover - a bug in this exporter
@@ -76,22 +78,9 @@ def to_onnx(net: Network, opset: int = EXPORT_OPSET):
 
 def save_onnx(net: Network, path: str | Path, opset: int = EXPORT_OPSET) -> Path:
     """Write ``net`` as ONNX to ``path`` through a temporary file and a rename."""
+    check_output_file(path)
     data = to_onnx(net, opset).SerializeToString()
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise LenetcError(f"cannot write '{path}': directory '{path.parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file_atomic(path, lambda fh: fh.write(data))
 
 
 def ort_session(model, threads: int = 1):
@@ -118,7 +107,18 @@ def ort_session(model, threads: int = 1):
 
 
 def run_session(sess, x: np.ndarray) -> np.ndarray:
-    """Run ``sess`` on lenetc-layout input (N, C, H, W) or one sample; returns (N, outputs) or (outputs,)."""
+    """Run ``sess`` on lenetc-layout input (N, C, H, W) or one sample; returns (N, outputs) or (outputs,).
+    An ONNX Runtime failure is a one-line :class:`LenetcError`."""
+    try:
+        return _run_session(sess, x)
+    except LenetcError:
+        raise
+    except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidArgument, ...)
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LenetcError(f"ONNX Runtime failed to run the model: {msg}") from None
+
+
+def _run_session(sess, x: np.ndarray) -> np.ndarray:
     inp = sess.get_inputs()[0]
     dims = list(inp.shape)
     sample = math.prod(int(d) for d in dims[1:])

@@ -12,15 +12,17 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Activation, Affine, Conv2D, Dense, Flatten, Layer, Shape, Subsampling
-from ..names import unique_identifier
+from ..names import MAX_NAME_LENGTH, unique_identifier
 from ..network import Network, Preprocess
 
 
 def guess_preprocess(input_shape: Shape) -> Preprocess:
-    """MNIST mapping for an imported model: pixels / 255, padded to the input size when it is square and larger."""
+    """MNIST mapping for an imported model that states none: pixels / 255, padded to the input
+    size when it is square and larger. Flagged as a guess (``info`` and ``verify`` say so)."""
     c, h, w = input_shape
     pad = (h - 28) // 2 if c == 1 and h == w and h >= 28 and (h - 28) % 2 == 0 else 0
-    return Preprocess(scale=1.0 / 255.0, offset=0.0, pad=pad)
+    source = "lenetc's guess, the file states none (override with --scale/--offset/--pad)"
+    return Preprocess(scale=1.0 / 255.0, offset=0.0, pad=pad, source=source, guessed=True)
 
 
 class ChainBuilder:
@@ -40,7 +42,7 @@ class ChainBuilder:
         """A layer name from ``raw``: letters, digits and '_' only, unique in the chain."""
         if isinstance(raw, bytes):  # a corrupt file can hold names that are not UTF-8
             raw = raw.decode("utf-8", "replace")
-        return unique_identifier(raw or "layer", self._names)
+        return unique_identifier(raw or "layer", self._names, MAX_NAME_LENGTH)
 
     def add(self, layer: Layer, params: dict[str, np.ndarray] | None = None) -> Layer:
         """Append ``layer`` with parameters given by suffix; checks shapes as it goes."""

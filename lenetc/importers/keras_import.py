@@ -1,11 +1,7 @@
 """Keras Sequential models -> lenetc :class:`~lenetc.network.Network`, without TensorFlow.
 
-Two file layouts are read with h5py (``pip install lenetc[keras]``):
-
-* Keras 2 ``.h5``: the root attribute ``model_config`` (JSON) describes the model; the group
-  ``model_weights/<layer>`` lists its arrays in the attribute ``weight_names``.
-* Keras 3 ``.keras``: a zip holding ``config.json`` and ``model.weights.h5``, where layer
-  ``<layer>``'s arrays are the datasets ``layers/<layer>/vars/0``, ``1``, ... in creation order.
+Keras 2 ``.h5`` and Keras 3 ``.keras`` files are read with h5py (``pip install lenetc[keras]``);
+where each layer's weights live in either layout is :mod:`lenetc.importers.keras_files`' job.
 
 Keras computes channels last: Conv2D kernels are (kh, kw, in, out) and become lenetc's
 (out, in, kh, kw); Dense kernels are (in, out); a Flatten of a channels-last tensor becomes
@@ -14,10 +10,7 @@ lenetc's ``Flatten(order="HWC")``, so the first dense layer keeps its rows as st
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,63 +18,13 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..names import safe_name, shown
 from ..network import Network
 from .builder import ChainBuilder
+from .keras_files import KerasWeights, read_keras, storage_paths
 from .onnx_fold import one_line
 
 SKIPPED = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout")
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise LenetcError("reading Keras files needs h5py: pip install lenetc[keras]") from None
-    return h5py
-
-
-class _Weights:
-    """Per-layer weight arrays from either file layout."""
-
-    def __init__(self, h5, keras3: bool):
-        self.h5, self.keras3 = h5, keras3
-
-    def get(self, layer: str) -> list[np.ndarray]:
-        if self.keras3:
-            group = self.h5.get(f"layers/{layer}/vars")
-            if group is None:
-                found = []
-                self.h5.visit(lambda p: found.append(p) if p.endswith(f"{layer}/vars") else None)
-                group = self.h5[found[0]] if found else None
-            if group is None:
-                return []
-            return [np.array(group[k]) for k in sorted(group, key=int)]
-        root = self.h5["model_weights"] if "model_weights" in self.h5 else self.h5
-        if layer not in root:
-            return []
-        group = root[layer]
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
-        return [np.array(group[n]) for n in names]
-
-
-def _read(path: Path) -> tuple[dict[str, Any], _Weights, Any]:
-    h5py = _h5py()
-    try:
-        if path.suffix.lower() == ".keras":
-            with zipfile.ZipFile(path) as zf:
-                config = json.loads(zf.read("config.json"))
-                blob = zf.read("model.weights.h5")
-            h5 = h5py.File(io.BytesIO(blob), "r")
-            return config, _Weights(h5, True), h5
-        h5 = h5py.File(path, "r")
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise LenetcError(f"'{path}' is not a readable Keras model ({str(exc).splitlines()[0]})") from None
-    raw = h5.attrs.get("model_config")
-    if raw is None:
-        h5.close()
-        raise LenetcError(f"'{path}' has no model_config: a weights-only .h5 file cannot be imported")
-    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    return config, _Weights(h5, False), h5
 
 
 def _act_name(value: Any) -> str | None:
@@ -94,11 +37,15 @@ def _act_name(value: Any) -> str | None:
 
 
 class KerasImporter:
-    def __init__(self, config: dict[str, Any], weights: _Weights, name: str):
+    def __init__(self, config: dict[str, Any], weights: KerasWeights, name: str):
         if config.get("class_name") != "Sequential":
             raise LenetcError(f"Keras model class '{config.get('class_name')}' is not supported (Sequential only)")
         cfg = config.get("config", {})
         self.layers = cfg["layers"] if isinstance(cfg, dict) else cfg
+        if not isinstance(self.layers, list) or not all(
+            isinstance(ly, dict) and isinstance(ly.get("config", {}), dict) for ly in self.layers
+        ):
+            raise LenetcError("Keras model config: 'layers' must be a list of layer objects")
         self.weights = weights
         self.channels_last = True
         shape = self._input_shape(config)
@@ -127,18 +74,21 @@ class KerasImporter:
         return (dims[2], dims[0], dims[1]) if self.channels_last else tuple(dims)  # type: ignore[return-value]
 
     def run(self) -> Network:
-        for layer in self.layers:
+        for layer, storage in zip(self.layers, storage_paths(self.layers), strict=True):
             kind, cfg = layer.get("class_name"), layer.get("config", {})
-            name = cfg.get("name", kind)
+            name = str(cfg.get("name", kind))
             if kind in SKIPPED:
                 continue
             handler = getattr(self, f"k_{kind}", None)
             try:
                 if handler is None:
                     raise LenetcError("layer type not supported")
-                handler(name, cfg, self.weights.get(name))
+                handler(name, cfg, self.weights.get(name, storage))
             except LenetcError as exc:
-                raise LenetcError(f"Keras layer '{name}' ({kind}): {exc}") from None
+                raise LenetcError(f"Keras layer {shown(name)} ({kind}): {exc}") from None
+            except (KeyError, ValueError, IndexError, TypeError, AttributeError, ArithmeticError) as exc:
+                msg = f"{type(exc).__name__}: {exc}"
+                raise LenetcError(f"Keras layer {shown(name)} ({kind}) is malformed ({msg})") from None
         return self.b.network()
 
     # ---- helpers -------------------------------------------------------------------------------
@@ -162,6 +112,8 @@ class KerasImporter:
             raise LenetcError(f"activation '{act}' not supported")
 
     def _padding(self, mode: str, size: tuple[int, int], kernel, strides) -> tuple[int, int, int, int]:
+        if len(kernel) != 2 or len(strides) != 2 or min(*kernel, *strides) < 1:
+            raise LenetcError(f"window {list(kernel)} and strides {list(strides)} must be two positive integers")
         if mode == "valid":
             return (0, 0, 0, 0)
         if mode != "same":
@@ -267,13 +219,13 @@ def load_keras(path: str | Path) -> Network:
     path = Path(path)
     if not path.is_file():
         raise LenetcError(f"Keras file '{path}' does not exist")
-    config, weights, h5 = _read(path)
+    config, weights = read_keras(path)
     try:
-        name = path.stem.replace(".", "_") or "keras_model"
+        name = safe_name(path.stem, "keras_model")
         return KerasImporter(config, weights, name).run()
     except LenetcError as exc:
         raise LenetcError(one_line(str(exc))) from None
     except (KeyError, ValueError, IndexError, TypeError, AttributeError, OSError) as exc:
         raise LenetcError(one_line(f"Keras model '{path}' is malformed ({type(exc).__name__}: {exc})")) from None
     finally:
-        h5.close()
+        weights.h5.close()

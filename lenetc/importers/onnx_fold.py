@@ -84,6 +84,8 @@ def tensor_to_array(tensor) -> np.ndarray:
     onnx = need_onnx()
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         raise LenetcError(f"initializer '{tensor.name}': external data could not be loaded")
+    if any(d < 0 for d in tensor.dims):
+        raise LenetcError(f"initializer '{tensor.name}' has a negative dimension {list(tensor.dims)}")
     try:
         return np.array(onnx.numpy_helper.to_array(tensor))
     except Exception as exc:

@@ -20,11 +20,14 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..names import safe_name
 from ..network import Network
 from .builder import ChainBuilder
 from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_array
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
+from .onnx_meta import preprocess_from_props
 from .onnx_patterns import PatternOps
+from .onnx_values import float32_operand, input_shape
 
 
 class OnnxImporter(LayoutOps, PatternOps):
@@ -40,7 +43,7 @@ class OnnxImporter(LayoutOps, PatternOps):
             names = [i.name for i in real_inputs]
             raise LenetcError(f"ONNX model must have exactly one non-constant input, found {len(names)}: {names}")
         self.input = real_inputs[0]
-        self.onnx_input_shape, self.batch = _input_shape(self.input)
+        self.onnx_input_shape, self.batch = input_shape(self.input)
         sample = self.onnx_input_shape[1:]
         chw = (*sample, 1, 1, 1)[:3] if len(sample) < 2 else (sample[0], 1, sample[1]) if len(sample) == 2 else sample
         self.b = ChainBuilder(name, chw)
@@ -84,6 +87,11 @@ class OnnxImporter(LayoutOps, PatternOps):
                 handler(node, attrs(node))
             except LenetcError as exc:
                 raise LenetcError(f"node '{_label(node)}' ({node.op_type}): {exc}") from None
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+                # a malformed node (wrong attribute types, impossible values) that no check above caught
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                label = f"node '{_label(node)}' ({node.op_type})"
+                raise LenetcError(f"{label} is malformed ({type(exc).__name__}: {msg})") from None
         return self.finish()
 
     def finish(self) -> Network:
@@ -97,7 +105,7 @@ class OnnxImporter(LayoutOps, PatternOps):
             raise LenetcError(f"output '{out}' is not the end of the layer chain (the graph branches)")
         if d.last and len(d.shape) >= 3:
             self.b.flatten("output_hwc", "HWC")  # give the output ONNX's channels-last byte order
-        return self.b.network()
+        return self.b.network(preprocess_from_props(self.model))
 
     # ---- helpers ---------------------------------------------------------------------------
     def x(self, node) -> tuple[str, Dyn]:
@@ -143,6 +151,10 @@ class OnnxImporter(LayoutOps, PatternOps):
             raise _Unsupported(f"dilations {dil} not supported")
         strides = list(a.get("strides", [1] * nsp))
         pads = list(a.get("pads", [0] * (2 * nsp)))
+        if len(strides) != nsp or len(pads) != 2 * nsp:
+            raise _Unsupported(f"strides {strides} and pads {pads} do not fit a {nsp}-D window")
+        if min(kernel) < 1 or min(strides) < 1 or min(pads) < 0:
+            raise _Unsupported(f"kernel {list(kernel)}, strides {strides} and pads {pads} must be positive (pads >= 0)")
         auto = a.get("auto_pad", "NOTSET")
         size = d.shape[2:]
         if auto == "VALID":
@@ -165,12 +177,16 @@ class OnnxImporter(LayoutOps, PatternOps):
     def op_Conv(self, node, a):
         _, d = self.x(node)
         self.chw_input(d)
-        w = self.const(node, 1, "weight W")
+        w = float32_operand(self.const(node, 1, "weight W"), "weight W")
         if w.ndim not in (3, 4):
             raise _Unsupported(f"{w.ndim - 2}-D convolution not supported")
+        if "kernel_shape" in a and list(a["kernel_shape"]) != list(w.shape[2:]):
+            raise _Unsupported(f"kernel_shape {list(a['kernel_shape'])} contradicts weight shape {list(w.shape)}")
         kernel, stride, padding = self._window(node, a, d, tuple(w.shape[2:]))
         group = int(a.get("group", 1))
-        bias = self.const(node, 2, "bias B", np.zeros(w.shape[0], np.float32))
+        bias = float32_operand(self.const(node, 2, "bias B", np.zeros(w.shape[0], np.float32)), "bias B")
+        if bias.size != w.shape[0]:
+            raise _Unsupported(f"bias B has {bias.size} values for {w.shape[0]} output channels")
         if group < 1 or self.b.shape[0] != w.shape[1] * group:
             raise _Unsupported(
                 f"weight shape {list(w.shape)} with group={group} does not match {self.b.shape[0]} input channels"
@@ -232,12 +248,13 @@ class OnnxImporter(LayoutOps, PatternOps):
         _, d = self.x(node)
         if a.get("transA", 0):
             raise _Unsupported("transA=1 on the computed tensor not supported")
-        b = self.const(node, 1, "B").astype(np.float64)
+        b = float32_operand(self.const(node, 1, "B"), "B").astype(np.float64)
         if b.ndim != 2:
             raise _Unsupported(f"B must be 2-D, got shape {list(b.shape)}")
         weight = float(a.get("alpha", 1.0)) * (b if a.get("transB", 0) else b.T)
         units = weight.shape[0]
-        c = self.const(node, 2, "C", np.zeros(1, np.float32)).astype(np.float64) * float(a.get("beta", 1.0))
+        c = float32_operand(self.const(node, 2, "C", np.zeros(1, np.float32)), "C").astype(np.float64)
+        c = c * float(a.get("beta", 1.0))
         try:
             c = np.broadcast_to(c, (d.shape[0], units))
         except ValueError:
@@ -250,7 +267,7 @@ class OnnxImporter(LayoutOps, PatternOps):
 
     def op_MatMul(self, node, a):
         _, d = self.x(node)
-        b = self.const(node, 1, "B")
+        b = float32_operand(self.const(node, 1, "B"), "B")
         if b.ndim != 2:
             raise _Unsupported(f"B must be 2-D, got shape {list(b.shape)}")
         self._dense(node, b.T, np.zeros(b.shape[1], np.float32), d)
@@ -278,7 +295,7 @@ class OnnxImporter(LayoutOps, PatternOps):
         if a_dyn and b_dyn:
             raise _Unsupported("both operands are computed tensors (a branch); one must be a constant")
         d = self.dyn[node.input[0] if a_dyn else node.input[1]]
-        raw = self.consts[node.input[1] if a_dyn else node.input[0]]
+        raw = float32_operand(self.consts[node.input[1] if a_dyn else node.input[0]], "the constant operand")
         if op == "Mul" and self._scaled_tanh(node, raw, d):
             return
         c = self._per_sample(d, raw)
@@ -315,9 +332,9 @@ class OnnxImporter(LayoutOps, PatternOps):
             raise _Unsupported("training_mode=1 (batch statistics) not supported")
         if d.last or len(d.shape) < 2:
             raise _Unsupported(f"needs the channel axis at 1, got shape {list(d.shape)}")
-        gamma, beta, mean, var = (
-            self.const(node, i, w).astype(np.float64) for i, w in enumerate(("scale", "B", "mean", "var"), 1)
-        )
+        stats = ("scale", "B", "mean", "var")
+        gamma, beta, mean, var = (float32_operand(self.const(node, i, w), w).astype(np.float64)
+                                  for i, w in enumerate(stats, 1))  # fmt: skip
         if not all(v.size == d.shape[1] for v in (gamma, beta, mean, var)):
             raise _Unsupported(f"statistics are not per channel ({d.shape[1]} channels)")
         s = gamma.reshape(-1) / np.sqrt(var.reshape(-1) + float(a.get("epsilon", 1e-5)))
@@ -380,41 +397,11 @@ class OnnxImporter(LayoutOps, PatternOps):
         self._softmax(node, a, True)
 
 
-def _input_shape(value_info) -> tuple[tuple[int, ...], int]:
-    """The input's ONNX shape (symbolic batch -> 1) and its batch size; other axes must be fixed."""
-    t = value_info.type.tensor_type
-    if not value_info.type.HasField("tensor_type"):
-        raise LenetcError(f"input '{value_info.name}' is not a tensor")
-    if t.elem_type != 1:
-        raise LenetcError(f"input '{value_info.name}' has element type {t.elem_type}; lenetc needs float32 (1)")
-    if not t.HasField("shape"):
-        raise LenetcError(f"input '{value_info.name}' has no shape; lenetc needs a fixed size")
-    dims = []
-    for axis, dim in enumerate(t.shape.dim):
-        if dim.HasField("dim_value") and dim.dim_value == 0:
-            raise LenetcError(f"input '{value_info.name}' has an empty axis {axis} (size 0)")
-        if dim.HasField("dim_value") and dim.dim_value > 0:
-            dims.append(int(dim.dim_value))
-        elif axis == 0:
-            dims.append(1)  # symbolic batch: lenetc runs one sample at a time
-        else:
-            label = dim.dim_param or "?"
-            raise LenetcError(
-                f"input '{value_info.name}' has dynamic dimension '{label}' at axis {axis}; lenetc needs a fixed size"
-            )
-    if not 1 <= len(dims) <= 4:
-        raise LenetcError(
-            f"input '{value_info.name}' has rank {len(dims)}; lenetc takes (N,), (N, C), (N, C, L) or (N, C, H, W)"
-        )
-    batch = dims[0]
-    return tuple(dims), batch
-
-
 def load_onnx(path: str | Path) -> Network:
     """Import the ONNX model at ``path`` as a lenetc :class:`Network` (one-line error if it cannot be mapped)."""
     path = Path(path)
     model = read_model(path)
-    name = path.stem.replace(".", "_") or "onnx_model"
+    name = safe_name(path.stem, "onnx_model")
     try:
         return OnnxImporter(model, name).run()
     except LenetcError as exc:

@@ -39,13 +39,13 @@ def layer_from_json(obj: Any) -> Layer:
     unknown = set(obj) - names
     if unknown:
         raise LenetcError(f"layer '{obj.get('name')}': unknown field(s) {sorted(unknown)}")
-    if "act" in obj:
-        obj["act"] = Act.from_json(obj["act"])
-    if "padding" in obj and isinstance(obj["padding"], list):
-        obj["padding"] = tuple(obj["padding"])
     try:
+        if "act" in obj:
+            obj["act"] = Act.from_json(obj["act"])
+        if "padding" in obj and isinstance(obj["padding"], list):
+            obj["padding"] = tuple(obj["padding"])
         return cls(**obj)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise LenetcError(f"layer '{obj.get('name')}': {exc}") from None
 
 

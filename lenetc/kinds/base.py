@@ -5,6 +5,7 @@ what lenetc knows of one kind (reference, gradient, quantization, lowering, ONNX
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,23 +20,45 @@ Shape = tuple[int, ...]
 Params = dict[str, np.ndarray]
 
 
-def pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, int):
-        return (v, v)
-    a, b = v
-    return (int(a), int(b))
+def as_int(v: Any, what: str = "value") -> int:
+    """``v`` as an int; bools, floats and strings are refused (a JSON file can hold anything)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise LenetcError(f"{what} must be an integer, got {v!r}")
+    return int(v)
+
+
+def as_ints(v: Any, sizes: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """An int or a sequence of ``sizes[i]`` ints, as a tuple (an int is repeated ``sizes[-1]`` times)."""
+    if isinstance(v, (list, tuple)):
+        if len(v) not in sizes:
+            raise LenetcError(f"{what} must have {' or '.join(map(str, sizes))} values, got {list(v)}")
+        return tuple(as_int(x, what) for x in v)
+    return (as_int(v, what),) * sizes[-1]
+
+
+def pair(v: Any, what: str = "kernel") -> tuple[int, int]:
+    return as_ints(v, (2,), what)  # type: ignore[return-value]
 
 
 def quad(v: Any) -> tuple[int, int, int, int]:
     """Padding as (top, left, bottom, right); an int or an (h, w) pair is symmetric."""
-    if isinstance(v, int):
-        return (v, v, v, v)
-    v = tuple(int(x) for x in v)
-    if len(v) == 2:
-        return (v[0], v[1], v[0], v[1])
-    if len(v) == 4:
-        return v  # type: ignore[return-value]
-    raise LenetcError(f"padding must have 1, 2 or 4 values, got {v}")
+    v = as_ints(v, (2, 4), "padding")
+    return (v[0], v[1], v[0], v[1]) if len(v) == 2 else v  # type: ignore[return-value]
+
+
+def at_least(layer: Layer, minimum: int, **values: Any) -> None:
+    """Raise if any of the named ints (or tuples of ints) is below ``minimum``."""
+    for what, value in values.items():
+        if min(value if isinstance(value, tuple) else (value,)) < minimum:
+            raise LenetcError(f"layer '{layer.name}': {what} must be at least {minimum}, got {value}")
+
+
+def checked_geometry(layer: Layer, fn: Callable[[], None]) -> None:
+    """Run ``fn`` (which normalises the layer's geometry fields) naming the layer in any error."""
+    try:
+        fn()
+    except LenetcError as exc:
+        raise LenetcError(f"layer '{layer.name}': {exc}") from None
 
 
 def chw(layer: Layer, in_shape: Shape) -> Shape:

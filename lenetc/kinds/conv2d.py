@@ -9,7 +9,23 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, Shape, act_suffix, chw, pair, param, quad
+from .base import (
+    Kind,
+    Layer,
+    Node,
+    Params,
+    QLayer,
+    QuantStep,
+    Shape,
+    act_suffix,
+    as_int,
+    at_least,
+    checked_geometry,
+    chw,
+    pair,
+    param,
+    quad,
+)
 from .dense import lower_dense_float, lower_dense_int8
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 from .shared_ops import emit_pad
@@ -32,7 +48,14 @@ class Conv2D(Layer):
     kind = "conv2d"
 
     def __post_init__(self) -> None:
-        self.kernel, self.stride, self.padding = pair(self.kernel), pair(self.stride), quad(self.padding)
+        def normalise() -> None:
+            self.kernel, self.stride = pair(self.kernel), pair(self.stride, "stride")
+            self.padding = quad(self.padding)
+            self.out_channels, self.groups = as_int(self.out_channels, "out_channels"), as_int(self.groups, "groups")
+
+        checked_geometry(self, normalise)
+        at_least(self, 1, out_channels=self.out_channels, kernel=self.kernel, stride=self.stride, groups=self.groups)
+        at_least(self, 0, padding=self.padding)
 
     def output_shape(self, in_shape: Shape) -> Shape:
         c, h, w = chw(self, in_shape)

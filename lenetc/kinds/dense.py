@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, param
+from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 
 #: Dense layers with at least this many outputs vectorise across outputs (weights stored in-major).
@@ -21,6 +21,10 @@ class Dense(Layer):
     units: int = 1
     act: Act | None = None
     kind = "dense"
+
+    def __post_init__(self) -> None:
+        self.units = as_int(self.units, f"layer '{self.name}': units")
+        at_least(self, 1, units=self.units)
 
     def output_shape(self, in_shape):
         return (self.units,)

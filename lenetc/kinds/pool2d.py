@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..fixedpoint import round_div
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, chw, pair, quad
+from .base import Kind, Layer, Node, Params, QLayer, QuantStep, at_least, checked_geometry, chw, pair, quad
 from .int8_linear import qdoc
 from .windows import crop, pad, scatter, windows
 
@@ -40,9 +40,19 @@ class Pool2D(Layer):
     def __post_init__(self) -> None:
         if self.mode not in POOL_MODES:
             raise LenetcError(f"layer '{self.name}': pooling mode must be 'max' or 'avg', not '{self.mode}'")
-        self.kernel = pair(self.kernel)
-        self.stride = pair(self.stride) if self.stride is not None else self.kernel
-        self.padding = quad(self.padding)
+
+        def normalise() -> None:
+            self.kernel = pair(self.kernel)
+            self.stride = pair(self.stride, "stride") if self.stride is not None else self.kernel
+            self.padding = quad(self.padding)
+
+        checked_geometry(self, normalise)
+        at_least(self, 1, kernel=self.kernel, stride=self.stride)
+        at_least(self, 0, padding=self.padding)
+        (kh, kw), (pt, pl, pb, pr) = self.kernel, self.padding
+        if max(pt, pb) >= kh or max(pl, pr) >= kw:
+            # a window lying wholly in the padding would have no input to take the max or mean of
+            raise LenetcError(f"layer '{self.name}': padding {list(self.padding)} must be smaller than the window")
 
     def output_shape(self, in_shape):
         c, h, w = chw(self, in_shape)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..numeric import QParams
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, param
+from .base import Kind, Layer, Node, Params, QLayer, QuantStep, as_int, at_least, param
 from .int8_linear import ACC_LIMIT, qdoc
 
 
@@ -18,6 +18,10 @@ class RBF(Layer):
 
     units: int = 10
     kind = "rbf"
+
+    def __post_init__(self) -> None:
+        self.units = as_int(self.units, f"layer '{self.name}': units")
+        at_least(self, 1, units=self.units)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 1:

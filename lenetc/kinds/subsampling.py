@@ -8,7 +8,7 @@ import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, chw, param
+from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, chw, param
 from .int8_linear import finish, qdoc, quantize_linear, requant_ctx
 
 
@@ -19,6 +19,10 @@ class Subsampling(Layer):
     size: int = 2
     act: Act | None = None
     kind = "subsampling"
+
+    def __post_init__(self) -> None:
+        self.size = as_int(self.size, f"layer '{self.name}': size")
+        at_least(self, 1, size=self.size)
 
     def output_shape(self, in_shape):
         c, h, w = chw(self, in_shape)

@@ -1,0 +1,43 @@
+"""MODEL, ``--weights`` and the preprocessing flags, shared by every command that loads a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..models import load
+from ..network import Network, stated_preprocess
+
+#: Where a preprocessing given on the command line says it came from (``info`` prints it).
+CLI_SOURCE = "the command line (--scale/--offset/--pad)"
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The MODEL positional, ``--weights`` and ``--scale/--offset/--pad``."""
+    p.add_argument("model", metavar="MODEL", help="zoo name (lenet5, lenet-caffe, ...) or model file (.npz)")
+    p.add_argument("--weights", metavar="F", help="weights .npz for a zoo model, or random:SEED")
+    g = p.add_argument_group(
+        "MNIST preprocessing",
+        "how a digit (pixels 0..255, 0 = background) becomes the model's input: x = pixel * SCALE + OFFSET, "
+        "then PAD background pixels on every side. Overrides what the model states or lenetc guesses "
+        "(a foreign .onnx/.h5/.keras file without lenetc metadata: SCALE 1/255, OFFSET 0).",
+    )
+    g.add_argument("--scale", type=float, help="multiply each pixel by SCALE (e.g. 0.00392156862745098 = 1/255)")
+    g.add_argument("--offset", type=float, help="then add OFFSET")
+    g.add_argument("--pad", type=int, help="then pad PAD pixels of background (OFFSET) on every side")
+
+
+def model_from_args(args: argparse.Namespace) -> Network:
+    """The model the arguments name, with the preprocessing the user stated (if any)."""
+    net = load(args.model, args.weights)
+    given = {k: getattr(args, k, None) for k in ("scale", "offset", "pad")}
+    given = {k: v for k, v in given.items() if v is not None}
+    if given:
+        net = net.with_preprocess(stated_preprocess(net.preprocess, given, CLI_SOURCE))
+    return net
+
+
+def note_if_guessed(net: Network) -> None:
+    """On stderr: the MNIST preprocessing about to be used is lenetc's guess, not the model's word."""
+    if net.preprocess.guessed:
+        print(f"lenetc: note: MNIST preprocessing {net.preprocess.describe()}", file=sys.stderr)
