@@ -28,13 +28,18 @@ def load(model: str | Path, weights: str | Path | None = None) -> Network:
     ``lenet5-softmax``) or a path to an ``.npz`` that carries its architecture, an ``.onnx`` file, or a
     Keras ``.h5``/``.keras`` file (imported by :mod:`lenetc.importers`). ``weights``
     is an ``.npz`` path, ``"random:SEED"`` for reproducible random weights, or None for the
-    shipped trained weights (random:0 where none ship).
+    shipped trained weights; a zoo model without shipped weights needs ``weights`` then.
     """
     model = str(model)
     if model in zoo.ZOO:
         arch = zoo.architecture(model)
         if weights is None:
-            weights = shipped_weights(model) or "random:0"
+            weights = shipped_weights(model)
+        if weights is None:
+            raise LenetcError(
+                f"no trained weights ship for '{model}': give --weights FILE.npz (weights=...), "
+                f"train some with 'lenetc train {model} -o FILE.npz', or ask for random ones with --weights random:SEED"
+            )
         match = _RANDOM.match(str(weights))
         if match:
             arch.params = zoo.random_params(arch, int(match.group(1) or 0))
