@@ -3,8 +3,6 @@ compiled C or the NumPy reference, and an optional picture of the mistakes."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ import numpy as np
 from . import datasets
 from .errors import LenetcError
 from .network import Network
+from .plotting import plot_format, pyplot, save_figure
 from .reference import forward, predict_classes
 
 BACKENDS = ("c", "reference")
@@ -125,18 +124,10 @@ def format_report(report: EvalReport) -> str:
 
 
 def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> Path:
-    """Draw the confusion matrix and up to ``max_errors`` misclassified digits into a PNG, atomically."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise LenetcError("--plot needs matplotlib, which is not installed (pip install matplotlib)") from None
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise LenetcError(f"cannot write '{path}': directory '{directory}' does not exist")
+    """Draw the confusion matrix and up to ``max_errors`` misclassified digits into ``path``
+    (PNG, SVG or PDF, from its extension), atomically."""
+    plot_format(path)
+    plt = pyplot()
     wrong = np.flatnonzero(report.labels != report.predictions)[:max_errors]
     cols = 10
     rows = max(1, -(-len(wrong) // cols))
@@ -159,14 +150,4 @@ def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> P
         a.imshow(report.images[idx], cmap="gray_r")
         a.set_title(f"{report.labels[idx]}→{report.predictions[idx]}", fontsize=8)
         a.axis("off")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=directory)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=80, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)

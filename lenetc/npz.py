@@ -3,14 +3,14 @@ carrying the architecture as a JSON string under ``__arch__``."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LenetcError
+from .fileio import write_file
 from .network import ARCH_KEY, Network
 
 
@@ -58,23 +58,10 @@ def load_npz(path: str | Path, architecture: Network | None = None) -> Network:
 
 
 def save_npz(net: Network, path: str | Path) -> Path:
-    """Write ``net``'s parameters and architecture to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
+    """Write ``net``'s parameters and architecture to ``path`` atomically, with the umask's mode."""
     net.validate()
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise LenetcError(f"cannot write '{path}': directory '{directory}' does not exist")
     arrays = {key: np.ascontiguousarray(arr) for key, arr in sorted(net.params.items())}
     arrays[ARCH_KEY] = np.array(net.arch_json())
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise LenetcError(f"cannot write '{path}': {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return write_file(path, buffer.getvalue())

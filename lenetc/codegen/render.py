@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import LenetcError
+from ..fileio import write_files_atomic
 from ..layers import SCALED_TANH_A, SCALED_TANH_S, Act
 from ..network import Network
 from ..paths import csrc_dir, templates_dir
@@ -129,27 +128,6 @@ def cdef(plan: Plan) -> str:
     """Declarations for cffi: the header without preprocessor guards."""
     name = "int8/model.cdef.j2" if plan.dtype == "int8" else "model.cdef.j2"
     return _environment().get_template(name).render(P=plan.prefix, PU=plan.prefix.upper(), plan=plan)
-
-
-def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
-    """Write every file under a temporary name first and rename them only when all are
-    written, so a failure (disk full, permissions) leaves none of them half-written."""
-    temps: list[tuple[str, Path]] = []
-    try:
-        for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            temps.append((name, Path(tmp)))
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-    except BaseException:
-        for _, tmp in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    paths = []
-    for name, tmp in temps:
-        os.replace(tmp, out_dir / name)
-        paths.append(out_dir / name)
-    return paths
 
 
 def generate(

@@ -79,7 +79,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, format_report, plot_report
+    from ..plotting import check_plot_path, report_written
 
+    if args.plot:
+        check_plot_path(args.plot)
     net = _load_model(args)
     if args.dtype == "int8":
         from ..datasets import mnist_inputs
@@ -88,12 +91,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         inputs, labels = mnist_inputs(net, args.n, directory=args.data)
         return eval_int8(net, args, inputs, labels)
     report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
-    if args.plot:
-        plot_report(report, args.plot)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
         print(format_report(report))
+    if args.plot:
+        report_written(plot_report(report, args.plot), to_stderr=args.json)
     return 0
 
 
@@ -121,7 +124,10 @@ def register(sub) -> None:
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
-        "--plot", metavar="FILE", help="also draw the confusion matrix and misclassified digits (int8: the SQNR chart)"
+        "--plot",
+        metavar="FILE",
+        help="also draw the confusion matrix and misclassified digits (int8: the per-layer SQNR chart) "
+        "into FILE; the format follows the extension: .png, .svg or .pdf",
     )
     add_eval_int8_args(p)
     _add_data_arg(p)

@@ -9,13 +9,12 @@ the RBF output is Unsqueeze -> Sub -> Mul -> ReduceSum.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LenetcError
+from ..fileio import write_file
 from ..importers.onnx_fold import need_onnx
 from ..layers import (
     RBF,
@@ -157,21 +156,7 @@ def to_onnx(net: Network, opset: int = EXPORT_OPSET):
 def save_onnx(net: Network, path: str | Path, opset: int = EXPORT_OPSET) -> Path:
     """Write ``net`` as ONNX to ``path`` through a temporary file and a rename."""
     data = to_onnx(net, opset).SerializeToString()
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise LenetcError(f"cannot write '{path}': directory '{path.parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file(path, data)
 
 
 def ort_session(model, threads: int = 1):

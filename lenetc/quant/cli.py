@@ -156,10 +156,11 @@ def add_eval_int8_args(p) -> None:
 
 def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int:
     """``eval --dtype int8``: accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed
-    MNIST test digits), the per-layer SQNR, and with ``args.plot`` an SVG chart of it."""
+    MNIST test digits), the per-layer SQNR, and with ``args.plot`` a chart of it (format from the extension)."""
     import json
     import math
 
+    from ..plotting import report_written
     from .evaluate import evaluate_int8, plot_sqnr
 
     qnet = quantize_from_args(net, args)
@@ -185,5 +186,5 @@ def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int
             print(f"    {r.name:<10} {r.kind:<12} {r.sqnr_db:7.2f} dB   max |error| {r.max_abs_error:.4g}")
     if getattr(args, "plot", None):
         path = plot_sqnr(ev.layers, args.plot, f"{net.name}: int8 SQNR per layer")
-        print(f"wrote {path}")
+        report_written(path, to_stderr=getattr(args, "json", False))
     return 0
