@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -193,8 +194,8 @@ def _cached_shape() -> DigitShapeModel:
                 max_solid=float(data["max_solid"]),
                 max_residual=float(data["max_residual"]),
             )
-    except (OSError, KeyError, ValueError):
-        pass
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        pass  # absent or damaged: fit again
     shape = fit_shape()
     arrays = {key: np.asarray(value) for key, value in asdict(shape).items()}
     buffer = io.BytesIO()

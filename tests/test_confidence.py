@@ -210,6 +210,8 @@ def test_calibration_cache_round_trip(tmp_path, monkeypatch):
     refit = calibration_for(net)
     assert refit.temperature == pytest.approx(first.temperature, rel=1e-9)
     assert json.loads(files[0].read_text())["weights"] == net.weights_hash()
+    files[1].write_bytes(b"PK\x03\x04 truncated")
+    np.testing.assert_array_equal(calibration_for(net).shape.basis, first.shape.basis)
 
 
 def test_confidence_command_reports_what_the_data_gives(capsys, test_digits):
