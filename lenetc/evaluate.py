@@ -14,7 +14,7 @@ from . import datasets
 from .api import compile as compile_net
 from .errors import LenetcError
 from .network import Network
-from .outputs import check_output_file, write_file_atomic
+from .plotting import plot_format, pyplot, save_figure
 from .reference import forward, predict_classes
 
 BACKENDS = ("c", "reference")
@@ -123,15 +123,10 @@ def format_report(report: EvalReport) -> str:
 
 
 def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> Path:
-    """Draw the confusion matrix and up to ``max_errors`` misclassified digits into a PNG, atomically."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise LenetcError("--plot needs matplotlib, which is not installed (pip install matplotlib)") from None
-    path = check_output_file(path)
+    """Draw the confusion matrix and up to ``max_errors`` misclassified digits into ``path``
+    (PNG, SVG or PDF, from its extension), atomically."""
+    plot_format(path)
+    plt = pyplot()
     wrong = np.flatnonzero(report.labels != report.predictions)[:max_errors]
     cols = 10
     rows = max(1, -(-len(wrong) // cols))
@@ -154,7 +149,4 @@ def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> P
         a.imshow(report.images[idx], cmap="gray_r")
         a.set_title(f"{report.labels[idx]}→{report.predictions[idx]}", fontsize=8)
         a.axis("off")
-    try:
-        return write_file_atomic(path, lambda fh: fig.savefig(fh, dpi=80, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .api import compile as compile_model
-from .codegen.render import write_files_atomic
+from .plotting import plot_format, pyplot, save_figure
 from .quant.evaluate import LayerSQNR, sqnr_per_layer
 from .quant.qnetwork import QuantizedNetwork
 from .reference import predict_classes
@@ -56,32 +56,19 @@ def evaluate_int8(
 
 
 def plot_sqnr(layers: list[LayerSQNR], path: str | Path, title: str = "") -> Path:
-    """A bar chart of SQNR per layer as a self-contained SVG (no plotting library needed)."""
-    w, h, left, bottom, top = 640, 320, 60, 60, 40
+    """A bar chart of SQNR per layer into ``path`` (PNG, SVG or PDF, from its extension), atomically;
+    a lossless layer (infinite SQNR) gets a bar to the top labelled "inf"."""
+    plot_format(path)
+    plt = pyplot()
     finite = [r.sqnr_db for r in layers if math.isfinite(r.sqnr_db)]
     ymax = max([10.0, *finite]) * 1.1
-    bw = (w - left - 20) / max(len(layers), 1)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
-        f'<text x="{w / 2}" y="20" text-anchor="middle" font-size="13">{title or "int8 SQNR per layer"} (dB)</text>',
-        f'<line x1="{left}" y1="{h - bottom}" x2="{w - 10}" y2="{h - bottom}" stroke="black"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>',
-    ]
-    for tick in range(0, int(ymax) + 1, 10):
-        y = h - bottom - (h - bottom - top) * tick / ymax
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{w - 10}" y2="{y:.1f}" stroke="#ddd"/>')
-    for i, r in enumerate(layers):
-        v = r.sqnr_db if math.isfinite(r.sqnr_db) else ymax
-        bh = (h - bottom - top) * max(v, 0.0) / ymax
-        x = left + i * bw + bw * 0.15
-        parts.append(
-            f'<rect x="{x:.1f}" y="{h - bottom - bh:.1f}" width="{bw * 0.7:.1f}" height="{bh:.1f}" fill="#4a7ab5"/>'
-        )
-        label = "inf" if not math.isfinite(r.sqnr_db) else f"{r.sqnr_db:.1f}"
-        parts.append(f'<text x="{x + bw * 0.35:.1f}" y="{h - bottom - bh - 4:.1f}" text-anchor="middle">{label}</text>')
-        parts.append(f'<text x="{x + bw * 0.35:.1f}" y="{h - bottom + 16}" text-anchor="middle">{r.name}</text>')
-    parts.append("</svg>\n")
-    out = Path(path)
-    write_files_atomic(out.parent, {out.name: "\n".join(parts)})
-    return out
+    heights = [r.sqnr_db if math.isfinite(r.sqnr_db) else ymax for r in layers]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.bar([r.name for r in layers], [max(v, 0.0) for v in heights], color="#4a7ab5")
+    ax.bar_label(bars, labels=[f"{r.sqnr_db:.1f}" if math.isfinite(r.sqnr_db) else "inf" for r in layers])
+    ax.set_ylim(0, ymax * 1.08)
+    ax.set_ylabel("SQNR (dB)")
+    ax.set_title(title or "int8 SQNR per layer")
+    ax.grid(axis="y", color="#ddd")
+    ax.set_axisbelow(True)
+    return save_figure(fig, path)

@@ -4,7 +4,8 @@ PNG (and whatever else Pillow reads) needs Pillow; PGM (P2/P5) and ``.npy`` are 
 NumPy alone. A 28x28 picture is taken as it is (inverted if it is dark ink on a light
 background); any other size is normalised the way MNIST was made: the ink's bounding box is
 scaled to fit 20x20 (keeping the aspect ratio, averaging over each output pixel's area) and
-placed in a 28x28 field so that its centre of mass is at the centre.
+placed in a 28x28 field so that its centre of mass is at the centre. A blank picture of any size
+gives an empty field; :mod:`lenetc.digit_shape` rejects it.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     if gray.shape == (MNIST_SIZE, MNIST_SIZE):
         return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
     ink = gray - gray.min()
-    if ink.max() <= 0:
-        raise LenetcError(f"{source}: the image is blank (no digit found)")
+    if ink.max() <= 0:  # blank: the same empty field as a blank 28x28 picture, for the same ink check
+        return np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
     rows = np.flatnonzero(ink.max(axis=1) > 0.1 * ink.max())
     cols = np.flatnonzero(ink.max(axis=0) > 0.1 * ink.max())
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]

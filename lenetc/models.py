@@ -35,7 +35,7 @@ def load(
     ``lenet5-softmax``) or a path to an ``.npz`` that carries its architecture, an ``.onnx`` file, or a
     Keras ``.h5``/``.keras`` file (imported by :mod:`lenetc.importers`). ``weights``
     is an ``.npz`` path, ``"random:SEED"`` for reproducible random weights, or None for the
-    shipped trained weights (random:0 where none ship).
+    shipped trained weights; a zoo model without shipped weights needs ``weights`` then.
 
     ``preprocess`` states how MNIST pixels become the model's input, replacing what the file
     says or what lenetc guesses for a foreign model: a :class:`Preprocess`, or a mapping with
@@ -51,7 +51,12 @@ def _load(model: str, weights: str | Path | None) -> Network:
     if model in zoo.ZOO:
         arch = zoo.architecture(model)
         if weights is None:
-            weights = shipped_weights(model) or "random:0"
+            weights = shipped_weights(model)
+        if weights is None:
+            raise LenetcError(
+                f"no trained weights ship for '{model}': give --weights FILE.npz (weights=...), "
+                f"train some with 'lenetc train {model} -o FILE.npz', or ask for random ones with --weights random:SEED"
+            )
         match = _RANDOM.match(str(weights))
         if match:
             arch.params = zoo.random_params(arch, int(match.group(1) or 0))

@@ -3,6 +3,7 @@ carrying the architecture as a JSON string under ``__arch__``."""
 
 from __future__ import annotations
 
+import io
 import math
 import zipfile
 import zlib
@@ -11,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LenetcError
+from .fileio import write_file
 from .names import shown
 from .network import ARCH_KEY, Network
-from .outputs import write_file_atomic
 
 #: Most bytes all arrays of one .npz may decompress to. The largest zoo weights file holds 1.7 MB;
 #: the limit only stops a file that claims (or, zip bomb, expands to) far more than a LeNet needs.
@@ -125,8 +126,10 @@ def load_npz(path: str | Path, architecture: Network | None = None) -> Network:
 
 
 def save_npz(net: Network, path: str | Path) -> Path:
-    """Write ``net``'s parameters and architecture to ``path`` atomically (temp file + rename)."""
+    """Write ``net``'s parameters and architecture to ``path`` atomically, with the umask's mode."""
     net.validate()
     arrays = {key: np.ascontiguousarray(arr) for key, arr in sorted(net.params.items())}
     arrays[ARCH_KEY] = np.array(net.arch_json())
-    return write_file_atomic(path, lambda fh: np.savez(fh, **arrays))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return write_file(path, buffer.getvalue())

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import numpy as np
 import pytest
 
 import lenetc
-from lenetc import generate
-
-render_mod = importlib.import_module("lenetc.codegen.render")
+from lenetc import fileio, generate
 
 
 def _saved(tmp_path, zoo_nets, mutate):
@@ -76,7 +73,7 @@ def test_failed_generation_leaves_no_files(tmp_path, zoo_nets, monkeypatch):
             raise OSError(28, "No space left on device")
         return fh
 
-    monkeypatch.setattr(render_mod.os, "fdopen", failing_fdopen)
+    monkeypatch.setattr(fileio.os, "fdopen", failing_fdopen)
     with pytest.raises(lenetc.LenetcError, match="No space left on device"):
         generate(zoo_nets["lenet5"], out, prefix="m")
     assert list(out.iterdir()) == []

@@ -1,5 +1,5 @@
 """Accuracy of the int8 C against the float32 C on the 10,000 MNIST test digits, for every zoo
-net that ships trained weights (random weights say nothing about accuracy: skipped then).
+net (each ships trained weights; loading one without them is an error, not a skip).
 The bit-exact check over all 10,000 digits is benchmarks/int8_check.py; here 500 digits."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from int8_helpers import ZOO
 
 import lenetc
-from lenetc.models import shipped_weights
+from lenetc import datasets
 from lenetc.quant import forward_int8
 from lenetc.reference import predict_classes
 
@@ -19,9 +19,6 @@ MAX_DROP_POINTS = 0.3
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ZOO)
 def test_int8_loses_at_most_0_3_points(name):
-    datasets = pytest.importorskip("lenetc.datasets")
-    if shipped_weights(name) is None:
-        pytest.skip(f"no trained weights ship for {name}")
     net = lenetc.load(name)
     x, labels = datasets.mnist_inputs(net, None, "test")
     qnet = lenetc.quantize(net, n_calib=1000)

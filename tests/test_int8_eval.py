@@ -1,4 +1,4 @@
-"""SQNR, its plot, and the int8 command-line paths (these need lenetc.datasets for calibration)."""
+"""SQNR and the int8 command-line paths (these need lenetc.datasets for calibration)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from int8_helpers import calibration_digits, quantized_zoo
 
-from lenetc.evaluate_int8 import plot_sqnr
-from lenetc.quant.evaluate import LayerSQNR, sqnr, sqnr_per_layer
+from lenetc.quant.evaluate import sqnr, sqnr_per_layer
 
 
 def test_sqnr_by_hand():
@@ -27,14 +26,7 @@ def test_sqnr_per_layer_is_high_where_ranges_fit():
     assert all(r.sqnr_db > 20 for r in rows), rows
 
 
-def test_plot_writes_svg(tmp_path):
-    path = plot_sqnr([LayerSQNR("a", "conv", 35.0, 0.1), LayerSQNR("b", "dense", math.inf, 0.0)], tmp_path / "s.svg")
-    text = path.read_text()
-    assert text.startswith("<svg") and ">a<" in text and ">inf<" in text
-
-
 def test_cli_int8_paths(tmp_path, capsys):
-    pytest.importorskip("lenetc.datasets")
     from lenetc.cli import main
 
     args = ["lenet5-keras", "--weights", "random:1", "--dtype", "int8", "--calib", "64"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import jinja2
 from .._version import __version__
 from ..activations import act_expr
 from ..errors import LenetcError
+from ..fileio import write_files_atomic
 from ..numeric import c_array, c_float
 from ..paths import csrc_dir, templates_dir
 from .dialect import PORTABLE
@@ -98,27 +97,6 @@ def render(plan: Plan) -> dict[str, str]:
 def cdef(plan: Plan) -> str:
     """Declarations for cffi: the header without preprocessor guards."""
     return environment().get_template("model.cdef.j2").render({**_context(plan), "for_cffi": True})
-
-
-def write_files_atomic(out_dir: Path, files: dict[str, str]) -> list[Path]:
-    """Write every file under a temporary name first and rename them only when all are
-    written, so a failure (disk full, permissions) leaves none of them half-written."""
-    temps: list[tuple[str, Path]] = []
-    try:
-        for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            temps.append((name, Path(tmp)))
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-    except BaseException:
-        for _, tmp in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    paths = []
-    for name, tmp in temps:
-        os.replace(tmp, out_dir / name)
-        paths.append(out_dir / name)
-    return paths
 
 
 def write_output(out_dir: str | Path, files: dict[str, str]) -> list[Path]:

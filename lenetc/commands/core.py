@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from ..api import compile, generate
+from ..confidence import judge
 from ..datasets import mnist_inputs
 from ..errors import LenetcError
 from ..exporters.onnx_export import onnxruntime_outputs
@@ -179,18 +180,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     pixels = np.stack([load_digit(path) for path in args.images])
     x = net.preprocess.apply(pixels)
     out = compile(net)(x) if args.backend == "c" else forward(net, x)
-    scores = np.asarray(out, dtype=np.float64)
-    if net.output_kind == "distance":  # RBF: turn distances into a distribution for display
-        z = -(scores - scores.min(axis=1, keepdims=True))
-        probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    elif net.output_kind == "probability":
-        probs = scores
+    answers = judge(net, pixels, out)
+    if args.json:
+        print(json.dumps([{"image": str(path), **a.to_json()} for path, a in zip(args.images, answers)], indent=2))
     else:
-        z = scores - scores.max(axis=1, keepdims=True)
-        probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    classes = predict_classes(net, scores)
-    for path, cls, p in zip(args.images, classes, probs):
-        print(f"{path}: {int(cls)}  (p={p[cls]:.4f})  [{' '.join(f'{v:.3f}' for v in p)}]")
+        for path, answer in zip(args.images, answers):
+            print(f"{path}: {answer.describe()}")
     return 0
 
 
@@ -248,4 +243,5 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--backend", choices=["c", "reference"], default="c")
+    p.add_argument("--json", action="store_true", help="print JSON: digit (null if rejected), reason, probabilities")
     p.set_defaults(func=cmd_predict)

@@ -13,6 +13,7 @@ from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
 from ..network import Network
+from ..plotting import report_written
 from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
 from ..quant.qnetwork import QuantizedNetwork
 from ..quant.reference_int8 import forward_int8
@@ -131,7 +132,7 @@ def add_eval_int8_args(p) -> None:
 
 def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int:
     """``eval --dtype int8``: accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed
-    MNIST test digits), the per-layer SQNR, and with ``args.plot`` an SVG chart of it."""
+    MNIST test digits), the per-layer SQNR, and with ``args.plot`` a chart of it (format from the extension)."""
     qnet = quantize_from_args(net, args)
     ev = evaluate_int8(net, qnet, inputs, labels, getattr(args, "sqnr_images", 1000))
     if getattr(args, "json", False):
@@ -155,5 +156,5 @@ def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int
             print(f"    {r.name:<10} {r.kind:<12} {r.sqnr_db:7.2f} dB   max |error| {r.max_abs_error:.4g}")
     if getattr(args, "plot", None):
         path = plot_sqnr(ev.layers, args.plot, f"{net.name}: int8 SQNR per layer")
-        print(f"wrote {path}")
+        report_written(path, to_stderr=getattr(args, "json", False))
     return 0

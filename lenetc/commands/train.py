@@ -10,8 +10,9 @@ from pathlib import Path
 from .. import datasets, zoo
 from ..datasets import mnist_inputs
 from ..evaluate import evaluate, format_report, plot_report
+from ..fileio import check_output_file
 from ..npz import save_npz
-from ..outputs import check_output_file
+from ..plotting import check_plot_path, report_written
 from ..train import default_config, train
 from .int8 import add_eval_int8_args, eval_int8
 from .model_args import add_model_args, model_from_args, note_if_guessed
@@ -69,18 +70,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     net = model_from_args(args)
     if args.plot:
-        check_output_file(args.plot)  # before the evaluation, not after it
+        check_plot_path(args.plot)  # before the evaluation, not after it
     note_if_guessed(net)
     if args.dtype == "int8":
         inputs, labels = mnist_inputs(net, args.n, directory=args.data)
         return eval_int8(net, args, inputs, labels)
     report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
-    if args.plot:
-        plot_report(report, args.plot)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
         print(format_report(report))
+    if args.plot:
+        report_written(plot_report(report, args.plot), to_stderr=args.json)
     return 0
 
 
@@ -108,7 +109,10 @@ def register(sub) -> None:
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
-        "--plot", metavar="FILE", help="also draw the confusion matrix and misclassified digits (int8: the SQNR chart)"
+        "--plot",
+        metavar="FILE",
+        help="also draw the confusion matrix and misclassified digits (int8: the per-layer SQNR chart) "
+        "into FILE; the format follows the extension: .png, .svg or .pdf",
     )
     add_eval_int8_args(p)
     _add_data_arg(p)

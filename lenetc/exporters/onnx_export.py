@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LenetcError
+from ..fileio import check_output_file, write_file
 from ..importers.onnx_fold import need_onnx
 from ..importers.onnx_meta import preprocess_props
 from ..kinds import kind_of
 from ..network import Network
-from ..outputs import check_output_file, write_file_atomic
 
 EXPORT_OPSET = 13
 
@@ -80,7 +80,7 @@ def save_onnx(net: Network, path: str | Path, opset: int = EXPORT_OPSET) -> Path
     """Write ``net`` as ONNX to ``path`` through a temporary file and a rename."""
     check_output_file(path)
     data = to_onnx(net, opset).SerializeToString()
-    return write_file_atomic(path, lambda fh: fh.write(data))
+    return write_file(path, data)
 
 
 def ort_session(model, threads: int = 1):
