@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -178,3 +179,10 @@ def test_clear_removes_only_what_the_cache_made(root):
     assert len(removed.entries) == 2 and removed.temp_dirs == [dead]
     assert sorted(p.name for p in root.iterdir()) == ["0123456789abcdef0123extra", "notes.txt", "project"]
     assert cache.summary().entries == []
+
+
+def test_the_suite_never_uses_the_users_cache():
+    """conftest points every worker at one temporary cache (or LENETC_TEST_CACHE), not ~/.cache."""
+    used = Path(os.environ["LENETC_CACHE"]).resolve()
+    assert os.environ.get("LENETC_TEST_CACHE") or used.is_relative_to(Path(tempfile.gettempdir()).resolve())
+    assert not used.is_relative_to(Path.home() / ".cache")
