@@ -27,29 +27,22 @@ EXPECTED = {
 }  # fmt: skip
 
 
-#: The suite-wide fixture builds one extension of every case: under xdist, keep its tests on one worker.
-same_worker = pytest.mark.xdist_group("onnx-node-suite")
-
-
 @pytest.fixture(scope="module")
 def suite():
     return run_suite()
 
 
-@same_worker
 def test_every_in_scope_case_passes(suite):
     failed = [f"{c.name}: {c.reason}" for c in suite.cases if c.status == "failed"]
     assert not failed, failed
 
 
-@same_worker
 def test_out_of_scope_cases_have_a_one_line_reason(suite):
     for c in suite.cases:
         if c.status == "out of scope":
             assert c.reason and "\n" not in c.reason, c.name
 
 
-@same_worker
 def test_family_counts_match_the_recorded_table(suite):
     import onnx
 
@@ -61,7 +54,6 @@ def test_family_counts_match_the_recorded_table(suite):
             assert table.get(fam, (0, 0))[0] >= passed, f"{fam}: {table.get(fam)}"
 
 
-@same_worker
 def test_core_families_are_covered(suite):
     """The LeNet operators must have passing cases, whatever the onnx release."""
     table = suite.table()
