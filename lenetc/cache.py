@@ -107,6 +107,8 @@ def extension_path(key: str, build: Callable[[Path], Path]) -> Path:
     ``directory`` and returns the path of the extension inside it. Safe to call from several
     threads and processes at once: one builds, the others wait and then use its result.
     """
+    if not KEY_RE.fullmatch(key):
+        raise ValueError(f"cache key must be 20 hex digits (make_key), got {key!r}")
     root = ensure_cache_dir()
     entry = root / key
     so = _checked_extension(entry)
@@ -123,6 +125,9 @@ def extension_path(key: str, build: Callable[[Path], Path]) -> Path:
         try:
             built = build(tmp)
             _write_manifest(tmp, built.name)
+        except OSError as exc:  # a full disk, say: the build's own failures are LenetcErrors
+            raise LenetcError(f"writing a build into the cache '{root}' failed: {exc.strerror}") from None
+        else:
             try:
                 tmp.rename(entry)
             except OSError:

@@ -72,7 +72,10 @@ def compiler() -> tuple[str, ...]:
     """The C compiler command: ``$CC`` (split like a shell would) or, unset, the compiler
     Python was built with, ``cc``, ``gcc`` or ``clang``, whichever is on ``PATH`` first."""
     if os.environ.get("CC", "").strip():
-        words = tuple(shlex.split(os.environ["CC"]))
+        try:
+            words = tuple(shlex.split(os.environ["CC"]))
+        except ValueError as exc:
+            raise LenetcError(f"cannot parse $CC ({os.environ['CC']!r}): {exc}") from None
         if shutil.which(words[0]) is None:
             raise LenetcError(f"C compiler '{words[0]}' (from $CC) not found on PATH")
         return words

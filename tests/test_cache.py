@@ -186,3 +186,12 @@ def test_the_suite_never_uses_the_users_cache():
     used = Path(os.environ["LENETC_CACHE"]).resolve()
     assert os.environ.get("LENETC_TEST_CACHE") or used.is_relative_to(Path(tempfile.gettempdir()).resolve())
     assert not used.is_relative_to(Path.home() / ".cache")
+
+
+def test_disk_errors_during_a_build_are_one_clear_error(root):
+    def full_disk(directory: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(LenetcError, match="No space left on device"):
+        cache.extension_path(KEY, full_disk)
+    assert sorted(p.name for p in root.iterdir()) == [cache.LOCK_DIR]
