@@ -22,7 +22,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"cache    {found.path}{'' if found.path.is_dir() else ' (not created yet)'}")
-    print(f"entries  {len(found.entries)}" + (f" ({invalid} incomplete, rebuilt on next use)" if invalid else ""))
+    why = f" ({invalid} damaged or from an older lenetc: rebuilt when next used)" if invalid else ""
+    print(f"entries  {len(found.entries)}{why}")
     if found.temp_dirs:
         print(f"temp     {len(found.temp_dirs)} build directories (running or abandoned builds)")
     print(f"bytes    {found.bytes:,}")
