@@ -23,6 +23,7 @@ setup(
         # the test suite exercises every optional feature, so it installs every extra
         "test": [
             "pytest>=7",
+            "pytest-xdist>=3",
             "ruff",
             "wheel",
             "onnx>=1.14",

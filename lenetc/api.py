@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import HOST_FLAGS, CompiledNetwork, build, compiler, native_flags
+from .build import CompiledNetwork, build
 from .codegen.artifact import Generated, generated
 from .codegen.dialect import PORTABLE, Portable, host_dialect
 from .codegen.plan import make_plan
 from .datasets import mnist
 from .errors import LenetcError
+from .extension import compiler, host_flags
 from .network import Network
 from .numeric import numeric_type
 from .quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE
@@ -106,9 +107,12 @@ def compile(  # noqa: A001 - the public name since 0.1
 
     With ``dtype="int8"``, ``calibration`` is a :class:`QuantizedNetwork` or calibration images
     (None: MNIST training digits); the result is then a :class:`~lenetc.build.CompiledInt8Network`.
-    The dialect is detected from what the compiler predefines under the flags it builds with.
+    The compiler is ``$CC`` if set (see :func:`lenetc.extension.compiler`); ``flags`` replace
+    :data:`~lenetc.extension.HOST_FLAGS` and ``-march=native`` (keep ``-ffp-contract=off`` in
+    them for the float policy). The dialect is detected from what the compiler predefines under
+    the flags it builds with.
     """
     cc = compiler()
-    flags = list(flags) if flags is not None else [*HOST_FLAGS, *native_flags(cc)]
-    dialect = host_dialect(cc, tuple(flags))
-    return build(generate(model, None, prefix, dtype, calibration, dialect), flags)
+    chosen = tuple(flags) if flags is not None else host_flags(cc)
+    dialect = host_dialect(cc, chosen)
+    return build(generate(model, None, prefix, dtype, calibration, dialect), chosen, cc)

@@ -13,7 +13,7 @@ import sys
 from ._version import __version__
 from .errors import LenetcError
 
-COMMAND_MODULES = ("core", "train", "onnx", "firmware", "confidence")
+COMMAND_MODULES = ("core", "train", "onnx", "firmware", "confidence", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

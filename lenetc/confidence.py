@@ -31,7 +31,7 @@ import numpy as np
 
 from . import datasets
 from .api import compile as build
-from .build import cache_dir
+from .cache import cache_dir
 from .digit_shape import DigitShapeModel, fit_shape_model, shape_rejections
 from .errors import LenetcError
 from .fileio import write_file

@@ -16,7 +16,6 @@ prefixes), cached under $LENETC_CACHE by a hash of the sources.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import sys
 import tempfile
@@ -146,26 +145,10 @@ def prepare(case):
     return net, x, expected
 
 
-def _compile_objects(build: Path, sources: list[str], cc: str) -> list[str]:
-    """Compile the generated C files to PIC objects, on every core (many small files)."""
-    import subprocess
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(name: str) -> str:
-        obj = str(build / (name[:-2] + ".o"))
-        subprocess.run([cc, "-std=c99", "-O1", "-fPIC", "-c", str(build / name), "-o", obj], check=True)
-        return obj
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return list(pool.map(one, sources))
-
-
 def _build_shared(nets: dict[str, object]):
-    """Compile every network's generated C into one cffi extension; returns its ``lib`` and ``ffi``."""
-    import cffi
-
-    from lenetc.build import _load_module, cache_dir, compiler
+    """Compile every network's generated C into one cffi extension; returns it and the artifacts."""
     from lenetc.codegen import generated, make_plan
+    from lenetc.extension import ExtensionSource, load_cached
 
     files: dict[str, str] = {}
     decls, plans = [], {}
@@ -174,31 +157,10 @@ def _build_shared(nets: dict[str, object]):
         plans[prefix] = gen
         files.update(gen.files)
         decls.append(gen.declarations)
-    key = hashlib.sha256("\0".join([*files.values(), *decls, compiler()]).encode()).hexdigest()[:16]
-    mod_name = f"_lenetc_node_suite_{key}"
-    build = cache_dir() / f"node-suite-{key}"
-    import sysconfig
-
-    so = build / f"{mod_name}{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}"
-    if not so.is_file():
-        cache_dir().mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".node-suite-", dir=cache_dir()))
-        for name, text in files.items():
-            (tmp / name).write_text(text)
-        ffi = cffi.FFI()
-        ffi.cdef("\n".join(decls))
-        objects = _compile_objects(tmp, [n for n in files if n.endswith(".c")], compiler())
-        header = "\n".join(f'#include "{p}.h"' for p in nets)
-        ffi.set_source(mod_name, header, extra_objects=objects, include_dirs=[str(tmp)], libraries=["m"])
-        built = Path(ffi.compile(tmpdir=str(tmp), verbose=False))
-        built.rename(tmp / so.name)
-        try:
-            tmp.rename(build)
-        except OSError:
-            pass  # a concurrent run published the same build
-    module = sys.modules.get(mod_name) or _load_module(mod_name, so)
-    sys.modules[mod_name] = module
-    return module, plans
+    header = "\n".join(f'#include "{p}.h"' for p in nets)
+    flags = ("-std=c99", "-O1", "-fPIC", "-ffp-contract=off")
+    built = load_cached(ExtensionSource("node_suite", files, "\n".join(decls), header, flags))
+    return built.module, plans
 
 
 def run_suite() -> SuiteResult:

@@ -97,11 +97,11 @@ def get_dialect(name: str | Portable) -> Portable:
 _MACRO = re.compile(r"^#define (\w+)", re.M)
 
 
-def predefined_macros(cc: str, flags: tuple[str, ...]) -> frozenset[str]:
+def predefined_macros(cc: tuple[str, ...], flags: tuple[str, ...]) -> frozenset[str]:
     """The macros ``cc`` predefines under ``flags`` (``cc -dM -E`` on an empty file)."""
     try:
         proc = subprocess.run(
-            [cc, *flags, "-dM", "-E", "-x", "c", "-"], input="", capture_output=True, text=True, timeout=60
+            [*cc, *flags, "-dM", "-E", "-x", "c", "-"], input="", capture_output=True, text=True, timeout=60
         )
     except (OSError, subprocess.TimeoutExpired):
         return frozenset()
@@ -122,6 +122,6 @@ def dialect_from_macros(macros: frozenset[str]) -> Portable:
 
 
 @cache
-def host_dialect(cc: str, flags: tuple[str, ...]) -> Portable:
+def host_dialect(cc: tuple[str, ...], flags: tuple[str, ...]) -> Portable:
     """The dialect of the host build: detected from what ``cc`` predefines under ``flags``."""
     return dialect_from_macros(predefined_macros(cc, flags))
