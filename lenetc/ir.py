@@ -18,7 +18,7 @@ from .names import unique_identifier
 from .numeric import NumericType
 
 #: Sizes of the C scalar types kernels use for scratch.
-SCALAR_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
+SCALAR_BYTES = {"unsigned char": 1, "int8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
 
 
 @dataclass

@@ -68,8 +68,8 @@ def test_arena_meets_liveness_bound(name, dialect, zoo_nets):
     assert plan.dialect.align == align and plan.arena_bytes == plan.arena_lower_bound
     sizes = []
     for op in plan.ops:
-        live = [plan.tensors[t] for t in {op.src, op.dst} if plan.tensors[t].storage == "arena"]
-        sizes.append(sum(-(-t.size * 4 // align) * align for t in live))
+        live = [plan.tensors[t] for t in {op.src, op.dst, op.scratch} - {-1} if plan.tensors[t].storage == "arena"]
+        sizes.append(sum(-(-t.size * (t.elem_bytes or 4) // align) * align for t in live))
     assert plan.arena_bytes == max(sizes)
 
 

@@ -223,3 +223,28 @@ def test_affine_int8_hand_computed():
     # 4 -> 2, -8 -> -4, -9 -> -4.5 -> -5, 1 -> 0.5 -> 1
     np.testing.assert_array_equal(ref.reshape(-1), [2, -4, -5, 1])
     np.testing.assert_array_equal(got.reshape(-1), [2, -4, -5, 1])
+
+
+# ---- fused convolution + pooling ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet-caffe", "lenet5-keras"])
+def test_fused_conv_pool_gives_the_same_bits_in_less_memory(name):
+    """A convolution that computes the pooling after it from bands of its rows (the default plan)
+    prints exactly the bits of the unfused plan, in float32 and int8, and needs a smaller arena."""
+    from lenetc.build import build
+    from lenetc.codegen import generated, make_plan
+    from lenetc.extension import compiler, host_flags
+
+    net = lenetc.load(name)
+    qnet = lenetc.quantize(net, n_calib=64)
+    x = _inputs(net, 12, seed=9)
+    cc = compiler()
+    for model, run in ((net, lambda c: c(x)), (qnet, lambda c: c.run_int8(qnet.quantize_input(x)))):
+        fused, plain = make_plan(model, "f"), make_plan(model, "u", fuse=False)
+        assert any(op.ctx.get("epilogue") for op in fused.ops)
+        assert not any(op.ctx.get("epilogue") for op in plain.ops)
+        assert fused.arena_bytes < plain.arena_bytes
+        a = run(build(generated(fused), host_flags(cc), cc))
+        b = run(build(generated(plain), host_flags(cc), cc))
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))

@@ -9,13 +9,14 @@ two tensors share bytes only when they are never alive together.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
 
 from ..errors import LenetcError
 from ..ir import Const, Lowering, Op, Tensor
-from ..kinds import KINDS, Node
+from ..kinds import KINDS, Node, merge_activations
 from ..kinds.shared_ops import emit_copy
 from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
@@ -79,15 +80,38 @@ def _nodes(model: Network | QuantizedNetwork) -> list[Node]:
         qs = model.layers
         return [Node(q.layer, q.in_shape, q.out_shape, q, qs[i + 1].kind if i + 1 < len(qs) else None)
                 for i, q in enumerate(qs)]  # fmt: skip
-    shapes, layers = model.shapes(), model.layers
+    layers = merge_activations(list(model.layers))
+    shapes = [tuple(model.input_shape)]
+    for layer in layers:
+        shapes.append(tuple(layer.output_shape(shapes[-1])))
     return [Node(layer, shapes[i], shapes[i + 1], None, layers[i + 1].kind if i + 1 < len(layers) else None)
             for i, layer in enumerate(layers)]  # fmt: skip
 
 
-def _lower(lw: Lowering, nodes: list[Node], input_shape) -> None:
+def _fuse(lw: Lowering, nodes: list[Node]) -> list[Node]:
+    """Give each convolution followed by a pooling or subsampling it can compute from bands of
+    its rows that layer as its epilogue (the pooling node then disappears)."""
+    out: list[Node] = []
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+        conv = node.layer.kind == "conv2d" and not node.layer.is_whole_window(node.in_shape)
+        make = KINDS[nxt.layer.kind].epilogue if nxt is not None else None
+        ctx = make(lw, nxt) if conv and make is not None else None
+        if ctx is None:
+            out.append(node)
+            i += 1
+            continue
+        out.append(dataclasses.replace(node, epilogue=nxt, epilogue_ctx=ctx, next_kind=nxt.next_kind))
+        i += 2
+    return out
+
+
+def _lower(lw: Lowering, nodes: list[Node], input_shape, fuse: bool) -> None:
     src = lw.tensor(tuple(input_shape))
     lw.tensors[src].storage = "input"
-    for node in nodes:
+    for node in _fuse(lw, nodes) if fuse else nodes:
         if lw.pending_perm is not None and node.layer.kind != "dense":
             raise AssertionError("unreachable: HWC flatten is folded only into a following dense layer")
         lower = KINDS[node.layer.kind].lower.get(lw.numeric.name)
@@ -167,9 +191,16 @@ def c_prefix(name: str, prefix: str | None = None) -> str:
     return prefix
 
 
-def make_plan(model: Network | QuantizedNetwork, prefix: str | None = None, dialect: str | Portable = PORTABLE) -> Plan:
+def make_plan(
+    model: Network | QuantizedNetwork,
+    prefix: str | None = None,
+    dialect: str | Portable = PORTABLE,
+    fuse: bool = True,
+) -> Plan:
     """Lower ``model`` to kernel ops and plan its arena. ``prefix`` names every C symbol;
-    ``dialect`` is the CPU family the C is for (:mod:`lenetc.codegen.dialect`, default portable).
+    ``dialect`` is the CPU family the C is for (:mod:`lenetc.codegen.dialect`, default portable);
+    ``fuse`` lets a convolution compute the pooling after it in its own kernel (the same bits,
+    without storing the convolution's whole output map).
 
     A :class:`Network` gives float32 C; a :class:`QuantizedNetwork` (from :func:`lenetc.quantize`)
     integer-only int8 C with its scales and zero points.
@@ -183,7 +214,7 @@ def make_plan(model: Network | QuantizedNetwork, prefix: str | None = None, dial
     net.validate()
     numeric = INT8 if qnet is not None else FLOAT32
     lw = Lowering(prefix, numeric, net.params)
-    _lower(lw, _nodes(model), net.input_shape)
+    _lower(lw, _nodes(model), net.input_shape, fuse)
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
     return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect)

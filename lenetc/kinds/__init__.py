@@ -25,6 +25,20 @@ def kind_of(layer: Layer) -> Kind:
         raise LenetcError(f"layer '{layer.name}': kind '{layer.kind}' is not a lenetc layer kind") from None
 
 
+def merge_activations(layers: list[Layer]) -> list[Layer]:
+    """Fold each stand-alone activation into the convolution, dense or subsampling layer before
+    it when that one has none (the same function, one layer fewer)."""
+    out: list[Layer] = []
+    for layer in layers:
+        prev = out[-1] if out else None
+        linear = isinstance(prev, conv2d.Conv2D | dense.Dense | subsampling.Subsampling)
+        if isinstance(layer, activation.Activation) and linear and prev.act is None:
+            out[-1] = dataclasses.replace(prev, act=layer.act)
+            continue
+        out.append(layer)
+    return out
+
+
 def layer_from_json(obj: Any) -> Layer:
     """Rebuild a layer from :meth:`Layer.to_json` output."""
     if not isinstance(obj, dict):
@@ -49,4 +63,6 @@ def layer_from_json(obj: Any) -> Layer:
         raise LenetcError(f"layer '{obj.get('name')}': {exc}") from None
 
 
-__all__ = ["KINDS", "Kind", "Layer", "Node", "QLayer", "QuantStep", "Shape", "kind_of", "layer_from_json"]
+__all__ = [
+    "KINDS", "Kind", "Layer", "Node", "QLayer", "QuantStep", "Shape", "kind_of", "layer_from_json", "merge_activations",
+]  # fmt: skip

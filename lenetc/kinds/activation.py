@@ -51,7 +51,8 @@ def lower_float32(lw, node: Node, src: int) -> int:
     """Fused into the op before it when that op has an activation slot left, else in place."""
     layer: Activation = node.layer
     prev = lw.ops[-1] if lw.ops else None
-    if prev is not None and prev.dst == src and "act" in prev.ctx and prev.ctx["act"] is None:
+    fusable = prev is not None and prev.dst == src and "act" in prev.ctx and prev.ctx["act"] is None
+    if fusable and prev.ctx.get("epilogue") is None:  # a fused pool after the conv comes first
         prev.ctx["act"], prev.doc = layer.act, f"{prev.doc} + {layer.act.fn}"
         return src
     ctx = {"n": math.prod(node.in_shape), "act": layer.act}

@@ -156,6 +156,10 @@ class Node:
     out_shape: Shape
     q: QLayer | None = None
     next_kind: str | None = None
+    #: A pooling (or subsampling) layer fused into this one's kernel: computed from bands of
+    #: this layer's output rows, so this layer's whole output map is never stored.
+    epilogue: Node | None = None
+    epilogue_ctx: dict | None = None  # its template context (from its kind's ``epilogue``)
 
 
 @dataclass
@@ -189,6 +193,8 @@ class Kind:
     ``quantize``: the int8 rule (:class:`QuantStep` -> :class:`QLayer`), None where int8 has
     no such layer; ``forward_int8``: the integer reference; ``lower``: per numeric type name,
     the lowering to kernel ops; ``to_onnx(graph, layer, in_shape, params, x)`` -> output name.
+    ``epilogue``, for kinds a convolution can compute in its own kernel (pooling,
+    subsampling): ``(lw, node) -> template context`` or None where this node cannot be fused.
     """
 
     name: str
@@ -200,3 +206,4 @@ class Kind:
     forward_int8: Callable[[QLayer, np.ndarray], np.ndarray] | None
     lower: dict[str, Lower]
     to_onnx: Callable[..., str]
+    epilogue: Callable[[Any, Node], dict | None] | None = None

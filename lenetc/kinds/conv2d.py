@@ -245,7 +245,7 @@ def lower_float32(lw, node: Node, src: int) -> int:
     ctx = {
         "ic": c, "ih": h, "iw": w, "oc": out_shape[0], "oh": out_shape[1], "ow": out_shape[2],
         "kh": kh, "kw": kw, "sh": layer.stride[0], "sw": layer.stride[1], "act": layer.act,
-        "groups": layer.groups, "sparse": layer.sparse,
+        "groups": layer.groups, "sparse": layer.sparse, "epilogue": node.epilogue_ctx,
         "bias": lw.const(fn, "bias", bias),
     }  # fmt: skip
     if layer.sparse:
@@ -259,6 +259,11 @@ def lower_float32(lw, node: Node, src: int) -> int:
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int32), ctype="int")
     else:
         ctx["weight"] = lw.const(fn, "weight", weight, comment=f"(out, in, kh, kw) = {weight.shape}")
+    e = node.epilogue_ctx
+    if e is not None:
+        doc = f"{doc}, fused with {e['doc']}"
+        scratch = ("float", e["kh"] * out_shape[2])
+        return lw.emit("conv2d/float32", layer.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
     return lw.emit("conv2d/float32", layer.name, src, out_shape, ctx, doc=doc, fn=fn)
 
 
@@ -281,7 +286,8 @@ def lower_int8(lw, node: Node, src: int) -> int:
     seg = kh * kw if layer.sparse else icg * kh * kw
     nseg = c if layer.sparse else layer.groups
     ctx.update(ic=c, ih=h, iw=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=layer.stride[0], sw=layer.stride[1],
-               groups=layer.groups, sparse=layer.sparse, icg=icg, seg=seg, segp=pad_to(seg), nseg=nseg)  # fmt: skip
+               groups=layer.groups, sparse=layer.sparse, icg=icg, seg=seg, segp=pad_to(seg), nseg=nseg,
+               epilogue=node.epilogue_ctx)  # fmt: skip
     if layer.sparse:
         src_maps, starts = _sparse_maps(lw, layer)
         packed = np.concatenate([q.weight[o, s].reshape(len(s), -1) for o, s in enumerate(src_maps)])
@@ -293,9 +299,14 @@ def lower_int8(lw, node: Node, src: int) -> int:
     else:
         comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {pad_to(seg)}"
         ctx["weight"] = lw.const(fn, "weight", pad_cols(q.weight.reshape(oc, -1), pad_to(seg)), "int8_t", comment)
-    return lw.emit(
-        "conv2d/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", nseg * pad_to(seg))
-    )
+    patch_bytes = 2 * nseg * pad_to(seg)
+    e = node.epilogue_ctx
+    if e is None:
+        scratch = ("unsigned char", patch_bytes)
+        return lw.emit("conv2d/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=scratch)
+    doc = f"{qdoc(q)}, fused with {e['doc']}"
+    scratch = ("unsigned char", patch_bytes + e["kh"] * oc * ow)  # the im2col row, then the band of rows
+    return lw.emit("conv2d/int8", q.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
 
 
 # ---- ONNX --------------------------------------------------------------------------------------

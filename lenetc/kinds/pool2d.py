@@ -188,6 +188,20 @@ def _ctx(layer: Pool2D, in_shape, out_shape) -> dict:
             "count_include_pad": layer.count_include_pad}  # fmt: skip
 
 
+def epilogue(lw, node: Node) -> dict | None:
+    """The context of this pooling computed inside the convolution before it, or None when its
+    windows do not tile the rows (overlapping or padded windows stay a kernel of their own)."""
+    layer: Pool2D = node.layer
+    if layer.stride != layer.kernel or any(layer.padding) or layer.needs_clamp(node.in_shape):
+        return None
+    _, ph, pw = node.out_shape
+    ctx = {"mode": layer.mode, "kh": layer.kernel[0], "kw": layer.kernel[1], "ph": ph, "pw": pw,
+           "doc": layer.describe(node.in_shape)}  # fmt: skip
+    if node.q is not None:
+        ctx["zp"] = node.q.in_q.zero_point
+    return ctx
+
+
 def lower_float32(lw, node: Node, src: int) -> int:
     ctx = _ctx(node.layer, node.in_shape, node.out_shape)
     return lw.emit("pool2d/pool2d", node.layer.name, src, node.out_shape, ctx, doc=node.layer.describe(node.in_shape))
@@ -218,4 +232,5 @@ KIND = Kind(
     forward_int8=forward_int8,
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
+    epilogue=epilogue,
 )

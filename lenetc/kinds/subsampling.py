@@ -93,6 +93,22 @@ def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
     return finish(q, acc, 1)
 
 
+def epilogue(lw, node: Node) -> dict:
+    """The context of this subsampling computed inside the convolution before it."""
+    layer: Subsampling = node.layer
+    _, ph, pw = node.out_shape
+    ctx = {"mode": "subsampling", "kh": layer.size, "kw": layer.size, "ph": ph, "pw": pw,
+           "doc": layer.describe(node.in_shape)}  # fmt: skip
+    fn = lw.fn_name(layer.name)
+    if node.q is None:
+        ctx.update(act=layer.act, coeff=lw.const(fn, "coeff", param(lw.params, layer, "coeff", np.float32)),
+                   bias=lw.const(fn, "bias", param(lw.params, layer, "bias", np.float32)))  # fmt: skip
+    else:
+        ctx.update(requant_ctx(lw, fn, node.q))
+        ctx["weight"] = lw.const(fn, "coeff", node.q.weight, "int8_t", "per-map coefficient, symmetric int8")
+    return ctx
+
+
 def lower_float32(lw, node: Node, src: int) -> int:
     layer: Subsampling = node.layer
     c, h, w = node.in_shape
@@ -133,4 +149,5 @@ KIND = Kind(
     forward_int8=forward_int8,
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
+    epilogue=epilogue,
 )

@@ -13,19 +13,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
 from ..errors import LenetcError
-from ..kinds import Layer, QLayer, QuantStep, kind_of
-from ..kinds.activation import Activation
-from ..kinds.conv2d import Conv2D
-from ..kinds.dense import Dense
+from ..kinds import QLayer, QuantStep, kind_of, merge_activations
 from ..kinds.rbf import RBF
 from ..kinds.softmax import Softmax
-from ..kinds.subsampling import Subsampling
 from ..network import Network
 from ..numeric import QParams
 from ..reference import as_batch
@@ -68,18 +63,6 @@ def _mse_range(v: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     return best
 
 
-def _merge_activations(layers: list[Layer]) -> list[Layer]:
-    """Fold a stand-alone activation into the linear layer before it (as the float plan does)."""
-    out: list[Layer] = []
-    for layer in layers:
-        prev = out[-1] if out else None
-        if isinstance(layer, Activation) and isinstance(prev, Conv2D | Dense | Subsampling) and prev.act is None:
-            out[-1] = dataclasses.replace(prev, act=layer.act)
-            continue
-        out.append(layer)
-    return out
-
-
 def quantize(
     net: Network,
     calibration_images: np.ndarray,
@@ -101,7 +84,7 @@ def quantize(
     if x.shape[0] < 1:
         raise LenetcError("calibration needs at least one image")
     h = x.astype(np.float64)
-    layers = _merge_activations(list(net.layers))
+    layers = merge_activations(list(net.layers))
     final_softmax = None
     if layers and isinstance(layers[-1], Softmax):
         final_softmax = "log_softmax" if layers[-1].log else "softmax"
