@@ -66,12 +66,14 @@ class Op:
 class Lowering:
     """Collects the ops, tensors and constants of one model while its layers lower themselves.
 
-    ``numeric`` is the arithmetic of the C being generated. ``pending_perm`` carries an H,W,C
-    flatten that the next dense layer folds into its weights (set by flatten, taken by dense).
+    ``numeric`` is the arithmetic of the C being generated and ``dialect`` the CPU family it is
+    for (a :mod:`lenetc.codegen.dialect` object: kinds pick their kernels by it).
+    ``pending_perm`` carries an H,W,C flatten that the next dense layer folds into its weights
+    (set by flatten, taken by dense).
     """
 
-    def __init__(self, prefix: str, numeric: NumericType, params: dict[str, np.ndarray]):
-        self.prefix, self.numeric, self.params = prefix, numeric, params
+    def __init__(self, prefix: str, numeric: NumericType, params: dict[str, np.ndarray], dialect: Any = None):
+        self.prefix, self.numeric, self.params, self.dialect = prefix, numeric, params, dialect
         self.ops: list[Op] = []
         self.tensors: list[Tensor] = []
         self.consts: list[Const] = []

@@ -213,7 +213,7 @@ def make_plan(
     prefix = c_prefix(net.name, prefix)
     net.validate()
     numeric = INT8 if qnet is not None else FLOAT32
-    lw = Lowering(prefix, numeric, net.params)
+    lw = Lowering(prefix, numeric, net.params, dialect)
     _lower(lw, _nodes(model), net.input_shape, fuse)
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
