@@ -16,7 +16,7 @@ import numpy as np
 from .._version import __version__
 from ..api import Model, generate
 from ..codegen import Generated, Plan, Symbols
-from ..codegen.render import environment
+from ..codegen.render import environment, frame_helper
 from ..errors import LenetcError
 from ..numeric import NUMERIC_TYPES
 from ..quant.reference_int8 import forward_int8
@@ -112,6 +112,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
         "default_target": default_target,
         "warn": WARN_CFLAGS,
         "tolerance": FLOAT_TOLERANCE,
+        "frame": frame_helper(plan),
     }
     if example is not None:
         p = net.preprocess
@@ -121,6 +122,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
             source=example.digits.source,
             preprocess=f"pixel * {p.scale:.9g} + {p.offset:.9g}, padded by {p.pad}",
             inputs=[x.reshape(-1) for x in example.inputs],
+            frames=[f.reshape(-1) for f in example.digits.images],
             labels=[int(v) for v in example.digits.labels],
             classes=[int(v) for v in example.classes],
             reference=list(example.reference),
