@@ -109,6 +109,8 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
         "weights_sha256": net.weights_hash(),
         "targets": list(TARGETS.values()),
         "baremetal": [TARGETS[name] for name in BAREMETAL],
+        "linux": [t for t in TARGETS.values() if t.kind == "linux"],
+        "cross": [t for t in TARGETS.values() if t.toolchain],
         "default_target": default_target,
         "warn": WARN_CFLAGS,
         "tolerance": FLOAT_TOLERANCE,
@@ -140,6 +142,7 @@ def render_example(plan: Plan, example: Example, default_target: str = "host") -
         "Makefile": env.get_template("firmware/Makefile.j2").render(ctx),
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(ctx),
         "arm-none-eabi.cmake": env.get_template("firmware/arm-none-eabi.cmake.j2").render(ctx),
+        "aarch64-linux-gnu.cmake": env.get_template("firmware/aarch64-linux-gnu.cmake.j2").render(ctx),
         "startup.c": env.get_template("firmware/startup.c.j2").render(ctx),
     }
     link = env.get_template("firmware/link.ld.j2")
