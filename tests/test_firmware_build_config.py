@@ -87,7 +87,7 @@ def test_cmake_alternative_toolchain_line_works(cmake_bundle):
     assert command.startswith("cmake -S . -B build-m4 ")
     proc = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=d)  # exactly as documented
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    run = subprocess.run(["cmake", "--build", str(d / "b-alt"), "--target", "run"], capture_output=True, text=True)
+    run = subprocess.run(["cmake", "--build", str(d / "build-m4"), "--target", "run"], capture_output=True, text=True)
     assert run.returncode == 0 and "OK" in run.stdout, run.stdout + run.stderr
 
 
