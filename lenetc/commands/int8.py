@@ -11,6 +11,7 @@ import numpy as np
 
 from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
+from ..codegen.dialect import PORTABLE, Portable
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
 from ..network import Network
 from ..plotting import report_written
@@ -78,10 +79,10 @@ def verify_int8(qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | 
     return 0 if diff == 0 else 1
 
 
-def info_int8(net: Network, args) -> int:
-    """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes."""
+def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+    """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes (for ``dialect``)."""
     qnet = quantize_from_args(net, args)
-    fgen, qgen = generated(make_plan(net)), generated(make_plan(qnet))
+    fgen, qgen = generated(make_plan(net, None, dialect)), generated(make_plan(qnet, None, dialect))
     if getattr(args, "json", False):
         qplan, fplan = qgen.plan, fgen.plan
         doc = {
@@ -99,24 +100,27 @@ def info_int8(net: Network, args) -> int:
             "arena_bytes": {"float32": fplan.arena_bytes, "int8": qplan.arena_bytes},
             "arena_lower_bound": {"float32": fplan.arena_lower_bound, "int8": qplan.arena_lower_bound},
             "acc_bound": qplan.acc_bound,
+            "dialect": dialect.name,
         }
         print(json.dumps(doc, indent=2))
         return 0
     print(f"model {net.name}, int8 (calibrated with {qnet.method} on {qnet.calibration_images} MNIST training digits)")
+    print(f"C dialect {dialect.name} (workspace aligned to {dialect.align})")
     for line in scale_lines(qnet) + memory_lines(fgen, qgen):
         print(line)
     return 0
 
 
-def generate_int8(net: Network, args) -> int:
-    """``generate --dtype int8``: write the integer-only C and report its memory."""
+def generate_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+    """``generate --dtype int8``: write the integer-only C (for ``dialect``) and report its memory."""
     qnet = quantize_from_args(net, args)
-    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8")
+    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8", target=dialect)
     for path in qgen.paths:
         print(f"wrote {path}")
     print(f"input: q = round(x / {qnet.input_q.scale:.9g}) + {qnet.input_q.zero_point}; "
           f"output {qnet.output_dtype}: x = {qnet.output_q.scale:.9g} * (q - {qnet.output_q.zero_point})")  # fmt: skip
-    for line in memory_lines(generated(make_plan(net, args.prefix)), qgen):
+    print(f"C dialect {dialect.name}")
+    for line in memory_lines(generated(make_plan(net, args.prefix, dialect)), qgen):
         print(line)
     return 0
 

@@ -164,6 +164,10 @@ class Bundle:
         return self.generated.symbols
 
     @property
+    def plan(self) -> Plan:
+        return self.generated.plan
+
+    @property
     def paths(self) -> list[Path]:
         return self.generated.paths
 
