@@ -9,7 +9,8 @@ import numpy as np
 
 from ..api import compile, generate
 from ..confidence import judge
-from ..datasets import mnist_inputs
+from ..datasets import mnist_inputs, preprocessed
+from ..digitsets import load_digit_set
 from ..errors import LenetcError
 from ..exporters.onnx_export import onnxruntime_outputs
 from ..firmware.bundle import write_example
@@ -123,15 +124,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[np.ndarray, np.ndarray | None, str]:
     """``n`` inputs for ``verify``: MNIST test digits preprocessed for ``net`` with their labels,
-    or random ones (labels None)."""
+    random ones (labels None), or the user's digits at the path ``source`` (their labels if any)."""
     if n < 1:
         raise LenetcError(f"-n must be at least 1, got {n}")
     if source == "mnist":
         x, labels = mnist_inputs(net, n)
         return x, labels, f"{len(x)} MNIST test digits"
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32)
-    return x, None, f"{n} random inputs (seed {seed})"
+    if source == "random":
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32)
+        return x, None, f"{n} random inputs (seed {seed})"
+    digits = load_digit_set(source).first(n)
+    return preprocessed(net, digits.images), digits.labels, digits.describe()
 
 
 def check_inputs(net: Network, ref: np.ndarray, labels: np.ndarray, min_accuracy: float | None) -> tuple[bool, str]:
@@ -251,7 +255,13 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("-n", type=int, default=256, help="number of inputs (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
-    p.add_argument("--inputs", choices=["mnist", "random"], default="mnist", help="MNIST test digits or random")
+    p.add_argument(
+        "--inputs",
+        default="mnist",
+        metavar="mnist|random|PATH",
+        help="MNIST test digits, random inputs, or your own digits: a folder of pictures, FILE.npy or FILE.npz "
+        "(labels from FILE.npz, labels.csv or 0..9 folders; see README)",
+    )
     p.add_argument("--prefix", help="C symbol prefix")
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from .. import datasets, zoo
-from ..datasets import mnist_inputs
+from ..datasets import mnist_inputs, preprocessed
+from ..digitsets import load_digit_set
 from ..errors import LenetcError
 from ..evaluate import evaluate, format_report, plot_report
 from ..fileio import check_output_file
@@ -109,10 +110,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot:
         check_plot_path(args.plot)  # before the evaluation, not after it
     note_if_guessed(net)
+    digits = load_digit_set(args.inputs) if args.inputs else None
     if args.dtype == "int8":
-        inputs, labels = mnist_inputs(net, args.n, directory=args.data)
-        return eval_int8(net, args, inputs, labels)
-    report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
+        if digits is None:
+            inputs, labels = mnist_inputs(net, args.n, directory=args.data)
+            return eval_int8(net, args, inputs, labels)
+        if digits.labels is None:
+            raise LenetcError(f"digits from {digits.source} have no labels: evaluation needs them (see README)")
+        digits = digits.first(args.n)
+        return eval_int8(net, args, preprocessed(net, digits.images), digits.labels, f"digits from {digits.source}")
+    report = evaluate(net, backend=args.backend, n=args.n, data=args.data, digits=digits)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -144,6 +151,12 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--backend", choices=["c", "reference"], default="c", help="compiled C (default) or NumPy reference")
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
+    p.add_argument(
+        "--inputs",
+        metavar="PATH",
+        help="evaluate on your own labelled digits instead of MNIST: FILE.npz with 'images' and 'labels', "
+        "or a folder of pictures with labels.csv or 0..9 sub-folders (see README)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--plot",
