@@ -73,10 +73,14 @@ class TensorStats:
             self.pos = _merge_pairs(self.pos)
             self.neg = _merge_pairs(self.neg)
             self.width *= 2.0
-        self.zeros += int(np.count_nonzero(v == 0.0))
-        for side, part in ((self.pos, v[v > 0.0]), (self.neg, -v[v < 0.0])):
-            idx = np.minimum((part / self.width).astype(np.int64), BINS - 1)
-            side += np.bincount(idx, minlength=BINS)
+        # one pass: positive magnitudes in [0, BINS), negative ones in [BINS, 2 BINS), zeros at 2 BINS
+        idx = np.minimum((np.abs(v) / self.width).astype(np.int64), BINS - 1)
+        idx += BINS * (v < 0.0)
+        idx[v == 0.0] = 2 * BINS
+        counts = np.bincount(idx, minlength=2 * BINS + 1)
+        self.pos += counts[:BINS]
+        self.neg += counts[BINS : 2 * BINS]
+        self.zeros += int(counts[2 * BINS])
 
     def _add_sample(self, v: np.ndarray) -> None:
         keys = np.concatenate([self.keys, self.rng.random(v.size)])
