@@ -15,6 +15,7 @@ import sys
 import lenetc
 from lenetc.firmware.bundle import supported_dtypes
 from lenetc.firmware.size import measure
+from lenetc.firmware.targets import get_target
 
 ZOO4 = ("lenet5", "lenet-caffe", "lenet-keras", "lenet5-keras")
 
@@ -33,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
             if dtype not in supported_dtypes():
                 print(f"| {model} | {dtype} | (not supported by this build) | | | | | | |")
                 continue
-            gen = lenetc.generate(net, dtype=dtype)  # int8: calibrated on MNIST training digits
+            model_of_type = lenetc.prepare(net, dtype)  # int8: calibrated on MNIST training digits
             for target in args.targets:
+                # the C of the target's dialect, as `lenetc size` measures it
+                gen = lenetc.generate(model_of_type, target=get_target(target).dialect)
                 r = measure(gen, target)
                 print(
                     f"| {model} | {dtype} | {target} | {r.flash:,} | {r.code:,} | {r.weights:,} | "

@@ -80,6 +80,24 @@ class CompiledNetwork:
         """Class indices (argmin for RBF distances, argmax otherwise)."""
         return predict_classes(self.net, self(x))
 
+    def preprocess(self, frames: np.ndarray) -> np.ndarray:
+        """The C's ``<P>_preprocess`` on uint8 28x28 frames (N, 28, 28) or one (28, 28): the
+        model's inputs (N, C, H, W) -- float32, or int8 for an int8 model."""
+        frames = np.asarray(frames)
+        single = frames.ndim == 2
+        batch = np.ascontiguousarray(frames[None] if single else frames)
+        if batch.dtype != np.uint8 or batch.shape[1:] != (28, 28):
+            raise LenetcError(f"preprocess takes uint8 frames (N, 28, 28), got {batch.dtype} {batch.shape}")
+        name = self.generated.symbols.preprocess
+        if not hasattr(self.lib, name):
+            raise LenetcError(f"model '{self.net.name}' has no {name}: its input is not one padded 28x28 frame")
+        fn = getattr(self.lib, name)
+        dtype, ctype = (np.float32, "float[]") if self.plan.numeric.is_float else (np.int8, "int8_t[]")
+        out = np.empty((len(batch), *self.input_shape), dtype=dtype)
+        for i in range(len(batch)):
+            _check_status(fn(self.ffi.from_buffer("uint8_t[]", batch[i]), self.ffi.from_buffer(ctype, out[i])))
+        return out[0] if single else out
+
 
 class CompiledInt8Network(CompiledNetwork):
     """``net(x)`` quantizes float input with the input scale/zero point, runs the int8 C and
@@ -106,6 +124,16 @@ class CompiledInt8Network(CompiledNetwork):
             self.ffi.from_buffer("unsigned char[]", self.workspace()),
         )
         _check_status(status)
+        return out[0] if single else out
+
+    def quantize_input_c(self, x: np.ndarray) -> np.ndarray:
+        """The header's ``<P>_quantize_input`` on float inputs (N, C, H, W): the int8 inputs."""
+        batch, single = as_batch(np.asarray(x), self.input_shape)
+        inp = np.ascontiguousarray(batch, dtype=np.float32)
+        out = np.empty(inp.shape, dtype=np.int8)
+        fn = getattr(self.lib, self.generated.symbols.quantize_input)
+        for i in range(len(inp)):
+            _check_status(fn(self.ffi.from_buffer("float[]", inp[i]), self.ffi.from_buffer("int8_t[]", out[i])))
         return out[0] if single else out
 
     def __call__(self, x: np.ndarray, raw: bool = False):

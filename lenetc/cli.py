@@ -13,20 +13,41 @@ import sys
 from ._version import __version__
 from .errors import LenetcError
 
-COMMAND_MODULES = ("core", "train", "onnx", "firmware", "confidence", "cache")
+COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache")
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default (unless it already says it, or there is none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or "%(default)" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or action.option_strings == []
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lenetc",
         description="Compile LeNet-family networks to checked C99. MODEL is a zoo name "
-        "(lenet5, lenet-caffe, lenet-keras, lenet5-keras, lenet5-softmax) or a model file.",
+        "(lenet5, lenet-caffe, lenet-keras, lenet5-keras, lenet5-softmax; `lenetc list`) or a model file "
+        "(.npz, .onnx, .h5, .keras).",
     )
     parser.add_argument("--version", action="version", version=f"lenetc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"lenetc.commands.{name}").register(sub)
+    for command in sub.choices.values():
+        command.formatter_class = DefaultsFormatter
     return parser
 
 

@@ -136,10 +136,15 @@ def mnist_inputs(net, n: int | None = None, split: str = "test", directory: str 
         if n < 1:
             raise LenetcError(f"number of MNIST digits must be at least 1, got {n}")
         images, labels = images[:n], labels[:n]
+    return preprocessed(net, images), labels.astype(np.int64)
+
+
+def preprocessed(net, images: np.ndarray) -> np.ndarray:
+    """uint8 digits (N, 28, 28) as ``net``'s inputs (its preprocessing), checked against its input shape."""
     inputs = net.preprocess.apply(images)
     if inputs.shape[1:] != tuple(net.input_shape):
         raise LenetcError(
             f"model '{net.name}' expects input {tuple(net.input_shape)}; "
             f"its MNIST preprocessing gives {inputs.shape[1:]}"
         )
-    return inputs, labels.astype(np.int64)
+    return inputs

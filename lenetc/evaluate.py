@@ -12,6 +12,7 @@ import numpy as np
 
 from . import datasets
 from .api import compile as compile_net
+from .digitsets import DigitSet
 from .errors import LenetcError
 from .network import Network
 from .plotting import plot_format, pyplot, save_figure
@@ -34,6 +35,7 @@ class EvalReport:
     build_seconds: float
     weights_hash: str
     images: np.ndarray  # the uint8 digits, for the picture of mistakes
+    source: str = "MNIST test digits"
 
     @property
     def correct(self) -> int:
@@ -68,15 +70,28 @@ class EvalReport:
 
 
 def evaluate(
-    net: Network, backend: str = "c", n: int | None = None, data: str | Path | None = None, dtype: str = "float32"
+    net: Network,
+    backend: str = "c",
+    n: int | None = None,
+    data: str | Path | None = None,
+    dtype: str = "float32",
+    digits: DigitSet | None = None,
 ) -> EvalReport:
-    """Run ``net`` on the first ``n`` (default all 10,000) MNIST test digits."""
+    """Run ``net`` on the first ``n`` (default all 10,000) MNIST test digits, or of ``digits``
+    (a labelled :class:`~lenetc.digitsets.DigitSet`)."""
     if backend not in BACKENDS:
         raise LenetcError(f"unknown backend '{backend}' (expected one of: {', '.join(BACKENDS)})")
     if net.output_shape != (10,):
         raise LenetcError(f"model '{net.name}' has output shape {net.output_shape}; MNIST evaluation needs 10 classes")
-    inputs, labels = datasets.mnist_inputs(net, n, "test", data)
-    images = datasets.mnist("test", data)[0][: len(labels)]
+    if digits is not None:
+        if digits.labels is None:
+            raise LenetcError(f"digits from {digits.source} have no labels: evaluation needs them (see README)")
+        digits = digits.first(n)
+        images, labels, source = digits.images, digits.labels, f"digits from {digits.source}"
+        inputs = datasets.preprocessed(net, images)
+    else:
+        inputs, labels = datasets.mnist_inputs(net, n, "test", data)
+        images, source = datasets.mnist("test", data)[0][: len(labels)], "MNIST test digits"
     build_seconds = 0.0
     if backend == "c":
         t0 = time.perf_counter()
@@ -100,6 +115,7 @@ def evaluate(
         build_seconds,
         net.weights_hash(),
         images,
+        source,
     )
 
 
@@ -107,7 +123,7 @@ def format_report(report: EvalReport) -> str:
     """Accuracy line, confusion matrix (rows: true digit, columns: predicted) and per-digit accuracy."""
     lines = [
         f"{report.model} ({report.backend}, {report.dtype}): {100 * report.accuracy:.2f} % "
-        f"({report.correct}/{report.n}) on MNIST test digits, {report.n - report.correct} errors",
+        f"({report.correct}/{report.n}) on {report.source}, {report.n - report.correct} errors",
         f"time: {report.seconds:.3f} s ({report.n / max(report.seconds, 1e-9):,.0f} digits/s)"
         + (f", build {report.build_seconds:.2f} s" if report.backend == "c" else ""),
         "",

@@ -17,6 +17,7 @@ from .kinds import Layer, Shape, layer_from_json
 from .kinds.rbf import RBF
 from .kinds.softmax import Softmax
 from .names import name_problem, shown
+from .numeric import fma_f32
 
 ARCH_KEY = "__arch__"
 FORMAT_VERSION = 1
@@ -57,15 +58,23 @@ class Preprocess:
         pad = f", padded by {self.pad}" if self.pad else ""
         return f"x = pixel * {self.scale:.9g} + {self.offset:.9g}{pad}; source: {self.source}"
 
+    def pixel_values(self, pixels: np.ndarray) -> np.ndarray:
+        """``pixel * scale + offset`` in float32 as the generated C's ``<P>_preprocess`` computes
+        it: ``fmaf(pixel, (float)scale, (float)offset)``, rounded once (pixels are taken as
+        float32). Same shape as ``pixels``."""
+        p = np.asarray(pixels)
+        return fma_f32(p.astype(np.float32), np.float32(self.scale), np.float32(self.offset))
+
     def apply(self, pixels: np.ndarray) -> np.ndarray:
-        """Map uint8 images (N, 28, 28) to float32 network inputs (N, 1, H, W)."""
-        x = np.asarray(pixels, dtype=np.float64) * self.scale + self.offset
+        """Map uint8 images (N, 28, 28) to float32 network inputs (N, 1, H, W): each pixel by
+        :meth:`pixel_values`, then ``pad`` pixels of background (the value of pixel 0) around."""
+        x = self.pixel_values(pixels)
         if x.ndim == 2:
             x = x[None]
         if self.pad:
             p = self.pad
-            x = np.pad(x, ((0, 0), (p, p), (p, p)), constant_values=self.offset)
-        return x[:, None].astype(np.float32)
+            x = np.pad(x, ((0, 0), (p, p), (p, p)), constant_values=self.pixel_values(np.uint8(0)))
+        return x[:, None]
 
 
 @dataclass(frozen=True)

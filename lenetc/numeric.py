@@ -28,6 +28,15 @@ def c_float(v: float) -> str:
     return f"{s}f"
 
 
+def c_double(v: float) -> str:
+    """A C double literal that reads back as exactly ``v``; negative values parenthesised."""
+    v = float(v)
+    if not math.isfinite(v):
+        raise LenetcError(f"no C literal for {v}")
+    s = repr(v)
+    return f"({s})" if v < 0 else s
+
+
 def c_int(v: int) -> str:
     """A C integer literal; negative values are parenthesised so they survive any context."""
     v = int(v)
@@ -40,6 +49,28 @@ def c_array(values: np.ndarray, ctype: str, per_line: int = 8) -> str:
     items = [fmt(v) for v in np.asarray(values).reshape(-1)]
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return ",\n    ".join(lines)
+
+
+def fma_f32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """C's ``fmaf(a, b, c)`` for float32 operands: ``a * b + c`` rounded once to float32.
+
+    ``a * b`` of two float32 values is exact in float64 (48 significant bits); the sum is
+    rounded to float64 and its rounding error recovered exactly (Knuth's TwoSum). Rounding
+    that float64 to float32 is then wrong only when it sits exactly halfway between two
+    float32 values while the exact sum does not; the error's sign picks the right one.
+    """
+    a32, b32, c32 = (np.asarray(v, dtype=np.float32) for v in (a, b, c))
+    p = a32.astype(np.float64) * b32.astype(np.float64)
+    c64 = c32.astype(np.float64)
+    s = p + c64
+    back = s - p
+    err = (p - (s - back)) + (c64 - back)
+    r = s.astype(np.float32)
+    toward = np.where(s > r.astype(np.float64), np.float32(np.inf), np.float32(-np.inf)).astype(np.float32)
+    other = np.nextafter(r, toward)
+    with np.errstate(invalid="ignore", over="ignore"):
+        halfway = (s != r) & (s == (r.astype(np.float64) + other.astype(np.float64)) / 2.0) & (err != 0)
+    return np.where(halfway & ((err > 0) == (other > r)), other, r).astype(np.float32)
 
 
 @dataclass(frozen=True)

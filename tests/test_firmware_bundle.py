@@ -50,7 +50,16 @@ def test_bundle_files(tmp_path):
     paths = write_example(load("lenet5"), tmp_path, prefix="net", digits=synthetic_digits(3))
     names = sorted(p.name for p in paths)
     assert names == sorted(
-        ["net.c", "net.h", "main.c", "Makefile", "CMakeLists.txt", "arm-none-eabi.cmake", "startup.c"]
+        [
+            "net.c",
+            "net.h",
+            "main.c",
+            "Makefile",
+            "CMakeLists.txt",
+            "arm-none-eabi.cmake",
+            "aarch64-linux-gnu.cmake",
+            "startup.c",
+        ]
         + [f"link_cortex-m{n}.ld" for n in (4, 7, 55, 3)]
     )
     assert "-ffp-contract=off" in (tmp_path / "Makefile").read_text()

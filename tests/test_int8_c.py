@@ -27,9 +27,16 @@ def _generate(tmp_path, name):
 
 @pytest.mark.parametrize("name", ZOO)
 def test_no_float_or_double_in_int8_c(tmp_path, name):
+    """No floating point in the .c; in the header only inside the block an integer-only build
+    leaves out (the optional <P>_quantize_input helper), which the .c leaves out itself."""
     _, prefix = _generate(tmp_path, name)
-    for path in (tmp_path / f"{prefix}.c", tmp_path / f"{prefix}.h"):
-        text = path.read_text()
+    guard = f"#ifndef {prefix.upper()}_INTEGER_ONLY"
+    code = (tmp_path / f"{prefix}.c").read_text()
+    assert f"#define {prefix.upper()}_INTEGER_ONLY 1" in code.split(f'#include "{prefix}.h"')[0]
+    header = (tmp_path / f"{prefix}.h").read_text()
+    assert header.count(guard) == 2
+    integer_only = re.sub(re.escape(guard) + r".*?#endif", "", header, flags=re.S)
+    for path, text in ((tmp_path / f"{prefix}.c", code), (tmp_path / f"{prefix}.h", integer_only)):
         assert not re.search(r"\b(float|double|_Float\w*|long double)\b", text), path
         assert "math.h" not in text
 

@@ -48,9 +48,19 @@ class Symbols:
         return self.fn("workspace_size")
 
     @property
+    def preprocess(self) -> str:
+        """The frame preprocessing helper (present when the input is one padded 28x28 frame)."""
+        return self.fn("preprocess")
+
+    @property
+    def quantize_input(self) -> str:
+        """The int8 header's static inline float -> int8 input quantization."""
+        return self.fn("quantize_input")
+
+    @property
     def api(self) -> tuple[str, ...]:
         """Every exported function."""
-        return (self.run, self.run_ws, self.run_batch, self.predict, self.workspace_size)
+        return (self.run, self.run_ws, self.run_batch, self.predict, self.workspace_size, self.preprocess)
 
     @property
     def source(self) -> str:

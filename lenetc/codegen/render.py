@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from .._version import __version__
 from ..activations import act_expr
 from ..errors import LenetcError
 from ..fileio import write_files_atomic
-from ..numeric import c_array, c_float
+from ..numeric import c_array, c_double, c_float, c_int
 from ..paths import csrc_dir, templates_dir
+from ..quant.pixel_map import PixelMap, pixel_map
 from .dialect import PORTABLE
 from .plan import Plan
 
@@ -22,6 +24,8 @@ _NUMERIC_HELPERS = {"float32": "lenetc_float.h", "int8": "lenetc_int8.h"}
 #: A call of a helper routine; only the routines the generated code calls are compiled.
 _HELPER_CALL = re.compile(r"\blenetc_(\w+)\(")
 _COMMENT_BREAKERS = re.compile(r"[\x00-\x1f\x7f]")
+#: The side of an MNIST frame, what ``<P>_preprocess`` reads.
+FRAME = 28
 
 
 def comment_text(text: object) -> str:
@@ -45,6 +49,9 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["c_float"] = c_float
+    env.filters["c_float_macro"] = lambda v: f"({c_float(v)})" if c_float(v).startswith("-") else c_float(v)
+    env.filters["c_double"] = c_double
+    env.filters["c_int"] = lambda v, plain=False: str(int(v)) if plain else c_int(v)
     env.filters["comment"] = comment_text
     env.globals["act_expr"] = act_expr
     env.globals["c_array"] = c_array
@@ -59,6 +66,35 @@ def _helpers(code: str, plan: Plan) -> str:
     headers = [plan.dialect.header, PORTABLE.header] if plan.dialect.header != PORTABLE.header else [PORTABLE.header]
     headers.append(_NUMERIC_HELPERS[plan.numeric.name])
     return defines + "\n".join((csrc_dir() / h).read_text() for h in headers)
+
+
+@dataclass(frozen=True)
+class FrameHelper:
+    """What ``<P>_preprocess`` needs: the frame size and padding, the float32 scale and offset,
+    and for int8 the exact integer pixel map (:mod:`lenetc.quant.pixel_map`)."""
+
+    h: int
+    w: int
+    pad: int
+    scale: float
+    offset: float
+    pixels: PixelMap | None
+
+    @property
+    def uint_mult(self) -> str:
+        """The multiplier as the uint32 the C computes with (modulo 2^32: the sum is exact)."""
+        return f"{self.pixels.mult % (1 << 32)}u"
+
+
+def frame_helper(plan: Plan) -> FrameHelper | None:
+    """The preprocessing helper's facts, or None when the model's input is not one 28x28 MNIST
+    frame padded by the model's ``pad`` (then there is no ``<P>_preprocess``)."""
+    pre = plan.net.preprocess
+    side = FRAME + 2 * pre.pad
+    if tuple(plan.net.input_shape) != (1, side, side):
+        return None
+    pixels = pixel_map(pre, plan.qnet.input_q) if plan.qnet is not None else None
+    return FrameHelper(FRAME, FRAME, pre.pad, pre.scale, pre.offset, pixels)
 
 
 def _context(plan: Plan) -> dict:
@@ -80,6 +116,7 @@ def _context(plan: Plan) -> dict:
         "helpers": "@HELPERS@",
         "output_is_distance": int(net.output_kind == "distance"),
         "for_cffi": False,
+        "frame": frame_helper(plan),
     }
 
 

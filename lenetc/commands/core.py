@@ -9,7 +9,8 @@ import numpy as np
 
 from ..api import compile, generate
 from ..confidence import judge
-from ..datasets import mnist_inputs
+from ..datasets import mnist_inputs, preprocessed
+from ..digitsets import load_digit_set
 from ..errors import LenetcError
 from ..exporters.onnx_export import onnxruntime_outputs
 from ..firmware.bundle import write_example
@@ -18,7 +19,7 @@ from ..images import load_digit
 from ..network import Network
 from ..reference import forward, predict_classes
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
-from .model_args import add_model_args, model_from_args, note_if_guessed
+from .model_args import TARGET_HELP, add_model_args, model_from_args, note_if_guessed, resolve_dialect
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -36,10 +37,13 @@ def _shape(s) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    dialect = resolve_dialect(args.target)
     if args.dtype == "int8":
-        return info_int8(net, args)
+        return info_int8(net, args, dialect)
     rows = net.layer_info()
     totals = net.totals()
+    mem = generate(net, target=dialect).memory
+    c_doc = {"dialect": dialect.name, "workspace_align": dialect.align, **mem.to_dict()}
     if args.json:
         doc = {
             "model": net.name,
@@ -67,6 +71,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 for r in rows
             ],
             "totals": totals,
+            "c": c_doc,
         }
         print(json.dumps(doc, indent=2))
         return 0
@@ -79,39 +84,58 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{r.macs:>10,}  {r.description}"
         )
     print(f"{'total':<10} {'':<12} {'':<10} {totals['params']:>9,} {totals['connections']:>12,} {totals['macs']:>10,}")
+    print(
+        f"generated C ({dialect.name}, workspace aligned to {dialect.align}): arena {mem.arena_bytes:,} bytes "
+        f"(liveness bound {mem.arena_lower_bound:,}), weights {mem.weight_bytes:,} bytes"
+    )
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    if args.example:
+        target = args.target or "host"
+        if target not in TARGETS:
+            raise LenetcError(
+                f"--example builds firmware for a target ({', '.join(TARGETS)}), not the dialect '{target}'; "
+                "the example's C uses that target's dialect"
+            )
+    else:
+        dialect = resolve_dialect(args.target or "portable")
     if args.dtype == "int8" and not args.example:
-        return generate_int8(net, args)
+        return generate_int8(net, args, dialect)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.example:
         note_if_guessed(net)
-        gen = write_example(model, args.output, prefix=args.prefix, target=args.target)
+        gen = write_example(model, args.output, prefix=args.prefix, target=target)
     else:
-        gen = generate(model, args.output, prefix=args.prefix)
+        gen = generate(model, args.output, prefix=args.prefix, target=dialect)
     for path in gen.paths:
         print(f"wrote {path}")
     mem = gen.memory
-    print(f"arena {mem.arena_bytes} bytes (bound {mem.arena_lower_bound}), weights {mem.weight_bytes} bytes")
+    print(f"C dialect {gen.plan.dialect.name}: arena {mem.arena_bytes} bytes (bound {mem.arena_lower_bound}), "
+          f"weights {mem.weight_bytes} bytes")  # fmt: skip
     if args.example:
-        print(f"build and run: make -C {args.output} run   (TARGET=cortex-m4 etc. for the emulated boards)")
+        others = ", ".join(t for t in TARGETS if t != target)
+        print(f"build and run: make -C {args.output} run   (builds for {target}, the bundle's default TARGET; "
+              f"TARGET=... for another: {others})")  # fmt: skip
     return 0
 
 
 def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[np.ndarray, np.ndarray | None, str]:
     """``n`` inputs for ``verify``: MNIST test digits preprocessed for ``net`` with their labels,
-    or random ones (labels None)."""
+    random ones (labels None), or the user's digits at the path ``source`` (their labels if any)."""
     if n < 1:
         raise LenetcError(f"-n must be at least 1, got {n}")
     if source == "mnist":
         x, labels = mnist_inputs(net, n)
         return x, labels, f"{len(x)} MNIST test digits"
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32)
-    return x, None, f"{n} random inputs (seed {seed})"
+    if source == "random":
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1.0, 1.0, size=(n, *net.input_shape)).astype(np.float32)
+        return x, None, f"{n} random inputs (seed {seed})"
+    digits = load_digit_set(source).first(n)
+    return preprocessed(net, digits.images), digits.labels, digits.describe()
 
 
 def check_inputs(net: Network, ref: np.ndarray, labels: np.ndarray, min_accuracy: float | None) -> tuple[bool, str]:
@@ -140,6 +164,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if labels is not None:
         note_if_guessed(net)
     if args.dtype == "int8":
+        if args.against == "onnxruntime":
+            raise LenetcError(
+                "verify --against onnxruntime --dtype int8 is not supported yet: the int8 C is checked bit for bit "
+                "against lenetc's integer reference (--against numpy); compare the float32 C with ONNX Runtime "
+                "without --dtype int8"
+            )
         return verify_int8(quantize_from_args(net, args), x, what, args.prefix)
     compiled = compile(net, prefix=args.prefix)
     if args.against == "onnxruntime":
@@ -199,6 +229,7 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_dtype(p)
+    p.add_argument("--target", default="portable", metavar="T", help=TARGET_HELP + "; the arena's alignment follows it")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("generate", help="write <prefix>.h and <prefix>.c for a model")
@@ -212,14 +243,25 @@ def register(sub) -> None:
         help="also write a firmware example: main.c with embedded MNIST digits and their expected outputs, "
         "Makefile, CMakeLists.txt, Cortex-M startup file and linker scripts",
     )
-    p.add_argument("--target", default="host", choices=list(TARGETS), help="the example Makefile's default TARGET")
+    p.add_argument(
+        "--target",
+        metavar="T",
+        help=TARGET_HELP + " (default portable). With --example, a firmware target: the bundle's default TARGET "
+        "and its dialect (default host)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("verify", help="compile the C and compare it with the NumPy reference")
     add_model_args(p)
     p.add_argument("-n", type=int, default=256, help="number of inputs (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
-    p.add_argument("--inputs", choices=["mnist", "random"], default="mnist", help="MNIST test digits or random")
+    p.add_argument(
+        "--inputs",
+        default="mnist",
+        metavar="mnist|random|PATH",
+        help="MNIST test digits, random inputs, or your own digits: a folder of pictures, FILE.npy or FILE.npz "
+        "(labels from FILE.npz, labels.csv or 0..9 folders; see README)",
+    )
     p.add_argument("--prefix", help="C symbol prefix")
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
@@ -242,6 +284,6 @@ def register(sub) -> None:
     p = sub.add_parser("predict", help="classify digit images (PNG, PGM or .npy)")
     add_model_args(p)
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--backend", choices=["c", "reference"], default="c")
+    p.add_argument("--backend", choices=["c", "reference"], default="c", help="the compiled C or the NumPy reference")
     p.add_argument("--json", action="store_true", help="print JSON: digit (null if rejected), reason, probabilities")
     p.set_defaults(func=cmd_predict)

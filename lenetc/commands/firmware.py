@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from ..api import generate
+from ..codegen.dialect import get_dialect
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import format_report, measure
-from ..firmware.targets import TARGETS
-from .int8 import quantize_from_args
+from ..firmware.targets import TARGETS, get_target
+from .int8 import add_int8_args, quantize_from_args
 from .model_args import add_model_args, model_from_args
 
 
@@ -28,12 +30,62 @@ def register(subparsers) -> None:
     p.add_argument("--target", default="cortex-m4", choices=list(TARGETS), help="default cortex-m4")
     p.add_argument("--prefix", help="C symbol prefix (default: from the model name)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.add_argument(
+        "--flash", type=byte_count, metavar="BYTES", help="check the model fits this much flash (256K, 1M, 262144)"
+    )
+    p.add_argument("--ram", type=byte_count, metavar="BYTES", help="check the model fits this much RAM (32K, ...)")
+    add_int8_args(p)
     p.set_defaults(func=run_size)
+
+
+_BYTES = re.compile(r"^(\d+)\s*([KkMm]i?[Bb]?|[Bb])?$")
+
+
+def byte_count(text: str) -> int:
+    """``256K`` / ``256KiB`` / ``1M`` / ``262144`` / ``0x40000`` as bytes (K = 1024)."""
+    t = text.strip()
+    if t.lower().startswith("0x"):
+        try:
+            return int(t, 16)
+        except ValueError:
+            pass
+    m = _BYTES.match(t)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a byte count: '{text}' (e.g. 262144, 256K, 1M)")
+    unit = (m.group(2) or "b")[0].lower()
+    return int(m.group(1)) * {"b": 1, "k": 1024, "m": 1024 * 1024}[unit]
+
+
+def fit_lines(report, flash: int | None, ram: int | None) -> tuple[bool, list[str]]:
+    """Whether the measured model fits the given budgets, and one line per budget."""
+    ok, lines = True, []
+    for what, used, budget in (("flash", report.flash, flash), ("RAM", report.ram, ram)):
+        if budget is None:
+            continue
+        fits = used <= budget
+        ok &= fits
+        verdict = "fits" if fits else f"DOES NOT FIT, {used - budget:,} bytes over"
+        lines.append(f"  {what:<7} {used:,} of {budget:,} bytes ({100 * used / budget:.1f} %): {verdict}")
+    if lines:
+        lines.append("  (the model's object only: add your firmware's code, C library and stack)")
+    return ok, lines
 
 
 def run_size(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    target = get_target(args.target)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
-    report = measure(generate(model, prefix=args.prefix, dtype=args.dtype), target=args.target)
-    print(json.dumps(report.to_dict()) if args.json else format_report(report))
-    return 0
+    gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=get_dialect(target.dialect))
+    report = measure(gen, target=target)
+    ok, lines = fit_lines(report, args.flash, args.ram)
+    if args.json:
+        doc = report.to_dict()
+        doc["dialect"] = gen.plan.dialect.name
+        if args.flash is not None or args.ram is not None:
+            doc["budget"] = {"flash": args.flash, "ram": args.ram, "fits": ok}
+        print(json.dumps(doc))
+    else:
+        print(format_report(report))
+        for line in lines:
+            print(line)
+    return 0 if ok else 1

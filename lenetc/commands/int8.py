@@ -11,6 +11,8 @@ import numpy as np
 
 from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
+from ..codegen.dialect import PORTABLE, Portable
+from ..digitsets import load_digit_set
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
 from ..network import Network
 from ..plotting import report_written
@@ -21,18 +23,46 @@ from ..quant.reference_int8 import forward_int8
 
 def add_int8_args(p) -> None:
     """Options of every command that takes ``--dtype int8``: the calibration set and method."""
-    calib_help = f"int8: calibrate on the first N MNIST training digits (default {DEFAULT_CALIBRATION})"
-    p.add_argument("--calib", type=int, default=DEFAULT_CALIBRATION, metavar="N", help=calib_help)
+    calib_help = (
+        f"int8: calibrate on the first N digits (default {DEFAULT_CALIBRATION} MNIST training digits; "
+        "with --calib-data all of its digits)"
+    )
+    p.add_argument("--calib", type=int, metavar="N", help=calib_help)
+    p.add_argument(
+        "--calib-data",
+        metavar="PATH",
+        help="int8: calibrate on your own digits instead of MNIST: a folder of pictures, FILE.npy (N, 28, 28) "
+        "or FILE.npz with 'images' (see README, 'Your own digits')",
+    )
     method_help = f"int8: activation range choice (default {DEFAULT_METHOD} {DEFAULT_PERCENTILE})"
     p.add_argument("--calib-method", choices=METHODS, default=DEFAULT_METHOD, help=method_help)
 
 
 def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
-    """``net`` calibrated as the flags say (default: the first MNIST training digits)."""
-    n = getattr(args, "calib", DEFAULT_CALIBRATION)
-    return quantize(
-        net, None, getattr(args, "calib_method", DEFAULT_METHOD), n_calib=n, data=getattr(args, "data", None)
-    )
+    """``net`` calibrated as the flags say (default: the first MNIST training digits); the
+    calibration set's description is kept in ``notes["calibration"]``."""
+    n = getattr(args, "calib", None)
+    method = getattr(args, "calib_method", DEFAULT_METHOD)
+    path = getattr(args, "calib_data", None)
+    if path is not None:
+        digits = load_digit_set(path).first(n)
+        qnet = quantize(net, digits.images, method)
+        qnet.notes["calibration"] = digits.describe()
+        return qnet
+    n = DEFAULT_CALIBRATION if n is None else n
+    qnet = quantize(net, None, method, n_calib=n, data=getattr(args, "data", None))
+    qnet.notes["calibration"] = f"{qnet.calibration_images:,} MNIST training digits"
+    return qnet
+
+
+def calibration_doc(qnet: QuantizedNetwork) -> dict:
+    """The calibration as ``--json`` reports it."""
+    return {"method": qnet.method, "images": qnet.calibration_images, "source": calibration_source(qnet)}
+
+
+def calibration_source(qnet: QuantizedNetwork) -> str:
+    """What ``qnet`` was calibrated on, for the reports."""
+    return qnet.notes.get("calibration", f"{qnet.calibration_images:,} images")
 
 
 def memory_lines(fgen: Generated, qgen: Generated) -> list[str]:
@@ -78,16 +108,20 @@ def verify_int8(qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | 
     return 0 if diff == 0 else 1
 
 
-def info_int8(net: Network, args) -> int:
-    """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes."""
+def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+    """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes (for ``dialect``)."""
     qnet = quantize_from_args(net, args)
-    fgen, qgen = generated(make_plan(net)), generated(make_plan(qnet))
+    fgen, qgen = generated(make_plan(net, None, dialect)), generated(make_plan(qnet, None, dialect))
     if getattr(args, "json", False):
         qplan, fplan = qgen.plan, fgen.plan
         doc = {
             "model": net.name,
             "dtype": "int8",
-            "calibration": {"method": qnet.method, "images": qnet.calibration_images},
+            "calibration": {
+                "method": qnet.method,
+                "images": qnet.calibration_images,
+                "source": calibration_source(qnet),
+            },
             "input": {"scale": qnet.input_q.scale, "zero_point": qnet.input_q.zero_point},
             "output": {
                 "dtype": qnet.output_dtype,
@@ -99,24 +133,27 @@ def info_int8(net: Network, args) -> int:
             "arena_bytes": {"float32": fplan.arena_bytes, "int8": qplan.arena_bytes},
             "arena_lower_bound": {"float32": fplan.arena_lower_bound, "int8": qplan.arena_lower_bound},
             "acc_bound": qplan.acc_bound,
+            "dialect": dialect.name,
         }
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"model {net.name}, int8 (calibrated with {qnet.method} on {qnet.calibration_images} MNIST training digits)")
+    print(f"model {net.name}, int8 (calibrated with {qnet.method} on {calibration_source(qnet)})")
+    print(f"C dialect {dialect.name} (workspace aligned to {dialect.align})")
     for line in scale_lines(qnet) + memory_lines(fgen, qgen):
         print(line)
     return 0
 
 
-def generate_int8(net: Network, args) -> int:
-    """``generate --dtype int8``: write the integer-only C and report its memory."""
+def generate_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+    """``generate --dtype int8``: write the integer-only C (for ``dialect``) and report its memory."""
     qnet = quantize_from_args(net, args)
-    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8")
+    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8", target=dialect)
     for path in qgen.paths:
         print(f"wrote {path}")
     print(f"input: q = round(x / {qnet.input_q.scale:.9g}) + {qnet.input_q.zero_point}; "
           f"output {qnet.output_dtype}: x = {qnet.output_q.scale:.9g} * (q - {qnet.output_q.zero_point})")  # fmt: skip
-    for line in memory_lines(generated(make_plan(net, args.prefix)), qgen):
+    print(f"C dialect {dialect.name}")
+    for line in memory_lines(generated(make_plan(net, args.prefix, dialect)), qgen):
         print(line)
     return 0
 
@@ -130,7 +167,7 @@ def add_eval_int8_args(p) -> None:
     )
 
 
-def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int:
+def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray, what: str = "MNIST test digits") -> int:
     """``eval --dtype int8``: accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed
     MNIST test digits), the per-layer SQNR, and with ``args.plot`` a chart of it (format from the extension)."""
     qnet = quantize_from_args(net, args)
@@ -139,15 +176,15 @@ def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray) -> int
         doc = {
             "model": ev.model, "images": ev.images, "accuracy_float32": ev.accuracy_float32,
             "accuracy_int8": ev.accuracy_int8, "drop_points": ev.drop_points, "agreement": ev.agreement,
-            "calibration": {"method": qnet.method, "images": qnet.calibration_images},
-            "sqnr_images": ev.sqnr_images,
+            "calibration": calibration_doc(qnet),
+            "inputs": what, "sqnr_images": ev.sqnr_images,
             "layers": [{"name": r.name, "kind": r.kind, "sqnr_db": r.sqnr_db if math.isfinite(r.sqnr_db) else None,
                         "max_abs_error": r.max_abs_error} for r in ev.layers],
         }  # fmt: skip
         print(json.dumps(doc, indent=2))
     else:
-        print(f"{net.name} on {ev.images} MNIST test digits "
-              f"(int8 calibrated with {qnet.method} on {qnet.calibration_images} training digits)")  # fmt: skip
+        print(f"{net.name} on {ev.images} {what} "
+              f"(int8 calibrated with {qnet.method} on {calibration_source(qnet)})")  # fmt: skip
         print(f"  float32 C accuracy   {100 * ev.accuracy_float32:.2f} %")
         print(f"  int8 C accuracy      {100 * ev.accuracy_int8:.2f} %  (drop {ev.drop_points:+.2f} points)")
         print(f"  same prediction      {100 * ev.agreement:.2f} %")

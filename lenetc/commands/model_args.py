@@ -5,16 +5,45 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..models import load
+from ..codegen.dialect import DIALECTS, Portable, host_dialect
+from ..errors import LenetcError
+from ..extension import compiler, host_flags
+from ..firmware.targets import TARGETS
+from ..models import IMPORTED_SUFFIXES, load
 from ..network import Network, stated_preprocess
+from ..zoo import ZOO
 
 #: Where a preprocessing given on the command line says it came from (``info`` prints it).
 CLI_SOURCE = "the command line (--scale/--offset/--pad)"
 
 
+MODEL_HELP = (
+    f"zoo name ({', '.join(ZOO)}; `lenetc list`) or a model file: .npz (lenetc's), "
+    f"{', '.join(IMPORTED_SUFFIXES)} (ONNX, Keras)"
+)
+#: What ``--target`` accepts for the generated C's dialect.
+TARGET_HELP = (
+    f"C dialect: {', '.join(DIALECTS)}, or a firmware target ({', '.join(TARGETS)}), which means "
+    "its CPU's dialect (host: the one the host compiler supports under -march=native)"
+)
+
+
+def resolve_dialect(name: str) -> Portable:
+    """The dialect a ``--target`` names: a dialect itself, a firmware target's dialect, or for
+    ``host`` the one detected from the host compiler (as :func:`lenetc.compile` does)."""
+    if name in DIALECTS:
+        return DIALECTS[name]
+    if name == "host":
+        cc = compiler()
+        return host_dialect(cc, host_flags(cc))
+    if name in TARGETS:
+        return DIALECTS[TARGETS[name].dialect]
+    raise LenetcError(f"unknown --target '{name}' (dialects: {', '.join(DIALECTS)}; targets: {', '.join(TARGETS)})")
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """The MODEL positional, ``--weights`` and ``--scale/--offset/--pad``."""
-    p.add_argument("model", metavar="MODEL", help="zoo name (lenet5, lenet-caffe, ...) or model file (.npz)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--weights", metavar="F", help="weights .npz for a zoo model, or random:SEED")
     g = p.add_argument_group(
         "MNIST preprocessing",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from .. import datasets, zoo
-from ..datasets import mnist_inputs
+from ..datasets import mnist_inputs, preprocessed
+from ..digitsets import load_digit_set
+from ..errors import LenetcError
 from ..evaluate import evaluate, format_report, plot_report
 from ..fileio import check_output_file
+from ..models import IMPORTED_SUFFIXES
 from ..npz import save_npz
 from ..plotting import check_plot_path, report_written
 from ..train import default_config, train
@@ -26,8 +30,42 @@ def _add_data_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _architecture(model: str):
+    """The zoo architecture ``train`` starts from; a model file gets the real reason."""
+    if model in zoo.ZOO:
+        return zoo.architecture(model)
+    if Path(model).suffix.lower() in (".npz", *IMPORTED_SUFFIXES):
+        raise LenetcError(
+            f"train builds a zoo network from scratch and cannot start from a model file ('{model}'); "
+            f"name one of the zoo architectures: {', '.join(zoo.ZOO)}"
+        )
+    raise LenetcError(f"train: unknown zoo network '{model}' (zoo: {', '.join(zoo.ZOO)})")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    net = zoo.architecture(args.model)
+    net = _architecture(args.model)
     config = default_config(
         args.model,
         epochs=args.epochs,
@@ -72,10 +110,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot:
         check_plot_path(args.plot)  # before the evaluation, not after it
     note_if_guessed(net)
+    digits = load_digit_set(args.inputs) if args.inputs else None
     if args.dtype == "int8":
-        inputs, labels = mnist_inputs(net, args.n, directory=args.data)
-        return eval_int8(net, args, inputs, labels)
-    report = evaluate(net, backend=args.backend, n=args.n, data=args.data)
+        if digits is None:
+            inputs, labels = mnist_inputs(net, args.n, directory=args.data)
+            return eval_int8(net, args, inputs, labels)
+        if digits.labels is None:
+            raise LenetcError(f"digits from {digits.source} have no labels: evaluation needs them (see README)")
+        digits = digits.first(args.n)
+        return eval_int8(net, args, preprocessed(net, digits.images), digits.labels, f"digits from {digits.source}")
+    report = evaluate(net, backend=args.backend, n=args.n, data=args.data, digits=digits)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -91,13 +135,13 @@ def register(sub) -> None:
         "model", metavar="MODEL", help="zoo name: lenet5, lenet5-softmax, lenet-caffe, lenet-keras, lenet5-keras"
     )
     p.add_argument("-o", "--output", required=True, metavar="F", help="where to write the trained weights (.npz)")
-    p.add_argument("--epochs", type=int, help="passes over the training set (default: per model)")
+    p.add_argument("--epochs", type=positive_int, help="passes over the training set (default: per model)")
     p.add_argument("--seed", type=int, help="seed for initial weights, shuffling and augmentation (default 0)")
-    p.add_argument("--lr", type=float, help="peak learning rate (cosine decay; default 1e-3)")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate, > 0 (cosine decay; default 1e-3)")
+    p.add_argument("--batch-size", type=positive_int, help="mini-batch size (default 64)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help="adam (default) or sgd with momentum")
     p.add_argument("--shift", type=int, help="augmentation: random shifts of up to N pixels (default 2; 0 = off)")
-    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training digits only")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="train on the first N training digits only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     _add_data_arg(p)
@@ -107,6 +151,12 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--backend", choices=["c", "reference"], default="c", help="compiled C (default) or NumPy reference")
     p.add_argument("-n", type=int, metavar="N", help="evaluate the first N test digits only")
+    p.add_argument(
+        "--inputs",
+        metavar="PATH",
+        help="evaluate on your own labelled digits instead of MNIST: FILE.npz with 'images' and 'labels', "
+        "or a folder of pictures with labels.csv or 0..9 sub-folders (see README)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--plot",

@@ -16,7 +16,7 @@ import numpy as np
 from .._version import __version__
 from ..api import Model, generate
 from ..codegen import Generated, Plan, Symbols
-from ..codegen.render import environment
+from ..codegen.render import environment, frame_helper
 from ..errors import LenetcError
 from ..numeric import NUMERIC_TYPES
 from ..quant.reference_int8 import forward_int8
@@ -109,9 +109,12 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
         "weights_sha256": net.weights_hash(),
         "targets": list(TARGETS.values()),
         "baremetal": [TARGETS[name] for name in BAREMETAL],
+        "linux": [t for t in TARGETS.values() if t.kind == "linux"],
+        "cross": [t for t in TARGETS.values() if t.toolchain],
         "default_target": default_target,
         "warn": WARN_CFLAGS,
         "tolerance": FLOAT_TOLERANCE,
+        "frame": frame_helper(plan),
     }
     if example is not None:
         p = net.preprocess
@@ -121,6 +124,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
             source=example.digits.source,
             preprocess=f"pixel * {p.scale:.9g} + {p.offset:.9g}, padded by {p.pad}",
             inputs=[x.reshape(-1) for x in example.inputs],
+            frames=[f.reshape(-1) for f in example.digits.images],
             labels=[int(v) for v in example.digits.labels],
             classes=[int(v) for v in example.classes],
             reference=list(example.reference),
@@ -138,6 +142,7 @@ def render_example(plan: Plan, example: Example, default_target: str = "host") -
         "Makefile": env.get_template("firmware/Makefile.j2").render(ctx),
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(ctx),
         "arm-none-eabi.cmake": env.get_template("firmware/arm-none-eabi.cmake.j2").render(ctx),
+        "aarch64-linux-gnu.cmake": env.get_template("firmware/aarch64-linux-gnu.cmake.j2").render(ctx),
         "startup.c": env.get_template("firmware/startup.c.j2").render(ctx),
     }
     link = env.get_template("firmware/link.ld.j2")
@@ -157,6 +162,10 @@ class Bundle:
     @property
     def symbols(self) -> Symbols:
         return self.generated.symbols
+
+    @property
+    def plan(self) -> Plan:
+        return self.generated.plan
 
     @property
     def paths(self) -> list[Path]:

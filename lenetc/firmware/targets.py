@@ -67,6 +67,7 @@ class Target:
     systick_hz: int = 0
     has_fpu: bool = True
     size_tool: str = "size"
+    toolchain: str = ""  # the example's CMake toolchain file for a cross target
 
     @property
     def cflags(self) -> tuple[str, ...]:
@@ -115,6 +116,7 @@ def _cortex_m(name: str, desc: str, board: str, cpu: tuple[str, ...], **kw) -> T
         packages=_ARM_PACKAGES,
         board=board,
         size_tool="arm-none-eabi-size",
+        toolchain="arm-none-eabi.cmake",
         **kw,
     )
 
@@ -154,6 +156,7 @@ TARGETS: dict[str, Target] = {
             cc="aarch64-linux-gnu-gcc", ldflags=("-static", "-lm"),
             packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "qemu-user"),
             emulator=("qemu-aarch64",), size_tool="aarch64-linux-gnu-size", dialect="neon",
+            toolchain="aarch64-linux-gnu.cmake",
         ),
     )
 }  # fmt: skip

@@ -164,19 +164,21 @@ class Node:
 
 @dataclass
 class QuantStep:
-    """What a kind's quantization rule is given: the layer, its calibration input ``x`` and
-    float64 output ``y``, the input's quantization, and ``choose(values)`` which picks the
-    quantization of a tensor of this layer (calibration method, last-layer rule)."""
+    """What a kind's quantization rule is given: the layer, the input's quantization, the
+    calibration statistics of its float64 output ``y`` and, for a linear layer with a table
+    activation, of its pre-activation ``pre`` (:class:`lenetc.quant.observer.TensorStats`),
+    and ``choose(stats)`` which picks the quantization of a tensor of this layer (calibration
+    method, last-layer rule)."""
 
     layer: Layer
     in_shape: Shape
     out_shape: Shape
     in_q: QParams
     params: Params
-    x: np.ndarray
-    y: np.ndarray
-    choose: Callable[[np.ndarray], QParams]
-    choose_inner: Callable[[np.ndarray], QParams]
+    y: Any
+    pre: Any
+    choose: Callable[[Any], QParams]
+    choose_inner: Callable[[Any], QParams]
     last: bool
 
 

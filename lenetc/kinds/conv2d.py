@@ -200,7 +200,7 @@ def backward(layer: Conv2D, dy, cache, params, need_dx=True):
 def quantize(step: QuantStep) -> QLayer:
     layer: Conv2D = step.layer
     w = dense_weight(layer, step.params)
-    return quantize_linear(step, forward, w, step.params[f"{layer.name}.bias"], np.ones(w.shape[0], dtype=np.int64))
+    return quantize_linear(step, w, step.params[f"{layer.name}.bias"], np.ones(w.shape[0], dtype=np.int64))
 
 
 def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:

@@ -69,7 +69,7 @@ def backward(layer: Dense, dy, cache, params, need_dx=True):
 
 def quantize(step: QuantStep) -> QLayer:
     w = param(step.params, step.layer, "weight")
-    return quantize_linear(step, forward, w, step.params[f"{step.layer.name}.bias"], np.ones(w.shape[0], np.int64))
+    return quantize_linear(step, w, step.params[f"{step.layer.name}.bias"], np.ones(w.shape[0], np.int64))
 
 
 def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:

@@ -8,9 +8,6 @@ indexed by the requantized pre-activation. See docs/int8.md.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-
 import numpy as np
 
 from ..activations import Act, apply_act
@@ -67,7 +64,6 @@ def make_lut(act: Act, pre: QParams, out: QParams) -> np.ndarray:
 
 def quantize_linear(
     step: QuantStep,
-    forward: Callable,
     weight: np.ndarray,
     bias: np.ndarray,
     taps: np.ndarray,
@@ -82,8 +78,7 @@ def quantize_linear(
     relu = act is not None and act.fn == "relu"
     req_q = q.out_q
     if act is not None and not relu:
-        pre = forward(dataclasses.replace(layer, act=None), step.x, step.params)
-        q.pre_q = req_q = step.choose_inner(pre)
+        q.pre_q = req_q = step.choose_inner(step.pre)
         q.lut = make_lut(act, q.pre_q, q.out_q)
     return fill_linear(q, weight, bias, taps, req_q, relu)
 

@@ -82,7 +82,7 @@ def quantize(step: QuantStep) -> QLayer:
     layer: Subsampling = step.layer
     w = step.params[f"{layer.name}.coeff"].reshape(-1, 1)
     taps = np.full(w.shape[0], layer.size * layer.size, dtype=np.int64)
-    q = quantize_linear(step, forward, w, step.params[f"{layer.name}.bias"], taps)
+    q = quantize_linear(step, w, step.params[f"{layer.name}.bias"], taps)
     q.weight = q.weight.reshape(-1)
     return q
 
