@@ -22,6 +22,7 @@ from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
 from ..quant.qnetwork import QuantizedNetwork
 from .dialect import PORTABLE, Portable, get_dialect
+from .streaming import MODES, Stage, stage_mode, supports_window, to_window
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -45,6 +46,7 @@ class Plan:
     arena_lower_bound: int
     qnet: QuantizedNetwork | None = None
     dialect: Portable = PORTABLE
+    stages: list[Stage] = dataclasses.field(default_factory=list)  # one per op, with its mode
 
     @property
     def dtype(self) -> str:
@@ -88,9 +90,10 @@ def _nodes(model: Network | QuantizedNetwork) -> list[Node]:
             for i, layer in enumerate(layers)]  # fmt: skip
 
 
-def _fuse(lw: Lowering, nodes: list[Node]) -> list[Node]:
+def _fuse(lw: Lowering, nodes: list[Node], unfused: set[str]) -> list[Node]:
     """Give each convolution followed by a pooling or subsampling it can compute from bands of
-    its rows that layer as its epilogue (the pooling node then disappears)."""
+    its rows that layer as its epilogue (the pooling node then disappears); convolutions named
+    in ``unfused`` stay whole-map."""
     out: list[Node] = []
     i = 0
     while i < len(nodes):
@@ -98,7 +101,7 @@ def _fuse(lw: Lowering, nodes: list[Node]) -> list[Node]:
         nxt = nodes[i + 1] if i + 1 < len(nodes) else None
         conv = node.layer.kind == "conv2d" and not node.layer.is_whole_window(node.in_shape)
         make = KINDS[nxt.layer.kind].epilogue if nxt is not None else None
-        ctx = make(lw, nxt) if conv and make is not None else None
+        ctx = make(lw, nxt) if conv and make is not None and node.layer.name not in unfused else None
         if ctx is None:
             out.append(node)
             i += 1
@@ -108,10 +111,10 @@ def _fuse(lw: Lowering, nodes: list[Node]) -> list[Node]:
     return out
 
 
-def _lower(lw: Lowering, nodes: list[Node], input_shape, fuse: bool) -> None:
+def _lower(lw: Lowering, nodes: list[Node], input_shape, fuse: bool, unfused: set[str]) -> None:
     src = lw.tensor(tuple(input_shape))
     lw.tensors[src].storage = "input"
-    for node in _fuse(lw, nodes) if fuse else nodes:
+    for node in _fuse(lw, nodes, unfused) if fuse else nodes:
         if lw.pending_perm is not None and node.layer.kind != "dense":
             raise AssertionError("unreachable: HWC flatten is folded only into a following dense layer")
         lower = KINDS[node.layer.kind].lower.get(lw.numeric.name)
@@ -191,16 +194,34 @@ def c_prefix(name: str, prefix: str | None = None) -> str:
     return prefix
 
 
+def _apply_modes(lw: Lowering, modes: dict[str, str]) -> None:
+    """Switch the fused stages named ``window`` in ``modes`` to their window-order kernel
+    (where the kernel has one; others keep their band, as :attr:`Plan.stages` then shows)."""
+    for op in lw.ops:
+        if modes.get(op.layer) == "window" and supports_window(op):
+            to_window(lw, op)
+
+
+def _stages(lw: Lowering, elem_bytes: int) -> list[Stage]:
+    def nbytes(tid: int) -> int:
+        return lw.tensors[tid].nbytes(elem_bytes) if tid >= 0 else 0
+
+    return [Stage(op.layer, stage_mode(op), nbytes(op.src), nbytes(op.dst), nbytes(op.scratch)) for op in lw.ops]
+
+
 def make_plan(
     model: Network | QuantizedNetwork,
     prefix: str | None = None,
     dialect: str | Portable = PORTABLE,
     fuse: bool = True,
+    modes: dict[str, str] | None = None,
 ) -> Plan:
     """Lower ``model`` to kernel ops and plan its arena. ``prefix`` names every C symbol;
     ``dialect`` is the CPU family the C is for (:mod:`lenetc.codegen.dialect`, default portable);
     ``fuse`` lets a convolution compute the pooling after it in its own kernel (the same bits,
-    without storing the convolution's whole output map).
+    without storing the convolution's whole output map). ``modes`` picks, per convolution name,
+    how its stage runs (:mod:`lenetc.codegen.streaming`: ``fused``, ``window``, ``whole``;
+    unnamed stages are ``fused``).
 
     A :class:`Network` gives float32 C; a :class:`QuantizedNetwork` (from :func:`lenetc.quantize`)
     integer-only int8 C with its scales and zero points.
@@ -213,8 +234,14 @@ def make_plan(
     prefix = c_prefix(net.name, prefix)
     net.validate()
     numeric = INT8 if qnet is not None else FLOAT32
+    modes = dict(modes or {})
+    for name, mode in modes.items():
+        if mode not in MODES:
+            raise LenetcError(f"stage '{name}': unknown mode '{mode}' (one of {', '.join(MODES)})")
     lw = Lowering(prefix, numeric, net.params, dialect)
-    _lower(lw, _nodes(model), net.input_shape, fuse)
+    _lower(lw, _nodes(model), net.input_shape, fuse, {n for n, m in modes.items() if m == "whole"})
+    _apply_modes(lw, modes)
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
-    return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect)
+    stages = _stages(lw, numeric.elem_bytes)
+    return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect, stages)

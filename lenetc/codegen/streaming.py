@@ -1,0 +1,67 @@
+"""Execution modes of the plan's stages, and what each costs in RAM.
+
+A *stage* is a convolution followed by a pooling or subsampling whose windows tile its rows.
+It runs in one of three modes:
+
+- ``whole``: the convolution writes its whole output map, a separate kernel pools it;
+- ``fused`` (the default, fastest): the convolution keeps a band of ``kh`` rows of all its maps
+  in scratch and pools each band at once;
+- ``window``: the convolution computes the conv outputs of one pooling window at a time and
+  folds them into one accumulator per map (``templates/kernels/conv2d/int8_window.c.j2``): no
+  band at all. Every conv output belongs to one window (stride = kernel), so nothing is
+  recomputed, and the window is reduced in the same order: the same bits as ``fused``.
+
+The window mode exists for the portable int8 convolution kernel (``conv2d/int8``); any other
+kernel (a dialect's own, or float32) keeps its band mode, and :func:`stage_modes` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import Lowering, Op
+
+MODES = ("fused", "window", "whole")
+
+#: The kernel templates that have a window-mode variant, and that variant.
+WINDOW_TEMPLATES = {"conv2d/int8": "conv2d/int8_window"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One op of the plan as the memory report shows it: its layer(s), mode, the bytes of its
+    input, output and scratch, and the MACs it recomputes (always 0 in lenetc's modes)."""
+
+    layer: str
+    mode: str
+    in_bytes: int
+    out_bytes: int
+    scratch_bytes: int
+    recompute_macs: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def supports_window(op: Op) -> bool:
+    """Whether ``op`` is a fused convolution whose kernel has a window-mode variant."""
+    return op.template in WINDOW_TEMPLATES and bool(op.ctx.get("epilogue"))
+
+
+def to_window(lw: Lowering, op: Op) -> None:
+    """Turn the fused band kernel ``op`` into its window-mode variant: the scratch keeps the
+    im2col row and one accumulator per output map (int8 for max, int32 for sums)."""
+    c, e = op.ctx, op.ctx["epilogue"]
+    acc_bytes = c["oc"] * (1 if e["mode"] == "max" else 4)
+    t = lw.tensors[op.scratch]
+    t.size = 2 * c["nseg"] * c["segp"] + acc_bytes
+    t.shape = (t.size,)
+    op.template = WINDOW_TEMPLATES[op.template]
+    op.doc = f"{op.doc} (window order)"
+
+
+def stage_mode(op: Op) -> str:
+    """The mode an op of a finished plan runs in (``whole`` for every unfused op)."""
+    if op.template in WINDOW_TEMPLATES.values():
+        return "window"
+    return "fused" if op.ctx.get("epilogue") else "whole"

@@ -1,0 +1,88 @@
+"""RAM plans (issue 14): every stage mode gives the same bits, and the planned arena is checked
+against a liveness computation written here from the op list."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from int8_helpers import STRICT, ZOO, int8_inputs, quantized_beyond_zoo, quantized_zoo
+
+from lenetc.build import build
+from lenetc.codegen import generated, make_plan
+from lenetc.quant import forward_int8
+
+
+def _fusable(plan) -> list[str]:
+    return [s.layer for s in plan.stages if s.mode == "fused"]
+
+
+def _all_mode_plans(qnet):
+    names = _fusable(make_plan(qnet))
+    for modes in itertools.product(("fused", "window", "whole"), repeat=len(names)):
+        yield dict(zip(names, modes))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_stage_mode_is_bit_exact(name):
+    qnet = quantized_zoo(name)
+    x = int8_inputs(qnet.net.input_shape, n=10)
+    ref = forward_int8(qnet, x)
+    for modes in _all_mode_plans(qnet):
+        plan = make_plan(qnet, modes=modes)
+        assert [s.mode for s in plan.stages if s.layer in modes] == list(modes.values())
+        got = build(generated(plan), ("-O1", *STRICT)).run_int8(x)
+        np.testing.assert_array_equal(got, ref, err_msg=str(modes))
+
+
+def test_window_mode_falls_back_where_no_window_kernel():
+    """beyond-zoo's pools overlap or pad: no stage fuses, and asking for window changes nothing."""
+    qnet = quantized_beyond_zoo()
+    a, b = make_plan(qnet), make_plan(qnet, modes={"c1": "window", "c2": "window", "c3": "window"})
+    assert [s.mode for s in a.stages] == [s.mode for s in b.stages]
+    assert a.arena_bytes == b.arena_bytes
+
+
+def independent_peak(plan) -> int:
+    """The most arena bytes alive at once, from the ops alone: a buffer is alive from the op
+    that first touches it to the last one (in-place ops share their input's bytes)."""
+    elem = plan.numeric.elem_bytes
+    align = plan.dialect.align
+    owner: dict[int, int] = {}
+    for op in plan.ops:
+        owner.setdefault(op.src, op.src)
+        owner[op.dst] = owner[op.src] if op.inplace else op.dst
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    size: dict[int, int] = {}
+    for k, op in enumerate(plan.ops):
+        for tid in (op.src, op.dst, op.scratch):
+            if tid < 0 or plan.tensors[tid].storage != "arena":
+                continue
+            b = owner.get(tid, tid)
+            first.setdefault(b, k)
+            last[b] = k
+            size[b] = max(size.get(b, 0), -(-plan.tensors[tid].nbytes(elem) // align) * align)
+    return max(sum(size[b] for b in size if first[b] <= k <= last[b]) for k in range(len(plan.ops)))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_arena_matches_independent_liveness(name):
+    qnet = quantized_zoo(name)
+    for modes in _all_mode_plans(qnet):
+        plan = make_plan(qnet, modes=modes)
+        peak = independent_peak(plan)
+        assert plan.arena_lower_bound == peak
+        assert peak <= plan.arena_bytes
+        # no two buffers alive together overlap in the arena
+        spans = {}
+        for k, op in enumerate(plan.ops):
+            for tid in (op.src, op.dst, op.scratch):
+                if tid >= 0 and plan.tensors[tid].storage == "arena":
+                    t = plan.tensors[tid]
+                    lo, hi, a, z = spans.get(t.buffer, (t.offset, t.offset + t.nbytes(1 if plan.qnet else 4), k, k))
+                    spans[t.buffer] = (lo, max(hi, t.offset + t.nbytes(1 if plan.qnet else 4)), min(a, k), max(z, k))
+        for (lo1, hi1, a1, z1), (lo2, hi2, a2, z2) in itertools.combinations(spans.values(), 2):
+            if a1 <= z2 and a2 <= z1:
+                assert hi1 <= lo2 or hi2 <= lo1
