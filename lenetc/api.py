@@ -10,6 +10,7 @@ import numpy as np
 
 from .build import CompiledNetwork, build
 from .codegen.artifact import Generated, generated
+from .codegen.budget import fit
 from .codegen.dialect import PORTABLE, Portable, host_dialect
 from .codegen.plan import make_plan
 from .datasets import mnist
@@ -80,6 +81,7 @@ def generate(
     dtype: str | None = None,
     calibration=None,
     target: str | Portable = PORTABLE,
+    ram_bytes: int | None = None,
 ) -> Generated:
     """Plan and render ``model``'s C; with ``out_dir`` write ``<prefix>.h`` and ``<prefix>.c`` there.
 
@@ -90,8 +92,18 @@ def generate(
     Returns the :class:`Generated` artifact (plan, files, symbols, memory; ``paths`` of the
     written files, which iterating over it yields). Files are rendered in memory and written
     under temporary names, then renamed, so a failure leaves no half-written output.
+
+    With ``ram_bytes`` the plan is the fastest whose arena plus stack (reserved:
+    :data:`lenetc.codegen.budget.STACK_RESERVE`) fits that many bytes
+    (:func:`lenetc.codegen.budget.fit`); a :class:`LenetcError` names the smallest feasible
+    budget when none does.
     """
-    gen = generated(make_plan(prepare(model, dtype, calibration), prefix, target))
+    m = prepare(model, dtype, calibration)
+    if ram_bytes is None:
+        gen = generated(make_plan(m, prefix, target))
+    else:
+        plan, stack = fit(m, ram_bytes, prefix, target)
+        gen = generated(plan, stack, ram_bytes)
     return gen.write(out_dir) if out_dir is not None else gen
 
 

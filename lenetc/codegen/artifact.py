@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .plan import Plan
 from .render import cdef, render, write_output
+from .streaming import Stage
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,28 @@ class Symbols:
 @dataclass(frozen=True)
 class MemoryReport:
     """Bytes the plan needs, known at generation time: the arena (and its liveness lower
-    bound) and the constants that go to flash."""
+    bound), the constants that go to flash, the caller's input and output buffers (beside the
+    RAM budget, not in it), each stage's mode, bytes and recomputed MACs, and the stack of
+    ``<P>_run`` when it was measured or reserved for a budget (None otherwise)."""
 
     arena_bytes: int
     arena_lower_bound: int
     weight_bytes: int
+    input_bytes: int = 0
+    output_bytes: int = 0
+    stages: tuple[Stage, ...] = ()
+    stack_bytes: int | None = None
+    ram_budget: int | None = None
 
-    def to_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+    @property
+    def recompute_macs(self) -> int:
+        return sum(s.recompute_macs for s in self.stages)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["stages"] = [s.to_dict() for s in self.stages]
+        d["recompute_macs"] = self.recompute_macs
+        return d
 
 
 @dataclass
@@ -105,7 +120,11 @@ class Generated:
         return self
 
 
-def generated(plan: Plan) -> Generated:
-    """Render ``plan`` into a :class:`Generated` (nothing is written yet)."""
-    memory = MemoryReport(plan.arena_bytes, plan.arena_lower_bound, plan.weight_bytes())
+def generated(plan: Plan, stack_bytes: int | None = None, ram_budget: int | None = None) -> Generated:
+    """Render ``plan`` into a :class:`Generated` (nothing is written yet); ``stack_bytes`` and
+    ``ram_budget`` go into its memory report when a budget chose the plan."""
+    out_bytes = plan.output_size * (4 if plan.out_ctype in ("float", "int32_t") else 1)
+    memory = MemoryReport(plan.arena_bytes, plan.arena_lower_bound, plan.weight_bytes(),
+                          plan.input_size * plan.numeric.elem_bytes, out_bytes, tuple(plan.stages),
+                          stack_bytes, ram_budget)  # fmt: skip
     return Generated(plan, render(plan), cdef(plan), Symbols(plan.prefix), memory)

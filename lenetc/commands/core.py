@@ -93,6 +93,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    if args.example and args.ram_bytes is not None:
+        raise LenetcError("--ram-bytes plans the model's C only; it does not go with --example yet")
     if args.example:
         target = args.target or "host"
         if target not in TARGETS:
@@ -109,7 +111,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         note_if_guessed(net)
         gen = write_example(model, args.output, prefix=args.prefix, target=target)
     else:
-        gen = generate(model, args.output, prefix=args.prefix, target=dialect)
+        gen = generate(model, args.output, prefix=args.prefix, target=dialect, ram_bytes=args.ram_bytes)
     for path in gen.paths:
         print(f"wrote {path}")
     mem = gen.memory
@@ -237,6 +239,14 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--prefix", help="C symbol prefix (default: the model name)")
     _add_dtype(p)
+    # issue 14: the RAM budget (planning: lenetc/codegen/budget.py)
+    p.add_argument(
+        "--ram-bytes",
+        type=int,
+        metavar="N",
+        help="plan for N bytes of RAM (arena + a reserved stack of <prefix>_run): the fastest stage modes "
+        "that fit, refused naming the smallest feasible N when none does (lenetc size --ram-bytes measures the stack)",
+    )
     p.add_argument(
         "--example",
         action="store_true",

@@ -6,10 +6,10 @@ import argparse
 import json
 import re
 
-from ..api import generate
+from ..api import generate, prepare
 from ..codegen.dialect import get_dialect
 from ..firmware.bundle import supported_dtypes
-from ..firmware.size import format_report, measure
+from ..firmware.size import fit_measured, format_report, measure
 from ..firmware.targets import TARGETS, get_target
 from .int8 import add_int8_args, quantize_from_args
 from .model_args import add_model_args, model_from_args
@@ -34,6 +34,13 @@ def register(subparsers) -> None:
         "--flash", type=byte_count, metavar="BYTES", help="check the model fits this much flash (256K, 1M, 262144)"
     )
     p.add_argument("--ram", type=byte_count, metavar="BYTES", help="check the model fits this much RAM (32K, ...)")
+    p.add_argument(
+        "--ram-bytes",
+        type=byte_count,
+        metavar="N",
+        help="plan for N bytes of RAM (arena + worst-case stack of <prefix>_run, measured on TARGET): "
+        "the fastest stage modes that fit; refused, naming the smallest feasible N, when none does",
+    )
     add_int8_args(p)
     p.set_defaults(func=run_size)
 
@@ -75,17 +82,32 @@ def run_size(args: argparse.Namespace) -> int:
     net = model_from_args(args)
     target = get_target(args.target)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
-    gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=get_dialect(target.dialect))
+    if args.ram_bytes is not None:
+        gen = fit_measured(prepare(model, args.dtype), args.ram_bytes, target, args.prefix)
+    else:
+        gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=get_dialect(target.dialect))
     report = measure(gen, target=target)
     ok, lines = fit_lines(report, args.flash, args.ram)
     if args.json:
         doc = report.to_dict()
         doc["dialect"] = gen.plan.dialect.name
+        doc["memory"] = gen.memory.to_dict()
         if args.flash is not None or args.ram is not None:
             doc["budget"] = {"flash": args.flash, "ram": args.ram, "fits": ok}
         print(json.dumps(doc))
     else:
         print(format_report(report))
+        print(stage_lines(gen))
         for line in lines:
             print(line)
     return 0 if ok else 1
+
+
+def stage_lines(gen) -> str:
+    """One line per stage: its mode, bytes and recomputed MACs; then the caller's buffers."""
+    mem = gen.memory
+    rows = [f"  stage {s.layer:<10} {s.mode:<7} in {s.in_bytes:>6,} out {s.out_bytes:>6,} "
+            f"scratch {s.scratch_bytes:>6,} recomputed MACs {s.recompute_macs}" for s in mem.stages]  # fmt: skip
+    budget = f", planned for --ram-bytes {mem.ram_budget:,}" if mem.ram_budget is not None else ""
+    rows.append(f"  caller's buffers beside RAM: input {mem.input_bytes:,} B, output {mem.output_bytes:,} B{budget}")
+    return "\n".join(rows)

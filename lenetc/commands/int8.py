@@ -147,7 +147,8 @@ def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
 def generate_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
     """``generate --dtype int8``: write the integer-only C (for ``dialect``) and report its memory."""
     qnet = quantize_from_args(net, args)
-    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8", target=dialect)
+    qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8", target=dialect,
+                    ram_bytes=getattr(args, "ram_bytes", None))  # fmt: skip
     for path in qgen.paths:
         print(f"wrote {path}")
     print(f"input: q = round(x / {qnet.input_q.scale:.9g}) + {qnet.input_q.zero_point}; "

@@ -14,11 +14,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codegen import Generated, Symbols
+from ..codegen import Generated, Plan, Symbols, generated
+from ..codegen.budget import fit
 from ..errors import LenetcError
 from .targets import Target, get_target
 
 _SU_LINE = re.compile(r"^[^\t]*:(\w+)\t(\d+)\t(\w+(?:,\w+)*)$")
+_CI_NODE = re.compile(r'node: \{ title: "(\w+)" label: "[^"]*?(?:\\n(\d+) bytes \((\w+(?:,\w+)*)\))?"')
+_CI_EDGE = re.compile(r'edge: \{ sourcename: "(\w+)" targetname: "(\w+)"')
+
+#: Stack allowed for each call into a function the object does not define (the C library's
+#: memset, fmaf, expf: leaves of a few pushes in newlib); the painted-stack test checks it.
+EXTERNAL_CALL_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,34 @@ def stack_usage(su_text: str, symbols: Symbols) -> tuple[int, bool]:
     return frames.get(symbols.run, 0) + frames[symbols.run_ws] + kernels, bounded
 
 
+def call_tree_stack(ci_text: str, root: str) -> tuple[int, bool]:
+    """Worst-case stack of ``root`` and everything it calls, from GCC's ``-fcallgraph-info=su``
+    report: the deepest path of the static call graph, each function counted with its frame,
+    each external callee with :data:`EXTERNAL_CALL_BYTES`. False when a frame is dynamic or
+    the graph has a cycle (the bound is then not a bound)."""
+    frames: dict[str, int] = {}
+    bounded = True
+    for m in _CI_NODE.finditer(ci_text):
+        if m.group(2) is not None:
+            frames[m.group(1)] = int(m.group(2))
+            bounded &= "dynamic" not in m.group(3) or "bounded" in m.group(3)
+    calls: dict[str, set[str]] = {}
+    for m in _CI_EDGE.finditer(ci_text):
+        calls.setdefault(m.group(1), set()).add(m.group(2))
+    if root not in frames:
+        raise LenetcError(f"no call-graph entry for {root}")
+
+    def deepest(fn: str, path: tuple[str, ...]) -> int:
+        nonlocal bounded
+        if fn in path:
+            bounded = False
+            return 0
+        own = frames.get(fn, EXTERNAL_CALL_BYTES)
+        return own + max((deepest(c, (*path, fn)) for c in calls.get(fn, ())), default=0)
+
+    return deepest(root, ()), bounded
+
+
 def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
     """Compile the generated C of ``gen`` for ``target`` and measure its flash and RAM."""
     t = target if isinstance(target, Target) else get_target(target)
@@ -94,12 +129,12 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
         for name, text in gen.files.items():
             (d / name).write_text(text)
         src, obj = d / symbols.source, d / f"{symbols.prefix}.o"
-        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage"]
+        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage", "-fcallgraph-info=su"]
         proc = subprocess.run([t.cc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True, cwd=d)
         if proc.returncode != 0:
             raise LenetcError(f"compiling {src.name} for '{t.name}' failed: {proc.stderr.strip()[:500]}")
         sections = section_sizes(t.size_tool, obj)
-        stack, bounded = stack_usage((d / f"{symbols.prefix}.su").read_text(), symbols)
+        stack, bounded = call_tree_stack((d / f"{symbols.prefix}.ci").read_text(), symbols.run)
 
     def total(*prefixes: str) -> int:
         return sum(v for k, v in sections.items() if any(k == p or k.startswith(p + ".") for p in prefixes))
@@ -127,3 +162,15 @@ def format_report(r: SizeReport) -> str:
         + ("" if r.stack_bounded else " (a frame is dynamically sized: stack is a lower bound)"),
     ]
     return "\n".join(lines)
+
+
+def fit_measured(model, ram_bytes: int, target: str | Target = "cortex-m4", prefix: str | None = None) -> Generated:
+    """The fastest plan of ``model`` (a Network or QuantizedNetwork) whose arena plus the
+    stack of ``<P>_run`` measured on ``target``'s compiled object fits ``ram_bytes``."""
+    t = target if isinstance(target, Target) else get_target(target)
+
+    def stack_of(plan: Plan) -> int:
+        return measure(generated(plan), t).stack
+
+    plan, stack = fit(model, ram_bytes, prefix, t.dialect, stack_of)
+    return generated(plan, stack, ram_bytes)

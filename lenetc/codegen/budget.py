@@ -1,0 +1,69 @@
+"""Fitting a RAM budget: among the stage modes of :mod:`lenetc.codegen.streaming`, the plan
+whose arena plus worst-case stack of ``<P>_run`` fits ``ram_bytes`` with the fewest stages
+moved off their fastest mode (``fused``); none fits: one error naming the smallest budget any
+plan meets.
+
+The stack comes from ``stack_of(plan)``: ``lenetc size`` and the firmware commands measure it
+on the target's compiled object (:mod:`lenetc.firmware.size`); the API without a target uses
+:data:`STACK_RESERVE`, an upper bound of every measured ``<P>_run`` stack (the tests check it).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+from ..errors import LenetcError
+from ..network import Network
+from ..quant.qnetwork import QuantizedNetwork
+from .dialect import PORTABLE, Portable
+from .plan import Plan, make_plan
+from .streaming import supports_window
+
+#: Bytes of stack the API's budget reserves for ``<P>_run`` when it cannot measure it.
+STACK_RESERVE = 512
+
+
+def reserved_stack(plan: Plan) -> int:
+    """The API's stack allowance (no compiler at hand)."""
+    return STACK_RESERVE
+
+
+def candidate_plans(model: Network | QuantizedNetwork, prefix: str | None, dialect: str | Portable) -> Iterator[Plan]:
+    """Plans from fastest to smallest: first every stage fused, then with 1, 2, ... of the
+    stages that have a window kernel in window order."""
+    fastest = make_plan(model, prefix, dialect)
+    yield fastest
+    names = [op.layer for op in fastest.ops if supports_window(op)]
+    for k in range(1, len(names) + 1):
+        plans = [make_plan(model, prefix, dialect, modes=dict.fromkeys(c, "window"))
+                 for c in itertools.combinations(names, k)]  # fmt: skip
+        yield from sorted(plans, key=lambda p: p.arena_bytes)
+
+
+def fit(
+    model: Network | QuantizedNetwork,
+    ram_bytes: int,
+    prefix: str | None = None,
+    dialect: str | Portable = PORTABLE,
+    stack_of: Callable[[Plan], int] = reserved_stack,
+) -> tuple[Plan, int]:
+    """The fastest plan with ``arena + stack_of(plan) <= ram_bytes`` and its stack bytes."""
+    if ram_bytes < 1:
+        raise LenetcError(f"RAM budget must be a positive number of bytes, got {ram_bytes}")
+    smallest: tuple[int, int, int] | None = None
+    name = ""
+    for plan in candidate_plans(model, prefix, dialect):
+        name = f"{plan.net.name} ({plan.dtype})"
+        stack = stack_of(plan)
+        need = plan.arena_bytes + stack
+        if need <= ram_bytes:
+            return plan, stack
+        if smallest is None or need < smallest[0]:
+            smallest = (need, plan.arena_bytes, stack)
+    assert smallest is not None
+    need, arena, stack = smallest
+    raise LenetcError(
+        f"{name} does not fit {ram_bytes:,} bytes of RAM: the smallest plan needs {need:,} "
+        f"(arena {arena:,} + stack {stack:,}); use --ram-bytes {need} or more"
+    )
