@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..api import Model, generate
+from ..api import Model, generate, prepare
 from ..codegen import Generated, Plan, Symbols
 from ..codegen.render import environment, frame_helper
 from ..errors import LenetcError
@@ -22,12 +22,17 @@ from ..numeric import NUMERIC_TYPES
 from ..quant.reference_int8 import forward_int8
 from ..reference import forward, predict_classes
 from .digits import DEFAULT_COUNT, Digits, as_digits
+from .size import fit_measured
 from .targets import BAREMETAL, TARGETS, WARN_CFLAGS, get_target
 
 #: Relative bound the example's main.c allows between float32 outputs and the float64
 #: reference: |got - want| <= FLOAT_TOLERANCE * (1 + |want|). Float32 rounding of sums of at
 #: most a few thousand terms, and the helpers' 3e-7 tanh error, stay well below it.
 FLOAT_TOLERANCE = 1e-4
+
+#: Stack the example's own code needs beside ``<P>_run`` (main's frame, newlib's printf): a
+#: bundle planned for a RAM budget reserves the plan's measured stack plus this.
+EXAMPLE_STACK_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -132,11 +137,14 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
     return ctx
 
 
-def render_example(plan: Plan, example: Example, default_target: str = "host") -> dict[str, str]:
-    """All the bundle's files except the model's own .c/.h, as ``{filename: text}``."""
+def render_example(
+    plan: Plan, example: Example, default_target: str = "host", stack_bytes: int | None = None
+) -> dict[str, str]:
+    """All the bundle's files except the model's own .c/.h, as ``{filename: text}``.
+    ``stack_bytes``: the linker scripts' stack (default: each board's own)."""
     get_target(default_target)
     env = environment()
-    ctx = _ctx(plan, example, default_target)
+    ctx = {**_ctx(plan, example, default_target), "stack_bytes": stack_bytes}
     files = {
         "main.c": env.get_template("firmware/main.c.j2").render(ctx),
         "Makefile": env.get_template("firmware/Makefile.j2").render(ctx),
@@ -191,6 +199,7 @@ def write_example(
     digits=None,
     target: str | None = None,
     calibration=None,
+    ram_bytes: int | None = None,
 ) -> Bundle:
     """Write the model's ``<prefix>.c``/``.h`` and the example bundle into ``out_dir``.
 
@@ -200,9 +209,19 @@ def write_example(
     default TARGET (default ``host``) and the code generator's dialect is that target's (the C
     keeps portable fallbacks, so the other targets build too). Files are rendered in memory
     first and each is written through a temporary name and a rename.
+
+    With ``ram_bytes`` the model is planned for that RAM (arena + the stack of ``<P>_run``
+    measured on the default target, or on the Cortex-M4 for a hosted one) and the linker
+    scripts' stack is that stack plus :data:`EXAMPLE_STACK_BYTES`.
     """
     default_target = get_target(target or "host")
-    gen = generate(model, None, prefix, dtype, calibration, default_target.dialect)
+    stack = None
+    if ram_bytes is None:
+        gen = generate(model, None, prefix, dtype, calibration, default_target.dialect)
+    else:
+        measured_on = default_target if default_target.kind == "baremetal" else get_target("cortex-m4")
+        gen = fit_measured(prepare(model, dtype, calibration), ram_bytes, measured_on, prefix)
+        stack = (gen.memory.stack_bytes or 0) + EXAMPLE_STACK_BYTES
     example = make_example(gen.plan, digits)
-    gen.write(out_dir, render_example(gen.plan, example, default_target.name))
+    gen.write(out_dir, render_example(gen.plan, example, default_target.name, stack))
     return Bundle(Path(out_dir), gen)
