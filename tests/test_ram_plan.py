@@ -86,3 +86,58 @@ def test_arena_matches_independent_liveness(name):
         for (lo1, hi1, a1, z1), (lo2, hi2, a2, z2) in itertools.combinations(spans.values(), 2):
             if a1 <= z2 and a2 <= z1:
                 assert hi1 <= lo2 or hi2 <= lo1
+
+
+def test_call_tree_stack_takes_the_deepest_path():
+    from lenetc.firmware.size import EXTERNAL_CALL_BYTES, call_tree_stack
+
+    ci = "\n".join([
+        'node: { title: "net_run" label: "net_run\\nnet.c:1:1\\n8 bytes (static)" }',
+        'node: { title: "net_run_ws" label: "net_run_ws\\nnet.c:2:1\\n40 bytes (static)" }',
+        'node: { title: "net_k" label: "net_k\\nnet.c:3:1\\n96 bytes (static)" }',
+        'node: { title: "memset" label: "__builtin_memset\\n<built-in>" shape : ellipse }',
+        'edge: { sourcename: "net_run" targetname: "net_run_ws" }',
+        'edge: { sourcename: "net_run_ws" targetname: "net_k" }',
+        'edge: { sourcename: "net_run_ws" targetname: "memset" }',
+        'edge: { sourcename: "net_k" targetname: "memset" }',
+    ])  # fmt: skip
+    assert call_tree_stack(ci, "net_run") == (8 + 40 + 96 + EXTERNAL_CALL_BYTES, True)
+    cyclic = ci + '\nedge: { sourcename: "net_k" targetname: "net_run_ws" }'
+    assert call_tree_stack(cyclic, "net_run")[1] is False
+
+
+def test_budget_picks_fastest_fitting_plan_and_refuses_naming_the_smallest():
+    import lenetc
+    from lenetc.codegen.budget import STACK_RESERVE, fit
+    from lenetc.errors import LenetcError
+
+    qnet = quantized_zoo("lenet-keras")
+    fastest = make_plan(qnet)
+    plan, stack = fit(qnet, fastest.arena_bytes + STACK_RESERVE)
+    assert stack == STACK_RESERVE and [s.mode for s in plan.stages] == [s.mode for s in fastest.stages]
+    plan, _ = fit(qnet, 8192)
+    assert plan.arena_bytes + STACK_RESERVE <= 8192 < fastest.arena_bytes + STACK_RESERVE
+    assert [s.mode for s in plan.stages][:2] == ["fused", "window"]  # one stage moved, the one that helps
+    smallest = make_plan(qnet, modes={"conv1": "window", "conv2": "window"}).arena_bytes + STACK_RESERVE
+    with pytest.raises(LenetcError, match=f"smallest plan needs {smallest:,}.*--ram-bytes {smallest} "):
+        fit(qnet, smallest - 1)
+    gen = lenetc.generate(qnet, ram_bytes=smallest)
+    assert gen.memory.ram_budget == smallest and gen.memory.stack_bytes == STACK_RESERVE
+
+
+def test_cli_ram_bytes(tmp_path, capsys):
+    import json
+
+    from lenetc.cli import main
+
+    assert main(["generate", "lenet-keras", "--weights", "random:1", "--dtype", "int8", "--calib", "16",
+                 "--ram-bytes", "100", "-o", str(tmp_path)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lenetc: error: lenet-keras (int8) does not fit 100 bytes")
+    assert main(["size", "lenet-keras", "--weights", "random:1", "--dtype", "int8", "--calib", "16",
+                 "--ram-bytes", "8192", "--json"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    mem = doc["memory"]
+    assert mem["ram_budget"] == 8192 and mem["arena_bytes"] + mem["stack_bytes"] <= 8192
+    assert doc["stack"] == mem["stack_bytes"] and doc["bss"] == mem["arena_bytes"]
+    assert [s["mode"] for s in mem["stages"]][:2] == ["fused", "window"] and mem["recompute_macs"] == 0
