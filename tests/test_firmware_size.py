@@ -64,8 +64,9 @@ def test_static_stack_bound_covers_the_measured_stack(tmp_path):
     bundle = write_example(net, tmp_path, digits=synthetic_digits(1))
     measured = build_and_run(bundle, "cortex-m4").stack_bytes
     bound = measure(generate(net), target="cortex-m4").stack
-    # the firmware's high-water mark also holds main's call frame and libm's floorf
-    assert measured is not None and bound <= measured <= bound + 128
+    # the firmware's high-water mark is read from the SP at the call (the callees' stack only):
+    # the call-tree bound (libm's floorf counted with EXTERNAL_CALL_BYTES) covers it, tightly
+    assert measured is not None and measured <= bound <= measured + 64
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])

@@ -50,14 +50,16 @@ def count_instructions(
     opt: str = "-O2",
     calibration=None,
     work_dir=None,
+    ram_bytes: int | None = None,
 ) -> InstructionCount:
     """Build the example for ``target`` with optimisation ``opt`` (the Makefile's OPT), run it
-    under ``-icount shift=0`` and count."""
+    under ``-icount shift=0`` and count; ``ram_bytes`` plans the model for that RAM budget."""
     t = target if isinstance(target, Target) else get_target(target)
     if t.kind != "baremetal":
         raise LenetcError(f"instruction counting needs a Cortex-M target, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-icount-", dir=work_dir) as tmp:
-        bundle = write_example(model, Path(tmp), dtype=dtype, digits=digits, target=t.name, calibration=calibration)
+        bundle = write_example(model, Path(tmp), dtype=dtype, digits=digits, target=t.name, calibration=calibration,
+                                ram_bytes=ram_bytes)  # fmt: skip
         result = build_and_run(bundle, t, icount=True, make_vars={"OPT": opt})
     if not result.ok or not result.ticks:
         raise LenetcError(f"the example for '{t.name}' failed (status {result.returncode}):\n{result.stdout[-800:]}")
