@@ -10,7 +10,7 @@ from int8_helpers import calibration_digits
 from lenetc import quant
 from lenetc.codegen.budget import STACK_RESERVE
 from lenetc.firmware import make_example, output_checksum, write_example
-from lenetc.firmware.bundle import EXAMPLE_STACK_BYTES
+from lenetc.firmware.bundle import EXAMPLE_RAM_BYTES, EXAMPLE_STACK_BYTES
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
 from lenetc.firmware.size import measure
@@ -33,10 +33,20 @@ def test_budget_plan_runs_bit_exact_with_stack_within_bound(tmp_path, model, bud
     # the static arena (bss; aligned by hand beyond 4 bytes) and the stack bound the plan was chosen with
     assert mem.arena_bytes <= report.bss < mem.arena_bytes + bundle.plan.dialect.align
     assert report.stack == mem.stack_bytes <= STACK_RESERVE
-    result = build_and_run(bundle, target)
+    # it links into a RAM region of the budget plus the example's own needs, and runs there
+    result = build_and_run(bundle, target, make_vars={"RAM_LENGTH": budget + EXAMPLE_RAM_BYTES})
     assert result.ok, result.stdout
     want = quant.forward_int8(qnet, make_example(bundle.plan, digits).inputs)
     assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
     assert result.checksum == output_checksum(want)
     # painted stack of the inference (preprocess + run, below main's frame) within the bound
     assert result.stack_bytes is not None and 0 < result.stack_bytes <= mem.stack_bytes
+
+
+def test_budget_bundle_does_not_link_into_less(tmp_path):
+    """The region check is real: the same bundle refuses to link into the budget alone."""
+    need_target("cortex-m4")
+    qnet = quant.quantize(load("lenet5"), calibration_digits(48))
+    bundle = write_example(qnet, tmp_path, digits=synthetic_digits(1), target="cortex-m4", ram_bytes=3072)
+    with pytest.raises(Exception, match=r"RAM' overflowed|RAM too small"):
+        build_and_run(bundle, "cortex-m4", make_vars={"RAM_LENGTH": 3072})

@@ -33,6 +33,11 @@ FLOAT_TOLERANCE = 1e-4
 #: Stack the example's own code needs beside ``<P>_run`` (main's frame, newlib's printf): a
 #: bundle planned for a RAM budget reserves the plan's measured stack plus this.
 EXAMPLE_STACK_BYTES = 2048
+#: Heap of a budgeted bundle: newlib's stdio buffers (the model itself allocates nothing).
+EXAMPLE_HEAP_BYTES = 2048
+#: RAM the example needs beside the model's budget: its stack and heap, and its own .data/.bss
+#: (the output buffer, the preprocessed frame, newlib's state) with room to spare.
+EXAMPLE_RAM_BYTES = EXAMPLE_STACK_BYTES + EXAMPLE_HEAP_BYTES + 2048
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,8 @@ def render_example(
     ``stack_bytes``: the linker scripts' stack (default: each board's own)."""
     get_target(default_target)
     env = environment()
-    ctx = {**_ctx(plan, example, default_target), "stack_bytes": stack_bytes}
+    heap = EXAMPLE_HEAP_BYTES if stack_bytes else None
+    ctx = {**_ctx(plan, example, default_target), "stack_bytes": stack_bytes, "heap_bytes": heap}
     files = {
         "main.c": env.get_template("firmware/main.c.j2").render(ctx),
         "Makefile": env.get_template("firmware/Makefile.j2").render(ctx),
@@ -212,7 +218,8 @@ def write_example(
 
     With ``ram_bytes`` the model is planned for that RAM (arena + the stack of ``<P>_run``
     measured on the default target, or on the Cortex-M4 for a hosted one) and the linker
-    scripts' stack is that stack plus :data:`EXAMPLE_STACK_BYTES`.
+    scripts' stack is that stack plus :data:`EXAMPLE_STACK_BYTES`, the heap
+    :data:`EXAMPLE_HEAP_BYTES`: it links into ``RAM_LENGTH = N + EXAMPLE_RAM_BYTES``.
     """
     default_target = get_target(target or "host")
     stack = None
