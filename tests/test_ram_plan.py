@@ -141,3 +141,26 @@ def test_cli_ram_bytes(tmp_path, capsys):
     assert mem["ram_budget"] == 8192 and mem["arena_bytes"] + mem["stack_bytes"] <= 8192
     assert doc["stack"] == mem["stack_bytes"] and doc["bss"] == mem["arena_bytes"]
     assert [s["mode"] for s in mem["stages"]][:2] == ["fused", "window"] and mem["recompute_macs"] == 0
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet-keras"])
+def test_float32_stage_modes_give_the_same_bits(name):
+    """float32 has the band (fused) and whole-map modes (no window kernel: asking for it keeps the
+    band); every plan gives bit-identical outputs, and they follow the float64 reference
+    (tolerance 1e-4 relative: float32 rounding of sums of a few thousand terms)."""
+    import lenetc
+    from lenetc.reference import forward
+
+    net = lenetc.load(name, "random:1")
+    rng = np.random.default_rng(11)
+    x = rng.random((6, *net.input_shape)).astype(np.float32)
+    names = _fusable(make_plan(net))
+    outs = []
+    for modes in itertools.product(("fused", "window", "whole"), repeat=len(names)):
+        plan = make_plan(net, modes=dict(zip(names, modes)))
+        assert "window" not in [s.mode for s in plan.stages]
+        outs.append(build(generated(plan), ("-O1", "-ffp-contract=off", *STRICT))(x))
+    for got in outs[1:]:
+        np.testing.assert_array_equal(got, outs[0])
+    want = forward(net, x.astype(np.float64))
+    np.testing.assert_allclose(outs[0], want, rtol=1e-4, atol=1e-4)
