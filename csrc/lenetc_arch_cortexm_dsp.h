@@ -26,3 +26,106 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
     return acc;
 }
 #endif
+
+/* Packed int8 weights: in every group of four, lenetc stores (w0, w2, w1, w3) at generation
+ * time, so one SXTB16 yields the pair (w0, w1) and one SXTB16 of the word rotated by 8 the
+ * pair (w2, w3): each matches two int16 inputs as they lie in memory, no input regrouping.
+ *
+ * lenetc_dot4_s16s8p: acc[r] += sum of x[i] * wr[i], i < n (n a multiple of 16), for the four
+ *   packed rows w + r * stride; the inputs are loaded once for four output channels.
+ * lenetc_dot1_s16s8p: the same for one packed row, returned. */
+#if (defined(LENETC_USE_DOT4_S16S8P) || defined(LENETC_USE_DOT1_S16S8P)) && defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+static inline int8x4_t lenetc_ror8_(int8x4_t q)
+{
+    const uint32_t u = (uint32_t)q;
+    return (int8x4_t)((u >> 8) | (u << 24)); /* one ror, folded into sxtb16 */
+}
+static inline int32_t lenetc_ldw_(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+#endif
+#if defined(LENETC_USE_DOT4_S16S8P) && defined(__ARM_FEATURE_DSP)
+#define LENETC_HAVE_DOT4_S16S8P 1
+static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride, int32_t n,
+                                      int32_t *restrict acc)
+{
+    const int8_t *restrict w0 = w;
+    const int8_t *restrict w1 = w + stride;
+    const int8_t *restrict w2 = w + 2 * stride;
+    const int8_t *restrict w3 = w + 3 * stride;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i;
+    for (i = 0; i < n; i += 4) {
+        const int16x2_t x01 = (int16x2_t)lenetc_ldw_(x + i);
+        const int16x2_t x23 = (int16x2_t)lenetc_ldw_(x + i + 2);
+        int8x4_t q;
+        q = (int8x4_t)lenetc_ldw_(w0 + i);
+        a0 = __smlad(x01, __sxtb16(q), a0);
+        a0 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a0);
+        q = (int8x4_t)lenetc_ldw_(w1 + i);
+        a1 = __smlad(x01, __sxtb16(q), a1);
+        a1 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a1);
+        q = (int8x4_t)lenetc_ldw_(w2 + i);
+        a2 = __smlad(x01, __sxtb16(q), a2);
+        a2 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a2);
+        q = (int8x4_t)lenetc_ldw_(w3 + i);
+        a3 = __smlad(x01, __sxtb16(q), a3);
+        a3 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a3);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+#endif
+#if defined(LENETC_USE_DOT1_S16S8P) && defined(__ARM_FEATURE_DSP)
+#define LENETC_HAVE_DOT1_S16S8P 1
+static inline int32_t lenetc_dot1_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
+{
+    int32_t a = 0;
+    int32_t i;
+    for (i = 0; i < n; i += 4) {
+        int16x2_t x01, x23;
+        int8x4_t q;
+        memcpy(&x01, x + i, 4);
+        memcpy(&x23, x + i + 2, 4);
+        memcpy(&q, w + i, 4);
+        a = __smlad(x01, __sxtb16(q), a);
+        a = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a);
+    }
+    return a;
+}
+#endif
+/* The portable forms of the packed dot products (any C99 compiler; the same sums). */
+#if defined(LENETC_USE_DOT1_S16S8P) && !defined(LENETC_HAVE_DOT1_S16S8P)
+static inline int32_t lenetc_dot1_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
+{
+    int32_t a = 0;
+    int32_t i;
+    for (i = 0; i < n; i += 4) {
+        a += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 2] + (int32_t)x[i + 2] * w[i + 1] +
+             (int32_t)x[i + 3] * w[i + 3];
+    }
+    return a;
+}
+#endif
+#if defined(LENETC_USE_DOT4_S16S8P) && !defined(LENETC_HAVE_DOT4_S16S8P)
+static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride, int32_t n,
+                                      int32_t *restrict acc)
+{
+    int32_t r, i;
+    for (r = 0; r < 4; ++r) {
+        const int8_t *restrict wr = w + r * stride;
+        int32_t a = 0;
+        for (i = 0; i < n; i += 4) {
+            a += (int32_t)x[i] * wr[i] + (int32_t)x[i + 1] * wr[i + 2] + (int32_t)x[i + 2] * wr[i + 1] +
+                 (int32_t)x[i + 3] * wr[i + 3];
+        }
+        acc[r] += a;
+    }
+}
+#endif
