@@ -36,10 +36,18 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
  * lenetc_dot1_s16s8p: the same for one packed row, returned. */
 #if (defined(LENETC_USE_DOT4_S16S8P) || defined(LENETC_USE_DOT1_S16S8P)) && defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
-static inline int8x4_t lenetc_ror8_(int8x4_t q)
+/* SXTB16 of the word rotated by 8 in one instruction (GCC 12 does not fold a rotate into the
+ * intrinsic); other compilers get the intrinsic of the rotated word, the same value. */
+static inline int16x2_t lenetc_sxtb16_ror8_(int8x4_t q)
 {
+#if defined(__GNUC__)
+    int16x2_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(q));
+    return r;
+#else
     const uint32_t u = (uint32_t)q;
-    return (int8x4_t)((u >> 8) | (u << 24)); /* one ror, folded into sxtb16 */
+    return __sxtb16((int8x4_t)((u >> 8) | (u << 24)));
+#endif
 }
 static inline int32_t lenetc_ldw_(const void *p)
 {
@@ -65,16 +73,16 @@ static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *r
         int8x4_t q;
         q = (int8x4_t)lenetc_ldw_(w0 + i);
         a0 = __smlad(x01, __sxtb16(q), a0);
-        a0 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a0);
+        a0 = __smlad(x23, lenetc_sxtb16_ror8_(q), a0);
         q = (int8x4_t)lenetc_ldw_(w1 + i);
         a1 = __smlad(x01, __sxtb16(q), a1);
-        a1 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a1);
+        a1 = __smlad(x23, lenetc_sxtb16_ror8_(q), a1);
         q = (int8x4_t)lenetc_ldw_(w2 + i);
         a2 = __smlad(x01, __sxtb16(q), a2);
-        a2 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a2);
+        a2 = __smlad(x23, lenetc_sxtb16_ror8_(q), a2);
         q = (int8x4_t)lenetc_ldw_(w3 + i);
         a3 = __smlad(x01, __sxtb16(q), a3);
-        a3 = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a3);
+        a3 = __smlad(x23, lenetc_sxtb16_ror8_(q), a3);
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -95,7 +103,7 @@ static inline int32_t lenetc_dot1_s16s8p(const int16_t *restrict x, const int8_t
         memcpy(&x23, x + i + 2, 4);
         memcpy(&q, w + i, 4);
         a = __smlad(x01, __sxtb16(q), a);
-        a = __smlad(x23, __sxtb16(lenetc_ror8_(q)), a);
+        a = __smlad(x23, lenetc_sxtb16_ror8_(q), a);
     }
     return a;
 }
