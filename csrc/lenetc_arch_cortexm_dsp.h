@@ -34,7 +34,8 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
  * lenetc_dot4_s16s8p: acc[r] += sum of x[i] * wr[i], i < n (n a multiple of 16), for the four
  *   packed rows w + r * stride; the inputs are loaded once for four output channels.
  * lenetc_dot1_s16s8p: the same for one packed row, returned. */
-#if (defined(LENETC_USE_DOT4_S16S8P) || defined(LENETC_USE_DOT1_S16S8P)) && defined(__ARM_FEATURE_DSP)
+#if (defined(LENETC_USE_DOT4_S16S8P) || defined(LENETC_USE_DOT1_S16S8P) || defined(LENETC_USE_DOT2X2_S16S8P)) && \
+    defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 /* SXTB16 of the word rotated by 8 in one instruction (GCC 12 does not fold a rotate into the
  * intrinsic); other compilers get the intrinsic of the rotated word, the same value. */
@@ -132,6 +133,60 @@ static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *r
         for (i = 0; i < n; i += 4) {
             a += (int32_t)x[i] * wr[i] + (int32_t)x[i + 1] * wr[i + 2] + (int32_t)x[i + 2] * wr[i + 1] +
                  (int32_t)x[i + 3] * wr[i + 3];
+        }
+        acc[r] += a;
+    }
+}
+#endif
+
+/* lenetc_dot2x2_s16s8p: two packed rows (w, w + stride) times two input rows (x, x + n):
+ *   acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1 (n a multiple of 4).
+ * Two output channels at two output pixels: every input word and every weight word loaded is
+ * used by two SMLADs. */
+#if defined(LENETC_USE_DOT2X2_S16S8P) && defined(__ARM_FEATURE_DSP)
+#define LENETC_HAVE_DOT2X2_S16S8P 1
+static inline void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride,
+                                        int32_t n, int32_t *restrict acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i;
+    for (i = 0; i < n; i += 4) {
+        const int16x2_t p01 = (int16x2_t)lenetc_ldw_(x + i);
+        const int16x2_t p23 = (int16x2_t)lenetc_ldw_(x + i + 2);
+        const int16x2_t q01 = (int16x2_t)lenetc_ldw_(x + n + i);
+        const int16x2_t q23 = (int16x2_t)lenetc_ldw_(x + n + i + 2);
+        int8x4_t v = (int8x4_t)lenetc_ldw_(w + i);
+        int16x2_t lo = __sxtb16(v), hi = lenetc_sxtb16_ror8_(v);
+        a00 = __smlad(p01, lo, a00);
+        a00 = __smlad(p23, hi, a00);
+        a10 = __smlad(q01, lo, a10);
+        a10 = __smlad(q23, hi, a10);
+        v = (int8x4_t)lenetc_ldw_(w + stride + i);
+        lo = __sxtb16(v);
+        hi = lenetc_sxtb16_ror8_(v);
+        a01 = __smlad(p01, lo, a01);
+        a01 = __smlad(p23, hi, a01);
+        a11 = __smlad(q01, lo, a11);
+        a11 = __smlad(q23, hi, a11);
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+#endif
+#if defined(LENETC_USE_DOT2X2_S16S8P) && !defined(LENETC_HAVE_DOT2X2_S16S8P)
+static inline void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride,
+                                        int32_t n, int32_t *restrict acc)
+{
+    int32_t r, i;
+    for (r = 0; r < 4; ++r) {
+        const int16_t *restrict xr = x + (r >> 1) * n;
+        const int8_t *restrict wr = w + (r & 1) * stride;
+        int32_t a = 0;
+        for (i = 0; i < n; i += 4) {
+            a += (int32_t)xr[i] * wr[i] + (int32_t)xr[i + 1] * wr[i + 2] + (int32_t)xr[i + 2] * wr[i + 1] +
+                 (int32_t)xr[i + 3] * wr[i + 3];
         }
         acc[r] += a;
     }

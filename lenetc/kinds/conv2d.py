@@ -302,9 +302,10 @@ def lower_int8(lw, node: Node, src: int) -> int:
         comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {pad_to(seg)}"
         rows = pad_cols(q.weight.reshape(oc, -1), pad_to(seg))
         if conv2d_cortexm.conv_ok(lw, layer.sparse, layer.groups):  # Cortex-M DSP: conv2d_cortexm.py
-            rows, template, comment = conv2d_cortexm.pack_sxtb16(rows), "conv2d/int8_dsp", f"{comment}, SXTB16-packed"
+            rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
+            template = conv2d_cortexm.conv_template(oc, ow)
         ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
-    patch_bytes = 2 * nseg * pad_to(seg)
+    patch_bytes = 2 * nseg * pad_to(seg) * (2 if template == conv2d_cortexm.TWO_PIXELS else 1)
     e = node.epilogue_ctx
     if e is None:
         scratch = ("unsigned char", patch_bytes)

@@ -29,6 +29,16 @@ def conv_ok(lw, sparse: bool, groups: int) -> bool:
     return dsp_dialect(lw) and not sparse and groups == 1
 
 
+#: The kernel computing 2 output maps x 2 output pixels per pass (two im2col rows in scratch).
+TWO_PIXELS = "conv2d/int8_dsp2"
+
+
+def conv_template(oc: int, ow: int) -> str:
+    """2 maps x 2 pixels where both counts are even (every loaded word feeds two SMLADs),
+    else 4 maps x 1 pixel."""
+    return TWO_PIXELS if oc % 2 == 0 and ow % 2 == 0 else "conv2d/int8_dsp"
+
+
 def pack_sxtb16(w: np.ndarray) -> np.ndarray:
     """Rows of ``w`` (columns a multiple of 4) with each group of four reordered for SXTB16."""
     rows, cols = w.shape
