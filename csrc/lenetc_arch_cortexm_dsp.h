@@ -192,3 +192,30 @@ static inline void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t 
     }
 }
 #endif
+
+/* lenetc_requant (same contract and results as lenetc_int8.h's): for shift >= 33 the rounding
+ * term 2^(shift-1) is a multiple of 2^32, so with round half away from zero written as
+ * floor((prod - (prod < 0) + 2^(shift-1)) / 2^shift) only the high word of the product needs
+ * the addition and the shift: no 64-bit variable shift (about 12 instructions instead of 35). */
+#if defined(LENETC_USE_REQUANT) && defined(__ARM_FEATURE_DSP)
+#define LENETC_HAVE_REQUANT 1
+static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+{
+    const int64_t prod = (int64_t)acc * (int64_t)mult;
+    int32_t v;
+    if (shift >= 33) {
+        const int64_t t = prod - (int64_t)(prod < 0);
+        const uint32_t top = (uint32_t)((uint64_t)t >> 32) + ((uint32_t)1 << (shift - 33));
+        const int32_t s = (int32_t)top; /* |prod| < 2^62: no wrap */
+        v = s < 0 ? ~(~s >> (shift - 32)) : s >> (shift - 32);
+    } else {
+        const int64_t half = (int64_t)1 << (shift - 1);
+        const int64_t mag = ((prod < 0 ? -prod : prod) + half) >> shift;
+        v = (int32_t)(prod < 0 ? -mag : mag);
+    }
+    v += zp;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int8_t)v;
+}
+#endif
