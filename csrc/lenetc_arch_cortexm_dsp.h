@@ -211,7 +211,10 @@ static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, in
     } else {
         const int64_t half = (int64_t)1 << (shift - 1);
         const int64_t mag = ((prod < 0 ? -prod : prod) + half) >> shift;
-        v = (int32_t)(prod < 0 ? -mag : mag);
+        int64_t w = (prod < 0 ? -mag : mag) + (int64_t)zp;
+        w = w < (int64_t)lo ? (int64_t)lo : w;
+        w = w > (int64_t)hi ? (int64_t)hi : w;
+        return (int8_t)w;
     }
     v += zp;
     v = v < lo ? lo : v;
