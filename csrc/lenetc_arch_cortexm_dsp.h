@@ -50,6 +50,13 @@ static inline int16x2_t lenetc_sxtb16_ror8_(int8x4_t q)
     return __sxtb16((int8x4_t)((u >> 8) | (u << 24)));
 #endif
 }
+/* The blocked loops need most of the 13 registers: kept out of line (GCC 12 spills and reloads
+ * inside them when they are inlined into the long run function). */
+#if defined(__GNUC__)
+#define LENETC_DSP_NOINLINE_ __attribute__((noinline))
+#else
+#define LENETC_DSP_NOINLINE_
+#endif
 static inline int32_t lenetc_ldw_(const void *p)
 {
     int32_t v;
@@ -59,7 +66,7 @@ static inline int32_t lenetc_ldw_(const void *p)
 #endif
 #if defined(LENETC_USE_DOT4_S16S8P) && defined(__ARM_FEATURE_DSP)
 #define LENETC_HAVE_DOT4_S16S8P 1
-static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride, int32_t n,
+LENETC_DSP_NOINLINE_ static void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride, int32_t n,
                                       int32_t *restrict acc)
 {
     const int8_t *restrict w0 = w;
