@@ -10,7 +10,7 @@
  *   (average pooling: |num| <= 255 * window cells).
  * Each routine is compiled only where the model's code defines LENETC_USE_<NAME>.
  */
-#ifdef LENETC_USE_REQUANT
+#if defined(LENETC_USE_REQUANT) && !defined(LENETC_HAVE_REQUANT)
 static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
     const int64_t prod = (int64_t)acc * (int64_t)mult;

@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
+from . import conv2d_cortexm
 from .base import (
     Kind,
     Layer,
@@ -281,6 +282,7 @@ def lower_int8(lw, node: Node, src: int) -> int:
     fn = lw.fn_name(q.name)
     oc, oh, ow = q.out_shape
     ctx = requant_ctx(lw, fn, q)
+    template = "conv2d/int8"
     # The im2col row is made of segments: one per input map (sparse table) or one per group.
     icg = c // layer.groups
     seg = kh * kw if layer.sparse else icg * kh * kw
@@ -298,15 +300,19 @@ def lower_int8(lw, node: Node, src: int) -> int:
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int16), "int16_t")
     else:
         comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {pad_to(seg)}"
-        ctx["weight"] = lw.const(fn, "weight", pad_cols(q.weight.reshape(oc, -1), pad_to(seg)), "int8_t", comment)
-    patch_bytes = 2 * nseg * pad_to(seg)
+        rows = pad_cols(q.weight.reshape(oc, -1), pad_to(seg))
+        if conv2d_cortexm.conv_ok(lw, layer.sparse, layer.groups):  # Cortex-M DSP: conv2d_cortexm.py
+            rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
+            template = conv2d_cortexm.conv_template(oc, ow)
+        ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
+    patch_bytes = 2 * nseg * pad_to(seg) * (2 if template == conv2d_cortexm.TWO_PIXELS else 1)
     e = node.epilogue_ctx
     if e is None:
         scratch = ("unsigned char", patch_bytes)
-        return lw.emit("conv2d/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=scratch)
+        return lw.emit(template, q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=scratch)
     doc = f"{qdoc(q)}, fused with {e['doc']}"
     scratch = ("unsigned char", patch_bytes + e["kh"] * oc * ow)  # the im2col row, then the band of rows
-    return lw.emit("conv2d/int8", q.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
+    return lw.emit(template, q.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
 
 
 # ---- ONNX --------------------------------------------------------------------------------------

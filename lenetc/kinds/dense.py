@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
+from . import conv2d_cortexm
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 
@@ -105,13 +106,16 @@ def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarr
     ctx = requant_ctx(lw, fn, q)
     n_pad = pad_to(w.shape[1])
     comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
+    rows, template = pad_cols(w, n_pad), "dense/int8"
+    if conv2d_cortexm.dsp_dialect(lw):  # Cortex-M DSP: four-row SMLAD blocks (conv2d_cortexm.py)
+        rows, template, comment = conv2d_cortexm.pack_sxtb16(rows), "dense/int8_dsp", f"{comment}, SXTB16-packed"
     ctx.update(
         n_in=w.shape[1],
         n_out=w.shape[0],
         n_pad=n_pad,
-        weight=lw.const(fn, "weight", pad_cols(w, n_pad), "int8_t", comment),
+        weight=lw.const(fn, "weight", rows, "int8_t", comment),
     )
-    return lw.emit("dense/int8", q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", n_pad))
+    return lw.emit(template, q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", n_pad))
 
 
 def _take_perm(lw) -> np.ndarray | None:

@@ -1,0 +1,66 @@
+"""The Cortex-M DSP int8 kernels (SMLAD on SXTB16-packed weights, four output channels per
+pass; lenetc/kinds/conv2d_cortexm.py): bit-exact with the NumPy integer reference on the
+M4 and M7 (the DSP path under QEMU), and the same C built for the host and the M3 (no DSP:
+the portable fallback of the same primitives)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from firmware_helpers import load, need_target
+
+from lenetc import quant
+from lenetc.firmware import make_example, output_checksum, write_example
+from lenetc.firmware.digits import synthetic_digits
+from lenetc.firmware.run import build_and_run
+from lenetc.kinds.conv2d_cortexm import pack_sxtb16
+
+MODELS = ("lenet-caffe", "lenet5", "lenet5-keras")
+RUN_ON = ("cortex-m4", "cortex-m7", "cortex-m3", "host")
+MATRIX = [(m, t) for m in MODELS for t in RUN_ON]
+
+
+def _calibration(n: int = 32, seed: int = 11) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ink = rng.random((n, 28, 28)) < 0.2
+    return np.where(ink, rng.integers(64, 256, (n, 28, 28)), 0).astype(np.uint8)
+
+
+def test_packing_reorders_each_group_of_four():
+    w = np.arange(16, dtype=np.int8).reshape(2, 8)
+    assert pack_sxtb16(w).tolist() == [[0, 2, 1, 3, 4, 6, 5, 7], [8, 10, 9, 11, 12, 14, 13, 15]]
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    made = {}
+
+    def get(model: str):
+        if model not in made:
+            qnet = quant.quantize(load(model), _calibration())
+            digits = synthetic_digits(3, seed=5)
+            out = tmp_path_factory.mktemp(f"{model}-dsp")
+            bundle = write_example(qnet, out, digits=digits, target="cortex-m4")
+            xq = make_example(bundle.generated.plan, digits).inputs
+            made[model] = (bundle, quant.forward_int8(qnet, xq))
+        return made[model]
+
+    return get
+
+
+def test_the_dsp_kernels_are_used(bundles):
+    bundle, _ = bundles("lenet-caffe")
+    code = "\n".join(bundle.generated.files.values()) if isinstance(bundle.generated.files, dict) else ""
+    if not code:
+        code = "\n".join(p.read_text() for p in bundle.path.glob("*.c"))
+    assert "lenetc_dot4_s16s8p(" in code and "SXTB16-packed" in code
+
+
+@pytest.mark.parametrize("model, target", MATRIX, ids=[f"{m}-{t}" for m, t in MATRIX])
+def test_dsp_code_matches_the_integer_reference(bundles, model, target):
+    need_target(target)
+    bundle, want = bundles(model)
+    result = build_and_run(bundle, target)
+    assert result.ok, result.stdout
+    assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
+    assert result.checksum == output_checksum(want)
