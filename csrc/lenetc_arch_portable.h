@@ -18,3 +18,45 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
     return acc;
 }
 #endif
+
+/* lenetc_f32x8_*: eight float lanes (a blocked float kernel's output channels); fma is fmaf
+ * per lane, so a family's vector FMA (one rounding per lane) gives the same bits. */
+#if defined(LENETC_USE_F32X8_FMA) && !defined(LENETC_HAVE_F32X8)
+typedef struct {
+    float v[8];
+} lenetc_f32x8;
+static inline lenetc_f32x8 lenetc_f32x8_load(const float *p)
+{
+    lenetc_f32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
+{
+    lenetc_f32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = x;
+    }
+    return r;
+}
+static inline lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
+{
+    lenetc_f32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = fmaf(a.v[l], b.v[l], c.v[l]);
+    }
+    return r;
+}
+static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
+{
+    int l;
+    for (l = 0; l < 8; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif

@@ -21,3 +21,28 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
     return _mm_cvtsi128_si32(s);
 }
 #endif
+
+/* lenetc_f32x8_*: eight float lanes for the blocked float kernels (output channels in the
+ * lanes). _mm256_fmadd_ps rounds each lane once, exactly like fmaf, so the bits are those of
+ * the portable routines. */
+#if defined(LENETC_USE_F32X8_FMA) && defined(__AVX__) && defined(__FMA__)
+#include <immintrin.h>
+#define LENETC_HAVE_F32X8 1
+typedef __m256 lenetc_f32x8;
+static inline lenetc_f32x8 lenetc_f32x8_load(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
+{
+    return _mm256_set1_ps(x);
+}
+static inline lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
+{
+    return _mm256_fmadd_ps(a, b, c);
+}
+static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
+{
+    _mm256_storeu_ps(p, v);
+}
+#endif
