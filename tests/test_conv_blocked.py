@@ -1,4 +1,5 @@
-"""The blocked float convolution of the x86 dialect (kinds/conv2d_blocked.py) against the
+"""The blocked float convolution and dense kernels of the x86 dialect (kinds/conv2d_blocked.py,
+kinds/dense_blocked.py) against the
 portable kernel, bit for bit, on every x86 path this host can build: AVX-512 (-march=native),
 AVX2+FMA only, and no SIMD at all (the portable lenetc_f32x8 routines). Each output keeps its
 order of fused multiply-adds, so equality is exact; against the float64 reference the
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import lenetc
-from lenetc import Act, Conv2D, Network, Pool2D, Subsampling
+from lenetc import Act, Conv2D, Dense, Flatten, Network, Pool2D, Subsampling
 from lenetc.build import build
 from lenetc.extension import HOST_FLAGS, compiler, host_flags
 from lenetc.reference import forward
@@ -40,6 +41,9 @@ SMALL = {
     "subsampling": lambda: _net([Conv2D("c", out_channels=6, kernel=5, act=Act("scaled_tanh")),
                                  Subsampling("s", size=2, act=Act("scaled_tanh"))], (2, 14, 22)),
     "avgpool": lambda: _net([Conv2D("c", out_channels=9, kernel=3), Pool2D("p", mode="avg", kernel=2)]),
+    # the blocked dense kernel: partial tiles (20 = 3 vectors, 84 = 2 tiles of 6 vectors), zero inputs after relu
+    "dense": lambda: _net([Conv2D("c", out_channels=4, kernel=3, act=Act("relu")), Flatten("f"),
+                           Dense("d", units=20, act=Act("relu")), Dense("e", units=84)], (2, 6, 7)),
 }  # fmt: skip
 
 
