@@ -60,3 +60,44 @@ static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
     }
 }
 #endif
+
+/* lenetc_f32x16_*: sixteen float lanes, fmaf per lane (the same bits as any family's). */
+#if defined(LENETC_USE_F32X16_FMA) && !defined(LENETC_HAVE_F32X16)
+typedef struct {
+    float v[16];
+} lenetc_f32x16;
+static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+{
+    lenetc_f32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+{
+    lenetc_f32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = x;
+    }
+    return r;
+}
+static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+{
+    lenetc_f32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = fmaf(a.v[l], b.v[l], c.v[l]);
+    }
+    return r;
+}
+static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+{
+    int l;
+    for (l = 0; l < 16; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif
