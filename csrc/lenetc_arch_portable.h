@@ -101,3 +101,34 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
     }
 }
 #endif
+
+/* lenetc_i32x8_*: eight int32 lanes; madd adds x[0] * w[2l] + x[1] * w[2l + 1] to lane l. */
+#if defined(LENETC_USE_I32X8_MADD) && !defined(LENETC_HAVE_I32X8)
+typedef struct {
+    int32_t v[8];
+} lenetc_i32x8;
+static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
+{
+    lenetc_i32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
+{
+    int l;
+    for (l = 0; l < 8; ++l) {
+        acc.v[l] += (int32_t)x[0] * (int32_t)w[2 * l] + (int32_t)x[1] * (int32_t)w[2 * l + 1];
+    }
+    return acc;
+}
+static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
+{
+    int l;
+    for (l = 0; l < 8; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif

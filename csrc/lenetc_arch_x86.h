@@ -104,3 +104,36 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
     _mm256_storeu_ps(p + 8, v.hi);
 }
 #endif
+
+/* lenetc_i32x8_*: eight int32 lanes for the blocked int8 kernels (output channels in the
+ * lanes). madd adds, per lane l, x[0] * w[2l] + x[1] * w[2l + 1] (int16 values of int8 range:
+ * exact, no saturation): vpmaddwd + vpaddd, or one vpdpwssd with AVX-VNNI / AVX-512 VNNI.
+ * Integer sums are exact in any order, so every path gives the portable routine's bits. */
+#if defined(LENETC_USE_I32X8_MADD) && defined(__AVX2__)
+#include <immintrin.h>
+#define LENETC_HAVE_I32X8 1
+typedef __m256i lenetc_i32x8;
+static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
+{
+    int32_t pair;
+    __m256i xv, wv;
+    memcpy(&pair, x, sizeof pair);
+    xv = _mm256_set1_epi32(pair);
+    wv = _mm256_loadu_si256((const __m256i *)(const void *)w);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpwssd_epi32(acc, xv, wv);
+#elif defined(__AVXVNNI__)
+    return _mm256_dpwssd_avx_epi32(acc, xv, wv);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(xv, wv));
+#endif
+}
+static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p, v);
+}
+#endif

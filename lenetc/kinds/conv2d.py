@@ -26,7 +26,7 @@ from .base import (
     param,
     quad,
 )
-from .conv2d_blocked import lower_blocked_float32
+from .conv2d_blocked import lower_blocked_float32, lower_blocked_int8
 from .dense import lower_dense_float, lower_dense_int8
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 from .shared_ops import emit_pad
@@ -287,6 +287,11 @@ def lower_int8(lw, node: Node, src: int) -> int:
     fn = lw.fn_name(q.name)
     oc, oh, ow = q.out_shape
     ctx = requant_ctx(lw, fn, q)
+    # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
+    blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
+    if blocked is not None:
+        return blocked
+    # ----
     # The im2col row is made of segments: one per input map (sparse table) or one per group.
     icg = c // layer.groups
     seg = kh * kw if layer.sparse else icg * kh * kw

@@ -78,3 +78,49 @@ def lower_blocked_float32(lw, node: Node, src: int, padded: tuple[int, int, int]
         return lw.emit("conv2d/float32_blocked", layer.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn,
                        scratch=scratch)  # fmt: skip
     return lw.emit("conv2d/float32_blocked", layer.name, src, out_shape, ctx, doc=doc, fn=fn)
+
+
+def pack_int8(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(oc, ic, kh, kw) int8 weights -> int16 [oc/8][ic][kh][(kw+1)/2][8][2] (column pairs; an odd
+    row's last pair and channels past oc are zero); int32 bias padded alike."""
+    oc, ic, kh, kw = weight.shape
+    blocks, pairs = -(-oc // LANES), -(-kw // 2)
+    w = np.zeros((blocks * LANES, ic, kh, 2 * pairs), np.int16)
+    w[:oc, :, :, :kw] = weight
+    b = np.zeros(blocks * LANES, np.int32)
+    b[:oc] = bias
+    w = w.reshape(blocks, LANES, ic, kh, pairs, 2).transpose(0, 2, 3, 4, 1, 5)
+    return np.ascontiguousarray(w), b
+
+
+def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], ctx: dict):
+    """Emit the blocked int8 kernel on the (already padded) input; ``ctx`` is the generic
+    kernel's requantization context (kinds/int8_linear.requant_ctx). None unless the layer is
+    exactly one it supports: dense connections, one group, plain integer requantization."""
+    q = node.q
+    layer = q.layer
+    plain = type(q).__name__ == "QLayer" and q.mult is not None and q.shift is not None
+    if lw.dialect is None or lw.dialect.name not in BLOCKED_DIALECTS or not supports(layer, q.in_shape) or not plain:
+        return None
+    c, h, w = padded
+    oc, oh, ow = q.out_shape
+    kh, kw = layer.kernel
+    fn = ctx["fn"]
+    wp, bp = pack_int8(np.asarray(q.weight), np.asarray(q.bias))
+    lw.consts = [k for k in lw.consts if k.name != ctx["bias"]]  # replaced by the padded copy below
+    n_in = c * h * w
+    ctx = {**ctx, "ic": c, "ih": h, "iw": w, "oc": oc, "oh": oh, "ow": ow, "kh": kh, "kw": kw,
+           "sh": layer.stride[0], "sw": layer.stride[1], "pairs": -(-kw // 2), "blocks": len(bp) // LANES,
+           "full": oc % LANES == 0, "chunks": chunks(ow), "n_in": n_in, "epilogue": node.epilogue_ctx,
+           "weight": lw.const(fn, "wpack", wp, "int16_t", f"packed [oc/8][ic][kh][kw/2][8][2] = {wp.shape}"),
+           "bias": lw.const(fn, "bpack", bp, "int32_t", f"{oc} folded biases, zero-padded to {len(bp)}")}  # fmt: skip
+    x16_bytes = 2 * (n_in + 1)
+    ctx["band_offset"] = x16_bytes
+    e = node.epilogue_ctx
+    doc = f"{ctx['doc']}, blocked 8 channels x {PIXELS} pixels"
+    if e is None:
+        return lw.emit("conv2d/int8_blocked", q.name, src, q.out_shape, ctx, doc=doc, fn=fn,
+                       scratch=("unsigned char", x16_bytes))  # fmt: skip
+    doc = f"{doc}, fused with {e['doc']}"
+    scratch = ("unsigned char", x16_bytes + e["kh"] * oc * ow)
+    return lw.emit("conv2d/int8_blocked", q.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
