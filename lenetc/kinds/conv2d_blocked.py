@@ -99,7 +99,9 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
     exactly one it supports: dense connections, one group, plain integer requantization."""
     q = node.q
     layer = q.layer
+    mult, shift = np.asarray(q.mult if q.mult is not None else []), np.asarray(q.shift if q.shift is not None else [])
     plain = type(q).__name__ == "QLayer" and q.mult is not None and q.shift is not None
+    plain = plain and bool(np.all(mult >= 0) and np.all((shift >= 1) & (shift <= 62)))
     if lw.dialect is None or lw.dialect.name not in BLOCKED_DIALECTS or not supports(layer, q.in_shape) or not plain:
         return None
     c, h, w = padded
@@ -114,6 +116,10 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
            "full": oc % LANES == 0, "chunks": chunks(ow), "n_in": n_in, "epilogue": node.epilogue_ctx,
            "weight": lw.const(fn, "wpack", wp, "int16_t", f"packed [oc/8][ic][kh][kw/2][8][2] = {wp.shape}"),
            "bias": lw.const(fn, "bpack", bp, "int32_t", f"{oc} folded biases, zero-padded to {len(bp)}")}  # fmt: skip
+    vm, vs = np.zeros(len(bp), np.int32), np.ones(len(bp), np.int32)
+    vm[:oc], vs[:oc] = q.mult, q.shift
+    ctx["vmult"] = lw.const(fn, "vmult", vm, "int32_t", "multipliers for the vector requantization, padded")
+    ctx["vshift"] = lw.const(fn, "vshift", vs, "int32_t", "shifts as int32, padded with 1")
     x16_bytes = 2 * (n_in + 1)
     ctx["band_offset"] = x16_bytes
     e = node.epilogue_ctx
