@@ -80,16 +80,16 @@ def lower_blocked_float32(lw, node: Node, src: int, padded: tuple[int, int, int]
     return lw.emit("conv2d/float32_blocked", layer.name, src, out_shape, ctx, doc=doc, fn=fn)
 
 
-def pack_int8(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pack_int8(weight: np.ndarray, bias: np.ndarray, lanes: int = LANES) -> tuple[np.ndarray, np.ndarray]:
     """(oc, ic, kh, kw) int8 weights -> int16 [oc/8][ic][kh][(kw+1)/2][8][2] (column pairs; an odd
     row's last pair and channels past oc are zero); int32 bias padded alike."""
     oc, ic, kh, kw = weight.shape
-    blocks, pairs = -(-oc // LANES), -(-kw // 2)
-    w = np.zeros((blocks * LANES, ic, kh, 2 * pairs), np.int16)
+    blocks, pairs = -(-oc // lanes), -(-kw // 2)
+    w = np.zeros((blocks * lanes, ic, kh, 2 * pairs), np.int16)
     w[:oc, :, :, :kw] = weight
-    b = np.zeros(blocks * LANES, np.int32)
+    b = np.zeros(blocks * lanes, np.int32)
     b[:oc] = bias
-    w = w.reshape(blocks, LANES, ic, kh, pairs, 2).transpose(0, 2, 3, 4, 1, 5)
+    w = w.reshape(blocks, lanes, ic, kh, pairs, 2).transpose(0, 2, 3, 4, 1, 5)
     return np.ascontiguousarray(w), b
 
 
@@ -108,13 +108,16 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
     oc, oh, ow = q.out_shape
     kh, kw = layer.kernel
     fn = ctx["fn"]
-    wp, bp = pack_int8(np.asarray(q.weight), np.asarray(q.bias))
+    lanes = WIDE_LANES if oc > LANES else LANES
+    wp, bp = pack_int8(np.asarray(q.weight), np.asarray(q.bias), lanes)
     lw.consts = [k for k in lw.consts if k.name != ctx["bias"]]  # replaced by the padded copy below
     n_in = c * h * w
     ctx = {**ctx, "ic": c, "ih": h, "iw": w, "oc": oc, "oh": oh, "ow": ow, "kh": kh, "kw": kw,
-           "sh": layer.stride[0], "sw": layer.stride[1], "pairs": -(-kw // 2), "blocks": len(bp) // LANES,
-           "full": oc % LANES == 0, "chunks": chunks(ow), "n_in": n_in, "epilogue": node.epilogue_ctx,
-           "weight": lw.const(fn, "wpack", wp, "int16_t", f"packed [oc/8][ic][kh][kw/2][8][2] = {wp.shape}"),
+           "sh": layer.stride[0], "sw": layer.stride[1], "pairs": -(-kw // 2), "blocks": len(bp) // lanes,
+           "full": oc % lanes == 0, "chunks": chunks(ow), "lanes": lanes,
+           "narrow_chunks": chunks(ow, WIDE_NARROW_PIXELS) if lanes == WIDE_LANES else None,
+           "n_in": n_in, "epilogue": node.epilogue_ctx,
+           "weight": lw.const(fn, "wpack", wp, "int16_t", f"packed [oc/L][ic][kh][kw/2][L][2] = {wp.shape}"),
            "bias": lw.const(fn, "bpack", bp, "int32_t", f"{oc} folded biases, zero-padded to {len(bp)}")}  # fmt: skip
     vm, vs = np.zeros(len(bp), np.int32), np.ones(len(bp), np.int32)
     vm[:oc], vs[:oc] = q.mult, q.shift
@@ -123,7 +126,7 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
     x16_bytes = 2 * (n_in + 1)
     ctx["band_offset"] = x16_bytes
     e = node.epilogue_ctx
-    doc = f"{ctx['doc']}, blocked 8 channels x {PIXELS} pixels"
+    doc = f"{ctx['doc']}, blocked {lanes} channels x {PIXELS} pixels"
     if e is None:
         return lw.emit("conv2d/int8_blocked", q.name, src, q.out_shape, ctx, doc=doc, fn=fn,
                        scratch=("unsigned char", x16_bytes))  # fmt: skip
