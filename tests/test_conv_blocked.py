@@ -33,14 +33,14 @@ def _net(layers, in_shape=(3, 11, 13)) -> Network:
 
 
 SMALL = {
-    # 11 channels: a partial second block; stride 2 and padding; a fused max pool; no pool
-    "pool": lambda: _net([Conv2D("c", out_channels=11, kernel=3, padding=1, act=Act("relu")),
+    # 20 channels: a partial second block; stride 2 and padding; a fused max pool; no pool
+    "pool": lambda: _net([Conv2D("c", out_channels=20, kernel=3, padding=1, act=Act("relu")),
                           Pool2D("p", mode="max", kernel=2)]),
     "stride": lambda: _net([Conv2D("c", out_channels=16, kernel=(3, 2), stride=2, padding=(1, 0, 2, 1),
                                    act=Act("tanh"))]),
-    "subsampling": lambda: _net([Conv2D("c", out_channels=6, kernel=5, act=Act("scaled_tanh")),
+    "subsampling": lambda: _net([Conv2D("c", out_channels=17, kernel=5, act=Act("scaled_tanh")),
                                  Subsampling("s", size=2, act=Act("scaled_tanh"))], (2, 14, 22)),
-    "avgpool": lambda: _net([Conv2D("c", out_channels=9, kernel=3), Pool2D("p", mode="avg", kernel=2)]),
+    "avgpool": lambda: _net([Conv2D("c", out_channels=24, kernel=3), Pool2D("p", mode="avg", kernel=2)]),
     # the blocked dense kernel: partial tiles (20 = 3 vectors, 84 = 2 tiles of 6 vectors), zero inputs after relu
     "dense": lambda: _net([Conv2D("c", out_channels=4, kernel=3, act=Act("relu")), Flatten("f"),
                            Dense("d", units=20, act=Act("relu")), Dense("e", units=84)], (2, 6, 7)),
@@ -78,6 +78,11 @@ def test_small_convolutions_same_bits_as_portable(case, path):
 @pytest.mark.parametrize("name", ["lenet-caffe", "lenet-keras", "lenet5-keras"])
 def test_zoo_same_bits_as_portable(name, path):
     _check(lenetc.load(name), path)
+
+
+def test_few_channels_keep_the_generic_kernel():
+    few = _net([Conv2D("c", out_channels=6, kernel=5, act=Act("scaled_tanh"))], (1, 12, 12))
+    assert [op.template for op in lenetc.generate(few, target="x86").plan.ops] == ["conv2d/float32"]
 
 
 def test_sparse_and_grouped_keep_the_generic_kernel():
