@@ -1,8 +1,17 @@
-"""Speed of the generated C (through the cffi bindings) beside the NumPy reference.
+"""lenetc's generated C against ONNX Runtime on the host, float32 and int8, batch 1 and 64.
 
-Prints, for each zoo net, batch-1 median latency (µs) and batch-64 throughput (images/s),
-single thread, all rows measured in the same run. Usage:
-    python benchmarks/bench.py [--models lenet5 lenet-caffe ...] [--seconds 0.5]
+One run, one thread, thread CPU time (``time.thread_time``), interleaved rounds (every engine
+once per round, the order rotated each round), medians over the rounds. For each zoo net (and a
+PyTorch-style ONNX file, imported through ``lenetc.load``):
+
+- float32: lenetc's compiled C vs ONNX Runtime on the model from ``to_onnx`` (the file itself
+  for the imported model);
+- int8: lenetc's int8 C (float in, quantize, run, dequantize) vs ONNX Runtime's static QDQ
+  quantization (per-channel S8S8, the same 100 calibration digits), float in/out on both sides.
+
+Printed: µs per image, ratio = ORT time / lenetc time (higher is better), and the float32
+fraction of the host's single-core FMA peak (benchmarks/peak.py, measured in this run).
+Usage: python benchmarks/bench.py [--models lenet5 lenet-caffe ...] [--rounds 7] [--no-import]
 """
 
 from __future__ import annotations
@@ -13,73 +22,169 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # single thread for every engine, before NumPy loads BLAS
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from peak import cpu_vector_features, fma_peak  # noqa: E402
+
 import lenetc  # noqa: E402
-from lenetc.zoo import ZOO  # noqa: E402
+from lenetc.api import calibration_digits  # noqa: E402
+from lenetc.datasets import preprocessed  # noqa: E402
+from lenetc.exporters.onnx_export import ort_session, to_onnx  # noqa: E402
+
+BATCHES = (1, 64)
+CALIB = 100
 
 
-def median_seconds(fn: Callable[[], object], budget: float, min_runs: int = 5) -> float:
-    """Median wall time of ``fn`` over as many runs as fit in ``budget`` seconds (at least ``min_runs``)."""
-    fn()  # warm-up: caches, lazy loading
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < budget:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+@dataclass
+class Case:
+    """One model's engines: name -> callable on a float32 batch (N, C, H, W)."""
+
+    model: str
+    macs: int
+    engines: dict[str, Callable[[np.ndarray], object]]
+    times: dict[tuple[str, int], list[float]] = field(default_factory=dict)
 
 
-def int8_engines(net: lenetc.Network) -> dict[str, Callable[[np.ndarray], object]]:
-    """The int8 C: raw (int8 in, int8 out: what firmware runs; the input is quantized once,
-    outside the timing) and from Python floats (quantize, run, dequantize + softmax)."""
-    qnet = lenetc.quantize(net, n_calib=256)
-    c8 = lenetc.compile(qnet)
-    quantized: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+def ort_qdq(model_bytes: bytes, calib: np.ndarray, tmp: Path) -> bytes:
+    """ONNX Runtime's static QDQ quantization of ``model_bytes``: per-channel S8S8 on ``calib``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    def raw(x: np.ndarray) -> object:
-        if id(x) not in quantized:
-            quantized[id(x)] = (x, qnet.quantize_input(x))
-        return c8.run_int8(quantized[id(x)][1])
-
-    return {"lenetc C int8": raw, "lenetc C int8 float io": c8}
-
-
-def engines(net: lenetc.Network) -> dict[str, Callable[[np.ndarray], object]]:
-    """The engines to compare: name -> callable on a float32 batch."""
-    found = {"lenetc C float32": lenetc.compile(net), **int8_engines(net)}
+    src, pre, dst = tmp / "f32.onnx", tmp / "pre.onnx", tmp / "int8.onnx"
+    src.write_bytes(model_bytes)
     try:
-        from bench_onnxruntime import onnxruntime_engine
-    except ImportError as exc:  # onnxruntime is an optional extra
-        print(f"(no ONNX Runtime rows: {exc})")
-    else:
-        found["ONNX Runtime 1 thr"] = onnxruntime_engine(net)
-    found["NumPy reference"] = net.forward
-    return found
+        quant_pre_process(str(src), str(pre))
+    except Exception:  # pre-processing is an optimisation; quantize the model as it is
+        pre = src
+    sess = ort_session(src)
+    name = sess.get_inputs()[0].name
+    shape = [int(d) if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(calib)
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {name: x.reshape(shape).astype(np.float32)}
+
+    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)  # fmt: skip
+    return dst.read_bytes()
+
+
+def ort_engine(model_bytes: bytes) -> Callable[[np.ndarray], object]:
+    """A one-thread ONNX Runtime session as a callable on (N, C, H, W) float32 batches."""
+    import onnx
+
+    sess = ort_session(onnx.load_from_string(model_bytes), threads=1)
+    inp = sess.get_inputs()[0]
+    shape = [int(d) for d in inp.shape[1:]]
+    return lambda x: sess.run(None, {inp.name: x.reshape(len(x), *shape)})
+
+
+def case(label: str, net: lenetc.Network, model_bytes: bytes, calib_digits: np.ndarray, tmp: Path) -> Case:
+    calib = preprocessed(net, calib_digits)
+    qnet = lenetc.quantize(net, calib)
+    engines = {
+        "lenetc f32": lenetc.compile(net),
+        "ORT f32": ort_engine(model_bytes),
+        "lenetc int8": lenetc.compile(qnet),
+        "ORT int8": ort_engine(ort_qdq(model_bytes, calib, tmp)),
+    }
+    return Case(label, net.totals()["macs"], engines)
+
+
+def measure_round(c: Case, inputs: dict[int, np.ndarray], shift: int, budget: float) -> None:
+    """Time every engine of ``c`` once at each batch size (order rotated by ``shift``)."""
+    names = list(c.engines)
+    names = names[shift % len(names) :] + names[: shift % len(names)]
+    for name in names:
+        run = c.engines[name]
+        for b in BATCHES:
+            x = inputs[b]
+            calls, t0 = 0, time.thread_time()
+            while True:
+                run(x)
+                calls += 1
+                elapsed = time.thread_time() - t0
+                if elapsed >= budget and calls >= 3:
+                    break
+            c.times.setdefault((name, b), []).append(elapsed / calls / b)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=[m for m in ZOO if m != "lenet5-softmax"])
-    parser.add_argument("--seconds", type=float, default=0.5, help="time budget per measurement")
+    parser.add_argument("--models", nargs="+", default=["lenet5", "lenet-caffe", "lenet-keras", "lenet5-keras"])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=0.02, help="seconds per engine, batch and round")
+    parser.add_argument("--no-import", action="store_true", help="leave out the PyTorch-style ONNX file")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    print(f"{'model':<14} {'engine':<24} {'batch-1 µs':>11} {'batch-64 img/s':>15} {'vs C b1':>8}")
-    for name in args.models:
-        net = lenetc.load(name)
-        x64 = rng.uniform(-1, 1, size=(64, *net.input_shape)).astype(np.float32)
-        x1 = x64[:1]
-        base = None
-        for engine, run in engines(net).items():
-            t1 = median_seconds(lambda run=run, x=x1: run(x), args.seconds)
-            t64 = median_seconds(lambda run=run, x=x64: run(x), args.seconds, min_runs=3)
-            base = base or t1
-            print(f"{name:<14} {engine:<24} {t1 * 1e6:>11.1f} {64 / t64:>15,.0f} {t1 / base:>7.2f}x")
+
+    import onnxruntime
+
+    logging.getLogger().setLevel(logging.ERROR)  # ORT quantization's advice to pre-process
+    peak = fma_peak()
+    best = max(peak.values()) if peak else float("nan")
+    print(f"ONNX Runtime {onnxruntime.__version__}; CPU {cpu_vector_features()}")
+    print("FMA peak (GFMA/s, one core): " + ", ".join(f"{k} {v:.1f}" for k, v in peak.items()))
+    digits = calibration_digits(CALIB)
+    cases = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for name in args.models:
+            net = lenetc.load(name)
+            cases.append(case(name, net, to_onnx(net).SerializeToString(), digits, tmp))
+        if not args.no_import:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from onnx_models import torch_lenet
+
+            path = tmp / "torch_lenet.onnx"
+            path.write_bytes(torch_lenet().SerializeToString())
+            net = lenetc.load(path)
+            cases.append(case("torch-onnx", net, path.read_bytes(), digits, tmp))
+        inputs = {}
+        for c in cases:
+            shape = next(iter(c.engines.values())).input_shape
+            x = preprocessed(lenetc.load(c.model) if c.model != "torch-onnx" else net, digits[:64])
+            inputs[c.model] = {b: np.ascontiguousarray(x[:b].reshape(b, *shape), np.float32) for b in BATCHES}
+        for r in range(args.rounds):
+            for c in cases:
+                measure_round(c, inputs[c.model], r, args.budget)
+
+    print(f"\nµs per image, median of {args.rounds} interleaved rounds; ratio = ORT / lenetc; "
+          f"%peak = GMAC/s over the best FMA peak ({best:.1f})")  # fmt: skip
+    print(f"{'model':<13} {'type':<5} {'batch':>5} {'lenetc':>9} {'ORT':>9} {'ratio':>6} "
+          f"{'lenetc %pk':>10} {'ORT %pk':>8}")  # fmt: skip
+    summary: dict[str, dict[str, float]] = {}
+    for c in cases:
+        for dt in ("f32", "int8"):
+            for b in BATCHES:
+                mine = statistics.median(c.times[(f"lenetc {dt}", b)])
+                ort = statistics.median(c.times[(f"ORT {dt}", b)])
+                pk_mine = c.macs / mine / 1e9 / best * 100
+                pk_ort = c.macs / ort / 1e9 / best * 100
+                summary.setdefault(c.model, {})[f"{dt} b{b}"] = ort / mine
+                print(f"{c.model:<13} {dt:<5} {b:>5} {mine * 1e6:>9.1f} {ort * 1e6:>9.1f} {ort / mine:>6.2f} "
+                      f"{pk_mine:>9.1f}% {pk_ort:>7.1f}%")  # fmt: skip
+    cols = [f"{dt} b{b}" for dt in ("f32", "int8") for b in BATCHES]
+    print("\n| model | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
+    for model, row in summary.items():
+        print(f"| {model} | " + " | ".join(f"{row[k]:.2f}" for k in cols) + " |")
+    allr = [v for row in summary.values() for v in row.values()]
+    print(f"median ratio {statistics.median(allr):.2f}, min {min(allr):.2f}")
 
 
 if __name__ == "__main__":

@@ -18,3 +18,65 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
     return acc;
 }
 #endif
+
+/* lenetc_i32x8_*: eight int32 lanes; madd adds x[0] * w[2l] + x[1] * w[2l + 1] to lane l. */
+#if (defined(LENETC_USE_I32X8_MADD) || defined(LENETC_USE_I32X8_LOAD)) && !defined(LENETC_HAVE_I32X8)
+typedef struct {
+    int32_t v[8];
+} lenetc_i32x8;
+static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
+{
+    lenetc_i32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
+{
+    int l;
+    for (l = 0; l < 8; ++l) {
+        acc.v[l] += (int32_t)x[0] * (int32_t)w[2 * l] + (int32_t)x[1] * (int32_t)w[2 * l + 1];
+    }
+    return acc;
+}
+static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
+{
+    int l;
+    for (l = 0; l < 8; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif
+
+/* lenetc_i32x16_*: sixteen int32 lanes; madd adds x[0] * w[2l] + x[1] * w[2l + 1] to lane l. */
+#if defined(LENETC_USE_I32X16_MADD) && !defined(LENETC_HAVE_I32X16)
+typedef struct {
+    int32_t v[16];
+} lenetc_i32x16;
+static inline lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
+{
+    lenetc_i32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t *x, const int16_t *w)
+{
+    int l;
+    for (l = 0; l < 16; ++l) {
+        acc.v[l] += (int32_t)x[0] * (int32_t)w[2 * l] + (int32_t)x[1] * (int32_t)w[2 * l + 1];
+    }
+    return acc;
+}
+static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
+{
+    int l;
+    for (l = 0; l < 16; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif

@@ -64,6 +64,8 @@ def _helpers(code: str, plan: Plan) -> str:
     used = sorted(set(_HELPER_CALL.findall(code)))
     defines = "".join(f"#define LENETC_USE_{name.upper()} 1\n" for name in used)
     headers = [plan.dialect.header, PORTABLE.header] if plan.dialect.header != PORTABLE.header else [PORTABLE.header]
+    if plan.numeric.is_float:  # a family's float primitives (<header>_f32.h), kept out of integer-only C
+        headers = [n for h in headers for n in (h, h.replace(".h", "_f32.h")) if (csrc_dir() / n).is_file()]
     headers.append(_NUMERIC_HELPERS[plan.numeric.name])
     return defines + "\n".join((csrc_dir() / h).read_text() for h in headers)
 

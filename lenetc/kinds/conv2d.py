@@ -27,6 +27,7 @@ from .base import (
     param,
     quad,
 )
+from .conv2d_blocked import lower_blocked_float32, lower_blocked_int8
 from .dense import lower_dense_float, lower_dense_int8
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 from .shared_ops import emit_pad
@@ -242,6 +243,11 @@ def lower_float32(lw, node: Node, src: int) -> int:
     if any(layer.padding):
         src = emit_pad(lw, layer.name, src, (c, h, w), layer.padding, 0.0, f"zero padding {list(layer.padding)}")
         c, h, w = c, h + pt + pb, w + pl + pr
+    # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
+    blocked = lower_blocked_float32(lw, node, src, (c, h, w), weight, bias, doc)
+    if blocked is not None:
+        return blocked
+    # ----
     fn = lw.fn_name(layer.name)
     ctx = {
         "ic": c, "ih": h, "iw": w, "oc": out_shape[0], "oh": out_shape[1], "ow": out_shape[2],
@@ -282,6 +288,11 @@ def lower_int8(lw, node: Node, src: int) -> int:
     fn = lw.fn_name(q.name)
     oc, oh, ow = q.out_shape
     ctx = requant_ctx(lw, fn, q)
+    # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
+    blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
+    if blocked is not None:
+        return blocked
+    # ----
     template = "conv2d/int8"
     # The im2col row is made of segments: one per input map (sparse table) or one per group.
     icg = c // layer.groups

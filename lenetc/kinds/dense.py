@@ -9,6 +9,7 @@ import numpy as np
 from ..activations import Act, act_grad, act_onnx, apply_act
 from . import conv2d_cortexm
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
+from .dense_blocked import lower_blocked_dense
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 
 #: Dense layers with at least this many outputs vectorise across outputs (weights stored in-major).
@@ -81,8 +82,13 @@ def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
 def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, src: int, doc: str) -> int:
     """A float dense op (also what a whole-window convolution lowers to)."""
     units, n_in = weight.shape
-    fn = lw.fn_name(name)
     across = units >= DENSE_ACROSS_OUTPUTS
+    # ---- host dialects: the blocked kernel (kinds/dense_blocked.py) where outputs are vectorised ----
+    blocked = lower_blocked_dense(lw, name, weight, bias, act, src, doc) if across else None
+    if blocked is not None:
+        return blocked
+    # ----
+    fn = lw.fn_name(name)
     w = weight.T if across else weight  # in-major when vectorising across outputs
     ctx = {
         "n_in": n_in,

@@ -1,0 +1,83 @@
+/* lenetc float primitives, portable C99: the fallback of every CPU family (float models only). */
+/* lenetc_f32x8_*: eight float lanes (a blocked float kernel's output channels); fma is fmaf
+ * per lane, so a family's vector FMA (one rounding per lane) gives the same bits. */
+#if defined(LENETC_USE_F32X8_FMA) && !defined(LENETC_HAVE_F32X8)
+typedef struct {
+    float v[8];
+} lenetc_f32x8;
+static inline lenetc_f32x8 lenetc_f32x8_load(const float *p)
+{
+    lenetc_f32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
+{
+    lenetc_f32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = x;
+    }
+    return r;
+}
+static inline lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
+{
+    lenetc_f32x8 r;
+    int l;
+    for (l = 0; l < 8; ++l) {
+        r.v[l] = fmaf(a.v[l], b.v[l], c.v[l]);
+    }
+    return r;
+}
+static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
+{
+    int l;
+    for (l = 0; l < 8; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif
+
+/* lenetc_f32x16_*: sixteen float lanes, fmaf per lane (the same bits as any family's). */
+#if defined(LENETC_USE_F32X16_FMA) && !defined(LENETC_HAVE_F32X16)
+typedef struct {
+    float v[16];
+} lenetc_f32x16;
+static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+{
+    lenetc_f32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = p[l];
+    }
+    return r;
+}
+static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+{
+    lenetc_f32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = x;
+    }
+    return r;
+}
+static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+{
+    lenetc_f32x16 r;
+    int l;
+    for (l = 0; l < 16; ++l) {
+        r.v[l] = fmaf(a.v[l], b.v[l], c.v[l]);
+    }
+    return r;
+}
+static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+{
+    int l;
+    for (l = 0; l < 16; ++l) {
+        p[l] = v.v[l];
+    }
+}
+#endif

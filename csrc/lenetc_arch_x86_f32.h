@@ -1,0 +1,83 @@
+/* lenetc float primitives for x86-64 (included in float models only, after lenetc_arch_x86.h). */
+/* lenetc_f32x8_*: eight float lanes for the blocked float kernels (output channels in the
+ * lanes). _mm256_fmadd_ps rounds each lane once, exactly like fmaf, so the bits are those of
+ * the portable routines. */
+#if defined(LENETC_USE_F32X8_FMA) && defined(__AVX__) && defined(__FMA__)
+#include <immintrin.h>
+#define LENETC_HAVE_F32X8 1
+typedef __m256 lenetc_f32x8;
+static inline lenetc_f32x8 lenetc_f32x8_load(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
+{
+    return _mm256_set1_ps(x);
+}
+static inline lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
+{
+    return _mm256_fmadd_ps(a, b, c);
+}
+static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
+{
+    _mm256_storeu_ps(p, v);
+}
+#endif
+
+/* lenetc_f32x16_*: sixteen float lanes, one __m512 under AVX-512F (LENETC_F32X16_NATIVE:
+ * kernels then keep more pixels in registers), else two __m256 halves under AVX+FMA. Either
+ * way one rounding per lane, as fmaf. */
+#if defined(LENETC_USE_F32X16_FMA) && defined(__AVX512F__)
+#include <immintrin.h>
+#define LENETC_HAVE_F32X16 1
+#define LENETC_F32X16_NATIVE 1
+typedef __m512 lenetc_f32x16;
+static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+{
+    return _mm512_loadu_ps(p);
+}
+static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+{
+    return _mm512_set1_ps(x);
+}
+static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+{
+    return _mm512_fmadd_ps(a, b, c);
+}
+static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+{
+    _mm512_storeu_ps(p, v);
+}
+#elif defined(LENETC_USE_F32X16_FMA) && defined(__AVX__) && defined(__FMA__)
+#include <immintrin.h>
+#define LENETC_HAVE_F32X16 1
+typedef struct {
+    __m256 lo, hi;
+} lenetc_f32x16;
+static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+{
+    lenetc_f32x16 r;
+    r.lo = _mm256_loadu_ps(p);
+    r.hi = _mm256_loadu_ps(p + 8);
+    return r;
+}
+static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+{
+    lenetc_f32x16 r;
+    r.lo = _mm256_set1_ps(x);
+    r.hi = r.lo;
+    return r;
+}
+static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+{
+    lenetc_f32x16 r;
+    r.lo = _mm256_fmadd_ps(a.lo, b.lo, c.lo);
+    r.hi = _mm256_fmadd_ps(a.hi, b.hi, c.hi);
+    return r;
+}
+static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+{
+    _mm256_storeu_ps(p, v.lo);
+    _mm256_storeu_ps(p + 8, v.hi);
+}
+#endif
