@@ -104,6 +104,13 @@ def test_call_tree_stack_takes_the_deepest_path():
     assert call_tree_stack(ci, "net_run") == (8 + 40 + 96 + EXTERNAL_CALL_BYTES, True)
     cyclic = ci + '\nedge: { sourcename: "net_k" targetname: "net_run_ws" }'
     assert call_tree_stack(cyclic, "net_run")[1] is False
+    # a file-local (static, out-of-line) callee is titled "file.c:name" by GCC: still followed
+    local = ci + "\n".join([
+        '',
+        'node: { title: "net.c:net_dot4" label: "net_dot4\\nnet.c:9:1\\n56 bytes (static)" }',
+        'edge: { sourcename: "net_k" targetname: "net.c:net_dot4" }',
+    ])  # fmt: skip
+    assert call_tree_stack(local, "net_run") == (8 + 40 + 96 + 56, True)
 
 
 def test_budget_picks_fastest_fitting_plan_and_refuses_naming_the_smallest():

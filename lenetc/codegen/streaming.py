@@ -11,8 +11,9 @@ It runs in one of three modes:
   band at all. Every conv output belongs to one window (stride = kernel), so nothing is
   recomputed, and the window is reduced in the same order: the same bits as ``fused``.
 
-The window mode exists for the portable int8 convolution kernel (``conv2d/int8``); any other
-kernel (a dialect's own, or float32) keeps its band mode, and :func:`stage_modes` says so.
+The window mode exists for the portable int8 convolution kernel (``conv2d/int8``) and the
+Cortex-M DSP ones (``conv2d/int8_dsp*``); any other kernel (x86 blocked, or float32) keeps its
+band mode, and :func:`stage_modes` says so.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from ..ir import Lowering, Op
 MODES = ("fused", "window", "whole")
 
 #: The kernel templates that have a window-mode variant, and that variant.
-WINDOW_TEMPLATES = {"conv2d/int8": "conv2d/int8_window"}
+WINDOW_TEMPLATES = {
+    "conv2d/int8": "conv2d/int8_window",
+    # the Cortex-M DSP kernels (kinds/conv2d_cortexm.py) share one window variant
+    "conv2d/int8_dsp": "conv2d/int8_dsp_window",
+    "conv2d/int8_dsp2": "conv2d/int8_dsp_window",
+}
 
 
 @dataclass(frozen=True)

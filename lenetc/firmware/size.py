@@ -20,8 +20,8 @@ from ..errors import LenetcError
 from .targets import Target, get_target
 
 _SU_LINE = re.compile(r"^[^\t]*:(\w+)\t(\d+)\t(\w+(?:,\w+)*)$")
-_CI_NODE = re.compile(r'node: \{ title: "(\w+)" label: "[^"]*?(?:\\n(\d+) bytes \((\w+(?:,\w+)*)\))?"')
-_CI_EDGE = re.compile(r'edge: \{ sourcename: "(\w+)" targetname: "(\w+)"')
+_CI_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*?(?:\\n(\d+) bytes \((\w+(?:,\w+)*)\))?"')
+_CI_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
 
 #: Stack allowed for each call into a function the object does not define (the C library's
 #: memset, fmaf, expf: leaves of a few pushes in newlib); the painted-stack test checks it.
