@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from lenetc.errors import LenetcError
-from lenetc.importers.onnx_import import import_model
+from lenetc.importers.onnx_import import import_model, load_onnx
 from lenetc.importers.onnx_quantized import quantized_format
 
 
@@ -78,3 +78,16 @@ def test_float_graph_not_flagged():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
     )
     assert quantized_format(g) is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "per_channel", "act"), [("QDQ", False, "s8"), ("QDQ", True, "u8"), ("QOperator", True, "s8")]
+)
+def test_onnxruntime_quantized_zoo_net_refused(tmp_path, fmt, per_channel, act):
+    pytest.importorskip("onnxruntime.quantization")
+    from ort_quant_fixtures import quantize_zoo
+
+    path = quantize_zoo("lenet-caffe", fmt, per_channel, act, tmp_path)
+    assert quantized_format(onnx.load(str(path)).graph) == fmt
+    with pytest.raises(LenetcError, match=f"{fmt} format"):
+        load_onnx(path)
