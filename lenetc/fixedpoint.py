@@ -91,3 +91,15 @@ def round_div(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
     den = np.asarray(den, dtype=np.int64)
     mag = (2 * np.abs(num) + den) // (2 * den)
     return np.where(num < 0, -mag, mag)
+
+
+def requantize_float(acc: np.ndarray, scale: np.ndarray | float, zero_point: int, lo: int, hi: int) -> np.ndarray:
+    """ONNX Runtime's CPU requantization: ``float32(acc) * float32(scale)``, round half to even, + zero point, clamp.
+
+    ``scale`` is the float32 product ``s_in * s_w / s_out`` (per output channel or scalar,
+    broadcast against ``acc``). This is the reference for the float-requantization option;
+    :func:`requantize` is the integer-only one, which can differ by 1 LSB where the float
+    product lands within rounding error of a half.
+    """
+    y = np.asarray(acc, np.int64).astype(np.float32) * np.asarray(scale, np.float32)
+    return np.clip(np.rint(y).astype(np.int64) + zero_point, lo, hi)

@@ -27,6 +27,7 @@ from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_ar
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_meta import preprocess_from_props
 from .onnx_patterns import PatternOps
+from .onnx_quantized import refuse_quantized
 from .onnx_values import float32_operand, input_shape
 
 
@@ -36,6 +37,7 @@ class OnnxImporter(LayoutOps, PatternOps):
     def __init__(self, model, name: str):
         self.model, self.graph = model, model.graph
         self.opset = opset_of(model)
+        refuse_quantized(self.graph)
         self.consts: dict[str, np.ndarray] = {t.name: tensor_to_array(t) for t in self.graph.initializer}
         self.dyn: dict[str, Dyn] = {}
         real_inputs = [i for i in self.graph.input if i.name not in self.consts]
