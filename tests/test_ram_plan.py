@@ -36,6 +36,24 @@ def test_every_stage_mode_is_bit_exact(name):
         np.testing.assert_array_equal(got, ref, err_msg=str(modes))
 
 
+@pytest.mark.parametrize("name", ["lenet-caffe", "lenet-keras"])
+def test_cortex_m_dsp_window_kernels_are_bit_exact(name):
+    """The DSP dialect's window variants (wide: 2 maps x 2 pixels, narrow: 4 maps x 1 pixel),
+    built on the host through the DSP header's portable fallbacks (the Arm paths run under QEMU
+    in test_ram_firmware.py), against the integer reference."""
+    qnet = quantized_zoo(name)
+    x = int8_inputs(qnet.net.input_shape, n=6)
+    ref = forward_int8(qnet, x)
+    names = _fusable(make_plan(qnet, dialect="cortex-m-dsp"))
+    templates = set()
+    for modes in itertools.product(("fused", "window", "window-narrow"), repeat=len(names)):
+        plan = make_plan(qnet, dialect="cortex-m-dsp", modes=dict(zip(names, modes)))
+        templates |= {op.template for op in plan.ops}
+        got = build(generated(plan), ("-O1", *STRICT)).run_int8(x)
+        np.testing.assert_array_equal(got, ref, err_msg=str(modes))
+    assert {"conv2d/int8_dsp2_window", "conv2d/int8_dsp_window"} <= templates
+
+
 def test_window_mode_falls_back_where_no_window_kernel():
     """beyond-zoo's pools overlap or pad: no stage fuses, and asking for window changes nothing."""
     qnet = quantized_beyond_zoo()

@@ -18,7 +18,7 @@ from ..network import Network
 from ..quant.qnetwork import QuantizedNetwork
 from .dialect import PORTABLE, Portable
 from .plan import Plan, make_plan
-from .streaming import supports_window
+from .streaming import has_wide_window, supports_window
 
 #: Bytes of stack the API's budget reserves for ``<P>_run`` when it cannot measure it.
 STACK_RESERVE = 512
@@ -31,14 +31,20 @@ def reserved_stack(plan: Plan) -> int:
 
 def candidate_plans(model: Network | QuantizedNetwork, prefix: str | None, dialect: str | Portable) -> Iterator[Plan]:
     """Plans from fastest to smallest: first every stage fused, then with 1, 2, ... of the
-    stages that have a window kernel in window order."""
+    stages that have a window kernel in window order (the wide window, two im2col rows, before
+    the narrow one where a kernel has both)."""
     fastest = make_plan(model, prefix, dialect)
     yield fastest
-    names = [op.layer for op in fastest.ops if supports_window(op)]
-    for k in range(1, len(names) + 1):
-        plans = [make_plan(model, prefix, dialect, modes=dict.fromkeys(c, "window"))
-                 for c in itertools.combinations(names, k)]  # fmt: skip
-        yield from sorted(plans, key=lambda p: p.arena_bytes)
+    ops = [op for op in fastest.ops if supports_window(op)]
+    choices = {op.layer: ("window", "window-narrow") if has_wide_window(op) else ("window",) for op in ops}
+    for k in range(1, len(ops) + 1):
+        plans = []
+        for names in itertools.combinations(choices, k):
+            for picked in itertools.product(*(choices[n] for n in names)):
+                plans.append(
+                    (picked.count("window-narrow"), make_plan(model, prefix, dialect, modes=dict(zip(names, picked))))
+                )
+        yield from (p for _, p in sorted(plans, key=lambda np_: (np_[0], np_[1].arena_bytes)))
 
 
 def fit(

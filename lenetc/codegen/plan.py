@@ -198,8 +198,8 @@ def _apply_modes(lw: Lowering, modes: dict[str, str]) -> None:
     """Switch the fused stages named ``window`` in ``modes`` to their window-order kernel
     (where the kernel has one; others keep their band, as :attr:`Plan.stages` then shows)."""
     for op in lw.ops:
-        if modes.get(op.layer) == "window" and supports_window(op):
-            to_window(lw, op)
+        if modes.get(op.layer) in ("window", "window-narrow") and supports_window(op):
+            to_window(lw, op, narrow=modes[op.layer] == "window-narrow")
 
 
 def _stages(lw: Lowering, elem_bytes: int) -> list[Stage]:
@@ -220,7 +220,7 @@ def make_plan(
     ``dialect`` is the CPU family the C is for (:mod:`lenetc.codegen.dialect`, default portable);
     ``fuse`` lets a convolution compute the pooling after it in its own kernel (the same bits,
     without storing the convolution's whole output map). ``modes`` picks, per convolution name,
-    how its stage runs (:mod:`lenetc.codegen.streaming`: ``fused``, ``window``, ``whole``;
+    how its stage runs (:mod:`lenetc.codegen.streaming`: ``fused``, ``window``, ``window-narrow``, ``whole``;
     unnamed stages are ``fused``).
 
     A :class:`Network` gives float32 C; a :class:`QuantizedNetwork` (from :func:`lenetc.quantize`)

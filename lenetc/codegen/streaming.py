@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..ir import Lowering, Op
 
-MODES = ("fused", "window", "whole")
+MODES = ("fused", "window", "window-narrow", "whole")
 
 #: The kernel templates that have a window-mode variant, and that variant.
 WINDOW_TEMPLATES = {
@@ -54,20 +54,32 @@ def supports_window(op: Op) -> bool:
     return op.template in WINDOW_TEMPLATES and bool(op.ctx.get("epilogue"))
 
 
-def to_window(lw: Lowering, op: Op) -> None:
+def has_wide_window(op: Op) -> bool:
+    """Whether the window mode of ``op`` keeps two im2col rows (the DSP 2 maps x 2 pixels
+    kernel), so that ``window-narrow`` (one row, 4 maps x 1 pixel) is a smaller alternative."""
+    return op.template == "conv2d/int8_dsp2" and op.ctx["epilogue"]["kw"] % 2 == 0
+
+
+def to_window(lw: Lowering, op: Op, narrow: bool = False) -> None:
     """Turn the fused band kernel ``op`` into its window-mode variant: the scratch keeps the
-    im2col row and one accumulator per output map (int8 for max, int32 for sums)."""
+    im2col row and one accumulator per output map (int8 for max, int32 for sums); the DSP
+    2 maps x 2 pixels kernel keeps its two rows unless ``narrow``."""
     c, e = op.ctx, op.ctx["epilogue"]
     acc_bytes = c["oc"] * (1 if e["mode"] == "max" else 4)
+    rows = 1
+    template = WINDOW_TEMPLATES[op.template]
+    if not narrow and has_wide_window(op):
+        # both conv outputs of a pair lie in one window row: keep the 2 maps x 2 pixels kernel
+        rows, template = 2, "conv2d/int8_dsp2_window"
     t = lw.tensors[op.scratch]
-    t.size = 2 * c["nseg"] * c["segp"] + acc_bytes
+    t.size = 2 * rows * c["nseg"] * c["segp"] + acc_bytes
     t.shape = (t.size,)
-    op.template = WINDOW_TEMPLATES[op.template]
+    op.template = template
     op.doc = f"{op.doc} (window order)"
 
 
 def stage_mode(op: Op) -> str:
     """The mode an op of a finished plan runs in (``whole`` for every unfused op)."""
-    if op.template in WINDOW_TEMPLATES.values():
+    if op.template in WINDOW_TEMPLATES.values() or op.template == "conv2d/int8_dsp2_window":
         return "window"
     return "fused" if op.ctx.get("epilogue") else "whole"
