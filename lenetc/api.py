@@ -113,6 +113,7 @@ def compile(  # noqa: A001 - the public name since 0.1
     dtype: str | None = None,
     flags: list[str] | None = None,
     calibration=None,
+    threads: int = 1,
 ) -> CompiledNetwork:
     """Generate ``model``'s C for the host's dialect, compile it (``-O3`` plus the host's SIMD
     flags, unless ``flags`` are given) and load it.
@@ -122,9 +123,10 @@ def compile(  # noqa: A001 - the public name since 0.1
     The compiler is ``$CC`` if set (see :func:`lenetc.extension.compiler`); ``flags`` replace
     :data:`~lenetc.extension.HOST_FLAGS` and ``-march=native`` (keep ``-ffp-contract=off`` in
     them for the float policy). The dialect is detected from what the compiler predefines under
-    the flags it builds with.
+    the flags it builds with. ``threads`` splits each batch across that many threads (0: one
+    per CPU; settable later as ``net.threads``).
     """
     cc = compiler()
     chosen = tuple(flags) if flags is not None else host_flags(cc)
     dialect = host_dialect(cc, chosen)
-    return build(generate(model, None, prefix, dtype, calibration, dialect), chosen, cc)
+    return build(generate(model, None, prefix, dtype, calibration, dialect), chosen, cc, threads)
