@@ -34,8 +34,8 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
  * lenetc_dot4_s16s8p: acc[r] += sum of x[i] * wr[i], i < n (n a multiple of 16), for the four
  *   packed rows w + r * stride; the inputs are loaded once for four output channels.
  * lenetc_dot1_s16s8p: the same for one packed row, returned. */
-#if (defined(LENETC_USE_DOT4_S16S8P) || defined(LENETC_USE_DOT1_S16S8P) || defined(LENETC_USE_DOT2X2_S16S8P)) && \
-    defined(__ARM_FEATURE_DSP)
+#if (defined(LENETC_USE_DOT4_S16S8P) || defined(LENETC_USE_DOT1_S16S8P) || defined(LENETC_USE_DOT2X2_S16S8P) || \
+     defined(LENETC_USE_DOTSP2_S16S8P)) && defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 /* SXTB16 of the word rotated by 8 in one instruction (GCC 12 does not fold a rotate into the
  * intrinsic); other compilers get the intrinsic of the rotated word, the same value. */
@@ -196,6 +196,56 @@ static inline void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t 
                  (int32_t)xr[i + 3] * wr[i + 3];
         }
         acc[r] += a;
+    }
+}
+#endif
+
+/* lenetc_dotsp2_s16s8p: one output map of a sparse connection table at two output pixels.
+ *   For each link l < nl: the packed weight row w + l * n (n a multiple of 4) times the input
+ *   segment src[l] of a patch whose two pixels are interleaved word by word (taps 2t, 2t + 1 of
+ *   pixel p of segment k at int16 offset 2 * (k * n + 2t) + 2p): acc[0] and acc[1] get the two
+ *   pixels' sums. Every weight word loaded feeds two SMLADs; only connected maps are read. */
+#if defined(LENETC_USE_DOTSP2_S16S8P) && defined(__ARM_FEATURE_DSP)
+#define LENETC_HAVE_DOTSP2_S16S8P 1
+LENETC_DSP_NOINLINE_ static void lenetc_dotsp2_s16s8p(const int16_t *restrict x, const int8_t *restrict w,
+                                                      const int16_t *restrict src, int32_t nl, int32_t n,
+                                                      int32_t *restrict acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t l;
+    for (l = 0; l < nl; ++l) {
+        const int16_t *restrict xs = x + 2 * n * src[l];
+        const int16_t *restrict end = xs + 2 * n;
+        for (; xs < end; xs += 8, w += 4) {
+            const int8x4_t q = (int8x4_t)lenetc_ldw_(w);
+            const int16x2_t lo = __sxtb16(q), hi = lenetc_sxtb16_ror8_(q);
+            a0 = __smlad((int16x2_t)lenetc_ldw_(xs), lo, a0);
+            a1 = __smlad((int16x2_t)lenetc_ldw_(xs + 2), lo, a1);
+            a0 = __smlad((int16x2_t)lenetc_ldw_(xs + 4), hi, a0);
+            a1 = __smlad((int16x2_t)lenetc_ldw_(xs + 6), hi, a1);
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+#endif
+#if defined(LENETC_USE_DOTSP2_S16S8P) && !defined(LENETC_HAVE_DOTSP2_S16S8P)
+static void lenetc_dotsp2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, const int16_t *restrict src,
+                                 int32_t nl, int32_t n, int32_t *restrict acc)
+{
+    int32_t l, i, p;
+    for (l = 0; l < nl; ++l) {
+        const int16_t *restrict xs = x + 2 * n * src[l];
+        const int8_t *restrict wl = w + l * n;
+        for (p = 0; p < 2; ++p) {
+            int32_t a = 0;
+            for (i = 0; i < n; i += 4) {
+                const int16_t *restrict xi = xs + 2 * i + 2 * p;
+                a += (int32_t)xi[0] * wl[i] + (int32_t)xi[1] * wl[i + 2] + (int32_t)xi[4] * wl[i + 1] +
+                     (int32_t)xi[5] * wl[i + 3];
+            }
+            acc[p] += a;
+        }
     }
 }
 #endif

@@ -56,6 +56,12 @@ def test_the_dsp_kernels_are_used(bundles):
     assert "lenetc_dot4_s16s8p(" in code and "SXTB16-packed" in code
 
 
+def test_the_sparse_table_keeps_its_dsp_kernel_sparse(bundles):
+    bundle, _ = bundles("lenet5")
+    code = "\n".join(p.read_text() for p in bundle.directory.rglob("*.c"))
+    assert "lenetc_dotsp2_s16s8p(" in code and "60 of 96 maps, each zero-padded to 28, SXTB16-packed" in code
+
+
 @pytest.mark.parametrize("model, target", MATRIX, ids=[f"{m}-{t}" for m, t in MATRIX])
 def test_dsp_code_matches_the_integer_reference(bundles, model, target):
     need_target(target)

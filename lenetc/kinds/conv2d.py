@@ -305,8 +305,15 @@ def lower_int8(lw, node: Node, src: int) -> int:
         src_maps, starts = _sparse_maps(lw, layer)
         packed = np.concatenate([q.weight[o, s].reshape(len(s), -1) for o, s in enumerate(src_maps)])
         table_size = len(src_maps) * c
-        comment = f"connected taps only: {len(packed)} of {table_size} maps, each zero-padded to {pad_to(seg)}"
-        ctx["weight"] = lw.const(fn, "weight", pad_cols(packed, pad_to(seg)), "int8_t", comment)
+        segp = pad_to(seg)
+        if conv2d_cortexm.sparse_ok(lw, layer.sparse, ow):  # Cortex-M DSP: conv2d_cortexm.py
+            template, segp = conv2d_cortexm.SPARSE, conv2d_cortexm.sparse_seg(seg)
+            ctx.update(segp=segp, seg=seg)
+        comment = f"connected taps only: {len(packed)} of {table_size} maps, each zero-padded to {segp}"
+        rows = pad_cols(packed, segp)
+        if template == conv2d_cortexm.SPARSE:
+            rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
+        ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
         ctx["start"] = lw.const(fn, "start", starts.astype(np.int16), "int16_t")
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int16), "int16_t")
     else:
@@ -316,7 +323,8 @@ def lower_int8(lw, node: Node, src: int) -> int:
             rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
             template = conv2d_cortexm.conv_template(oc, ow)
         ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
-    patch_bytes = 2 * nseg * pad_to(seg) * (2 if template == conv2d_cortexm.TWO_PIXELS else 1)
+    two_pixels = template in (conv2d_cortexm.TWO_PIXELS, conv2d_cortexm.SPARSE)
+    patch_bytes = 2 * nseg * ctx["segp"] * (2 if two_pixels else 1)
     e = node.epilogue_ctx
     if e is None:
         scratch = ("unsigned char", patch_bytes)

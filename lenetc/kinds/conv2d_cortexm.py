@@ -29,6 +29,21 @@ def conv_ok(lw, sparse: bool, groups: int) -> bool:
     return dsp_dialect(lw) and not sparse and groups == 1
 
 
+#: The sparse-table kernel: one output map x 2 output pixels per pass, connected maps only.
+SPARSE = "conv2d/int8_dsp_sparse"
+
+
+def sparse_ok(lw, sparse: bool, ow: int) -> bool:
+    """The sparse DSP kernel handles a sparse connection table with an even output width."""
+    return dsp_dialect(lw) and sparse and ow % 2 == 0
+
+
+def sparse_seg(seg: int) -> int:
+    """Segment length of the sparse kernel: the taps zero-padded to a multiple of 4 (one SXTB16
+    word), not of 16: LeNet-5's 25 taps cost 28 multiply-adds instead of 32."""
+    return -(-seg // 4) * 4
+
+
 #: The kernel computing 2 output maps x 2 output pixels per pass (two im2col rows in scratch).
 TWO_PIXELS = "conv2d/int8_dsp2"
 
