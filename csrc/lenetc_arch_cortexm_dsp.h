@@ -152,7 +152,7 @@ static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *r
  * used by two SMLADs. */
 #if defined(LENETC_USE_DOT2X2_S16S8P) && defined(__ARM_FEATURE_DSP)
 #define LENETC_HAVE_DOT2X2_S16S8P 1
-static inline void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride,
+LENETC_DSP_NOINLINE_ static void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride,
                                         int32_t n, int32_t *restrict acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
@@ -274,6 +274,13 @@ static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, in
         return (int8_t)w;
     }
     v += zp;
+#if defined(__GNUC__)
+    if (lo == -128 && hi == 127) { /* constant after inlining: one SSAT for the full int8 range */
+        int32_t r;
+        __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+        return (int8_t)r;
+    }
+#endif
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;
     return (int8_t)v;

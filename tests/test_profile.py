@@ -33,7 +33,9 @@ def test_layers_add_up_to_the_whole_inference():
     # 0.4-1.0 % on lenet5 int8 at -O2): printed as the residual, bounded here
     assert abs(prof.residual) <= 0.02 * prof.total_instructions
     assert all(r.instructions > 0 for r in prof.layers)
-    assert max(prof.layers, key=lambda r: r.macs).instructions == max(r.instructions for r in prof.layers)
+    # the two convolutions (most MACs) cost the most; which of them is first depends on the kernels
+    top2 = {r.name for r in sorted(prof.layers, key=lambda r: r.macs)[-2:]}
+    assert top2 == {r.name for r in sorted(prof.layers, key=lambda r: r.instructions)[-2:]}
 
 
 def test_cli_json(capsys):

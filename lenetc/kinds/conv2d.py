@@ -307,7 +307,7 @@ def lower_int8(lw, node: Node, src: int) -> int:
         table_size = len(src_maps) * c
         segp = pad_to(seg)
         if conv2d_cortexm.sparse_ok(lw, layer.sparse, ow):  # Cortex-M DSP: conv2d_cortexm.py
-            template, segp = conv2d_cortexm.SPARSE, conv2d_cortexm.sparse_seg(seg)
+            template, segp = conv2d_cortexm.SPARSE, conv2d_cortexm.dsp_seg(seg)
             ctx.update(segp=segp, seg=seg)
         comment = f"connected taps only: {len(packed)} of {table_size} maps, each zero-padded to {segp}"
         rows = pad_cols(packed, segp)
@@ -317,9 +317,12 @@ def lower_int8(lw, node: Node, src: int) -> int:
         ctx["start"] = lw.const(fn, "start", starts.astype(np.int16), "int16_t")
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int16), "int16_t")
     else:
-        comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {pad_to(seg)}"
-        rows = pad_cols(q.weight.reshape(oc, -1), pad_to(seg))
-        if conv2d_cortexm.conv_ok(lw, layer.sparse, layer.groups):  # Cortex-M DSP: conv2d_cortexm.py
+        dsp = conv2d_cortexm.conv_ok(lw, layer.sparse, layer.groups)  # Cortex-M DSP: conv2d_cortexm.py
+        segp = conv2d_cortexm.dsp_seg(seg) if dsp else pad_to(seg)
+        ctx["segp"] = segp
+        comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {segp}"
+        rows = pad_cols(q.weight.reshape(oc, -1), segp)
+        if dsp:
             rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
             template = conv2d_cortexm.conv_template(oc, ow)
         ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)

@@ -38,9 +38,9 @@ def sparse_ok(lw, sparse: bool, ow: int) -> bool:
     return dsp_dialect(lw) and sparse and ow % 2 == 0
 
 
-def sparse_seg(seg: int) -> int:
-    """Segment length of the sparse kernel: the taps zero-padded to a multiple of 4 (one SXTB16
-    word), not of 16: LeNet-5's 25 taps cost 28 multiply-adds instead of 32."""
+def dsp_seg(seg: int) -> int:
+    """Segment length of the DSP conv kernels: the taps zero-padded to a multiple of 4 (one SXTB16
+    word), not of 16: a 5x5 window costs 28 multiply-adds instead of 32."""
     return -(-seg // 4) * 4
 
 
