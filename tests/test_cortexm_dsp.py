@@ -1,22 +1,25 @@
 """The Cortex-M DSP int8 kernels (SMLAD on SXTB16-packed weights, four output channels per
 pass; lenetc/kinds/conv2d_cortexm.py): bit-exact with the NumPy integer reference on the
-M4 and M7 (the DSP path under QEMU), and the same C built for the host and the M3 (no DSP:
+M4, M7 and M33 (the DSP path under QEMU), and the same C built for the host and the M3 (no DSP:
 the portable fallback of the same primitives)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 from firmware_helpers import load, need_target
 
 from lenetc import quant
+from lenetc.cli import main
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
 from lenetc.kinds.conv2d_cortexm import pack_sxtb16
 
 MODELS = ("lenet-caffe", "lenet5", "lenet5-keras")
-RUN_ON = ("cortex-m4", "cortex-m7", "cortex-m3", "host")
+RUN_ON = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "host")
 MATRIX = [(m, t) for m in MODELS for t in RUN_ON]
 
 
@@ -70,3 +73,16 @@ def test_dsp_code_matches_the_integer_reference(bundles, model, target):
     assert result.ok, result.stdout
     assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
     assert result.checksum == output_checksum(want)
+
+
+def test_size_and_profile_accept_cortex_m33(capsys):
+    """The M33 (AN505) is a DSP target of the CLI: `size` measures its object and `profile` runs
+    it under QEMU, with the per-layer counts adding up to the whole inference."""
+    need_target("cortex-m33")
+    assert main(["size", "lenet5", "--target", "cortex-m33", "--dtype", "int8", "--json"]) == 0
+    size = json.loads(capsys.readouterr().out)
+    assert size["target"] == "cortex-m33" and size["flash"] > size["weights"] > 0
+    assert main(["profile", "lenet5", "--target", "cortex-m33", "--dtype", "int8", "--json"]) == 0
+    prof = json.loads(capsys.readouterr().out)
+    assert prof["target"] == "cortex-m33" and prof["dtype"] == "int8"
+    assert abs(sum(r["share"] for r in prof["layers"]) + prof["outside"] / prof["total_instructions"] - 1) < 1e-9

@@ -60,10 +60,12 @@ def test_bundle_files(tmp_path):
             "aarch64-linux-gnu.cmake",
             "startup.c",
         ]
-        + [f"link_cortex-m{n}.ld" for n in (4, 7, 55, 3)]
+        + [f"link_cortex-m{n}.ld" for n in (4, 7, 33, 55, 3)]
     )
     assert "-ffp-contract=off" in (tmp_path / "Makefile").read_text()
     assert "__flash_length" in (tmp_path / "link_cortex-m4.ld").read_text()
+    # the AN505's M33 boots Secure from its VTOR at 0x10000000: the vectors start FLASH there
+    assert "FLASH (rx) : ORIGIN = 0x10000000" in (tmp_path / "link_cortex-m33.ld").read_text()
     assert not list(tmp_path.glob(".*tmp"))
 
 

@@ -12,8 +12,8 @@ from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
 
-TARGETS = ("host", "cortex-m4", "cortex-m7", "cortex-m55", "cortex-m3", "aarch64-linux")
-MATRIX = [("lenet5", t) for t in TARGETS] + [("lenet5-keras", t) for t in ("cortex-m4", "cortex-m55")]
+TARGETS = ("host", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m3", "aarch64-linux")
+MATRIX = [("lenet5", t) for t in TARGETS] + [("lenet5-keras", t) for t in ("cortex-m4", "cortex-m33", "cortex-m55")]
 
 
 def _calibration(n: int = 48, seed: int = 7) -> np.ndarray:

@@ -69,7 +69,7 @@ def test_static_stack_bound_covers_the_measured_stack(tmp_path):
     assert measured is not None and measured <= bound <= measured + 64
 
 
-@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m33", "cortex-m55"])
 def test_systick_under_icount_counts_instructions(tmp_path, target):
     """A loop of exactly 2 instructions per iteration: ticks * instructions/tick == 2 n."""
     need_target(target)

@@ -17,14 +17,14 @@ from lenetc.firmware import fnv1a32, make_example, output_checksum, write_exampl
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
 
-ALL = ("host", "cortex-m4", "cortex-m7", "cortex-m55", "cortex-m3", "aarch64-linux")
+ALL = ("host", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m3", "aarch64-linux")
 # Every target runs LeNet-5 (sparse C3, subsampling, scaled tanh, RBF output); the FPU
 # targets also run a ReLU/max-pool/softmax net; the big nets run on M4 and M55 (the soft-float
 # M3 is too slow under QEMU for them to keep the suite fast).
 CFFI_REFERENCE = ("lenet5", "lenet5-keras")
 MATRIX = [
     *[("lenet5", t) for t in ALL],
-    *[("lenet5-keras", t) for t in ("cortex-m4", "cortex-m7", "cortex-m55", "aarch64-linux")],
+    *[("lenet5-keras", t) for t in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "aarch64-linux")],
     ("lenet-keras", "cortex-m4"),
     ("lenet-caffe", "cortex-m55"),
 ]

@@ -44,7 +44,7 @@ class Target:
     ``flash`` (the AN547's 512 KiB ITCM at address 0). ``systick_hz`` is the SysTick clock:
     with ``-icount shift=0`` one guest instruction takes 1 ns, so one tick is
     ``1e9 / systick_hz`` instructions. ``dialect`` names the code generator's dialect for
-    this CPU (:mod:`lenetc.codegen.dialect`): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7),
+    this CPU (:mod:`lenetc.codegen.dialect`): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7/M33),
     ``cortex-m-mve`` (Helium, M55) or ``neon`` (Arm64); the example's host build is portable
     (the Python build, :func:`lenetc.compile`, detects the host's dialect instead).
     """
@@ -145,6 +145,16 @@ TARGETS: dict[str, Target] = {
             # 2 MiB SRAM (big enough for the Caffe LeNet's float32 weights), data to the DTCM.
             boot=Memory(0x00000000, 1024), flash=Memory(0x01000000, 2 * 1024 * 1024),
             ram=Memory(0x20000000, 512 * 1024), systick_hz=32_000_000, dialect="cortex-m-mve",
+        ),
+        _cortex_m(
+            "cortex-m33", "Cortex-M33 with DSP (Armv8-M Mainline), MPS2 AN505", "mps2-an505",
+            ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+            # The AN505's M33 boots in the Secure state from the Secure VTOR at 0x10000000: the
+            # IoTKit's Secure alias of the 4 MiB SSRAM1 (code, weights). Data goes to the Secure
+            # alias of SSRAM2/3 (2 x 2 MiB, contiguous at 0x28000000, Secure at 0x38000000). The
+            # memory protection controllers reset to all-Secure, so no SAU/MPC set-up is needed.
+            flash=Memory(0x10000000, 4 * 1024 * 1024), ram=Memory(0x38000000, 4 * 1024 * 1024),
+            systick_hz=20_000_000, dialect="cortex-m-dsp",
         ),
         _cortex_m(
             "cortex-m3", "Cortex-M3 without FPU (soft float), MPS2 AN385", "mps2-an385",
