@@ -36,7 +36,8 @@ WINDOW_TEMPLATES = {
 @dataclass(frozen=True)
 class Stage:
     """One op of the plan as the memory report shows it: its layer(s), mode, the bytes of its
-    input, output and scratch, and the MACs it recomputes (always 0 in lenetc's modes)."""
+    input, output and scratch, and the MACs it recomputes against the fastest plan (0 in every
+    lenetc mode: the pooling windows tile the conv rows, so each conv output is computed once)."""
 
     layer: str
     mode: str
@@ -45,8 +46,14 @@ class Stage:
     scratch_bytes: int
     recompute_macs: int = 0
 
+    @property
+    def buffer_bytes(self) -> int:
+        """The bytes the stage writes: its output and its scratch (its input is the previous
+        stage's output)."""
+        return self.out_bytes + self.scratch_bytes
+
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "buffer_bytes": self.buffer_bytes}
 
 
 def supports_window(op: Op) -> bool:

@@ -42,7 +42,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return info_int8(net, args, dialect)
     rows = net.layer_info()
     totals = net.totals()
-    mem = generate(net, target=dialect).memory
+    mem = generate(net, target=dialect, ram_bytes=args.ram_bytes).memory
     c_doc = {"dialect": dialect.name, "workspace_align": dialect.align, **mem.to_dict()}
     if args.json:
         doc = {
@@ -72,6 +72,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             ],
             "totals": totals,
             "c": c_doc,
+            "memory": {"dialect": dialect.name, **mem.to_dict()},
         }
         print(json.dumps(doc, indent=2))
         return 0
@@ -232,6 +233,12 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_dtype(p)
     p.add_argument("--target", default="portable", metavar="T", help=TARGET_HELP + "; the arena's alignment follows it")
+    p.add_argument(
+        "--ram-bytes",
+        type=int,
+        metavar="N",
+        help="report the plan for N bytes of RAM (arena + a reserved stack of <prefix>_run), as generate --ram-bytes",
+    )
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("generate", help="write <prefix>.h and <prefix>.c for a model")

@@ -91,7 +91,9 @@ def run_size(args: argparse.Namespace) -> int:
     if args.json:
         doc = report.to_dict()
         doc["dialect"] = gen.plan.dialect.name
-        doc["memory"] = gen.memory.to_dict()
+        # the same memory report as info --json; the stack here is the one measured on TARGET
+        doc["memory"] = {"dialect": gen.plan.dialect.name, **gen.memory.to_dict()}
+        doc["memory"]["stack_bytes"] = report.stack if report.stack_bounded else None
         if args.flash is not None or args.ram is not None:
             doc["budget"] = {"flash": args.flash, "ram": args.ram, "fits": ok}
         print(json.dumps(doc))

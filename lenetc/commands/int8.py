@@ -111,7 +111,8 @@ def verify_int8(qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | 
 def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
     """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes (for ``dialect``)."""
     qnet = quantize_from_args(net, args)
-    fgen, qgen = generated(make_plan(net, None, dialect)), generated(make_plan(qnet, None, dialect))
+    fgen = generated(make_plan(net, None, dialect))
+    qgen = generate(qnet, dtype="int8", target=dialect, ram_bytes=getattr(args, "ram_bytes", None))
     if getattr(args, "json", False):
         qplan, fplan = qgen.plan, fgen.plan
         doc = {
@@ -134,6 +135,7 @@ def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
             "arena_lower_bound": {"float32": fplan.arena_lower_bound, "int8": qplan.arena_lower_bound},
             "acc_bound": qplan.acc_bound,
             "dialect": dialect.name,
+            "memory": {"dialect": dialect.name, **qgen.memory.to_dict()},
         }
         print(json.dumps(doc, indent=2))
         return 0
