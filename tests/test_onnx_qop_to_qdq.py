@@ -84,6 +84,30 @@ def _output_step(model: onnx.ModelProto) -> float | None:
     return float(inits[node.input[1]]) if node.op_type == "DequantizeLinear" else None
 
 
+def _agreeing_inputs(node, tensors, got_a, got_b, n) -> np.ndarray:
+    """Per sample: do all quantized inputs of ``node`` agree exactly in the two runs?"""
+    same = np.ones(n, bool)
+    for inp in (i for i in node.input if i in tensors):
+        same &= (got_a[inp] == got_b[inp]).reshape(n, -1).all(axis=1)
+    return same
+
+
+def _check_per_node(original, tensors, got_a, got_b, n) -> None:
+    """Every quantized tensor within 1 step of the original wherever its node's quantized inputs agree."""
+    producer = {o: node for node in original.graph.node for o in node.output}
+    graph_inputs = {i.name for i in original.graph.input}
+    for tensor in tensors:
+        node = producer[tensor]
+        if node.op_type == "QuantizeLinear":
+            # kept as it is; only its float input can differ (a float op after a quantized one)
+            if node.input[0] in graph_inputs:
+                assert np.array_equal(got_a[tensor], got_b[tensor]), tensor
+            continue
+        same = _agreeing_inputs(node, tensors, got_a, got_b, n)
+        diff = np.abs(got_a[tensor].astype(np.int32) - got_b[tensor].astype(np.int32))[same]
+        assert diff.size and diff.max() <= 1, f"{tensor}: {diff.max()} steps where the inputs agree"
+
+
 @pytest.fixture(scope="module")
 def qop_files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("qop")
@@ -113,20 +137,7 @@ def test_rewrite_matches_qoperator_in_ort(qop_files, name, per_channel, act):
     x = np.concatenate([rand, digits.astype(np.float32)])
     tensors, got_a, got_b = _run_both(original, rewritten, x)
 
-    producer = {o: n for n in original.graph.node for o in n.output}
-    graph_inputs = {i.name for i in original.graph.input}
-    for tensor in tensors:
-        node = producer[tensor]
-        if node.op_type == "QuantizeLinear":
-            # kept as it is; only its float input can differ (a float op after a quantized one)
-            if node.input[0] in graph_inputs:
-                assert np.array_equal(got_a[tensor], got_b[tensor]), tensor
-            continue
-        same = np.ones(len(x), bool)
-        for inp in (i for i in node.input if i in tensors):
-            same &= (got_a[inp] == got_b[inp]).reshape(len(x), -1).all(axis=1)
-        diff = np.abs(got_a[tensor].astype(np.int32) - got_b[tensor].astype(np.int32))[same]
-        assert diff.size and diff.max() <= 1, f"{tensor}: {diff.max()} steps where the inputs agree"
+    _check_per_node(original, tensors, got_a, got_b, len(x))
 
     out = original.graph.output[0].name
     step = _output_step(original)
@@ -247,3 +258,89 @@ def test_float_op_on_quantized_tensor_is_one_line_error():
         qoperator_to_qdq(_one_node_model(node, _SZ))
     message = str(err.value)
     assert "\n" not in message and "relu3" in message and "Relu" in message
+
+
+def _chain_model() -> onnx.ModelProto:
+    """mnist-12-int8 style chain: QLinearConv, QLinearAveragePool, QLinearGlobalAveragePool, Reshape,
+    QLinearMatMul (per-column B), QLinearAdd, QLinearMul and a QGemm with float output (no y_scale)."""
+    rng = np.random.default_rng(21)
+
+    def scale(v):
+        return np.array(v, np.float32)
+
+    v = {
+        "s0": scale(1 / 255),
+        "z0": np.array(0, np.uint8),
+        "w": rng.integers(-127, 128, (4, 1, 3, 3)).astype(np.int8),
+        "ws": rng.uniform(0.005, 0.02, 4).astype(np.float32),
+        "wz": np.zeros(4, np.int8),
+        "s1": scale(0.045),
+        "z1": np.array(115, np.uint8),
+        "s2": scale(0.042),
+        "z2": np.array(115, np.uint8),
+        "shape": np.array([-1, 4], np.int64),
+        "m": rng.integers(-127, 128, (4, 6)).astype(np.int8),
+        "ms": rng.uniform(0.005, 0.02, 6).astype(np.float32),
+        "mz": np.zeros(6, np.int8),
+        "s3": scale(0.03),
+        "z3": np.array(128, np.uint8),
+        "c": rng.integers(0, 256, (1, 6)).astype(np.uint8),
+        "cs": scale(0.004),
+        "cz": np.array(128, np.uint8),
+        "s4": scale(0.03),
+        "z4": np.array(128, np.uint8),
+        "s5": scale(0.06),
+        "z5": np.array(0, np.uint8),
+        "g": rng.integers(-127, 128, (3, 6)).astype(np.int8),
+        "gs": scale(0.01),
+        "gz": np.array(0, np.int8),
+        "gb": rng.integers(-500, 500, 3).astype(np.int32),
+    }
+    ms = "com.microsoft"
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s0", "z0"], ["q0"]),
+        helper.make_node("QLinearConv", ["q0", "s0", "z0", "w", "ws", "wz", "s1", "z1"], ["q1"], "conv", pads=[1] * 4),
+        helper.make_node(
+            "QLinearAveragePool",
+            ["q1", "s1", "z1", "s2", "z2"],
+            ["q2"],
+            "avg",
+            domain=ms,
+            kernel_shape=[2, 2],
+            strides=[2, 2],
+        ),
+        helper.make_node("QLinearGlobalAveragePool", ["q2", "s2", "z2", "s2", "z2"], ["q3"], "gap", domain=ms),
+        helper.make_node("Reshape", ["q3", "shape"], ["q4"], "reshape"),
+        helper.make_node("QLinearMatMul", ["q4", "s2", "z2", "m", "ms", "mz", "s3", "z3"], ["q5"], "matmul"),
+        helper.make_node("QLinearAdd", ["q5", "s3", "z3", "c", "cs", "cz", "s4", "z4"], ["q6"], "add", domain=ms),
+        helper.make_node("QLinearMul", ["q6", "s4", "z4", "q6", "s4", "z4", "s5", "z5"], ["q7"], "mul", domain=ms),
+        helper.make_node("QGemm", ["q7", "s5", "z5", "g", "gs", "gz", "gb"], ["y"], "gemm", domain=ms, transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])],
+        initializer=[numpy_helper.from_array(a, k) for k, a in v.items()],
+    )
+    opsets = [helper.make_opsetid("", 13), helper.make_opsetid(ms, 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    return model
+
+
+def test_hand_made_chain_of_contrib_ops_matches_ort():
+    original = _chain_model()
+    rewritten = qoperator_to_qdq(original)
+    onnx.checker.check_model(rewritten, full_check=True)
+    assert not [n.op_type for n in rewritten.graph.node if is_qoperator_op(n)]
+    assert {o.domain for o in rewritten.opset_import} == {""}
+    x = np.random.default_rng(4).uniform(0.0, 1.0, (300, 1, 8, 8)).astype(np.float32)
+    tensors, got_a, got_b = _run_both(original, rewritten, x)
+    assert {"q1", "q2", "q3", "q4", "q5", "q6", "q7"} <= set(tensors)
+    _check_per_node(original, tensors, got_a, got_b, len(x))
+    # float output of QGemm: the same inputs give alpha*a_scale*b_scale*(acc + C) in both, up to float32 rounding
+    gemm = next(n for n in original.graph.node if n.op_type == "QGemm")
+    same = _agreeing_inputs(gemm, tensors, got_a, got_b, len(x))
+    assert same.mean() > 0.5
+    np.testing.assert_allclose(got_b["y"][same], got_a["y"][same], rtol=1e-5, atol=1e-5)
