@@ -136,7 +136,7 @@ def test_rewrite_matches_qoperator_in_ort(qop_files, name, per_channel, act):
     digits, _ = mnist_inputs(net, N_MNIST)
     x = np.concatenate([rand, digits.astype(np.float32)])
     tensors, got_a, got_b = _run_both(original, rewritten, x)
-
+    assert set(tensors.values()) == {TensorProto.INT8 if act == "s8" else TensorProto.UINT8}
     _check_per_node(original, tensors, got_a, got_b, len(x))
 
     out = original.graph.output[0].name
