@@ -29,6 +29,7 @@ import lenetc
 from lenetc.datasets import mnist_inputs
 from lenetc.errors import LenetcError
 from lenetc.importers.onnx_qop_to_qdq import is_qoperator_op, qoperator_to_qdq
+from lenetc.importers.onnx_quantized import quantized_format
 
 NETS = ["lenet-caffe", "lenet-keras", "lenet5-keras", "lenet5"]
 CASES = [(n, pc, act) for n in NETS for pc in (False, True) for act in ("s8", "u8")]
@@ -128,6 +129,7 @@ def test_rewrite_matches_qoperator_in_ort(qop_files, name, per_channel, act):
     rewritten = qoperator_to_qdq(original)
     onnx.checker.check_model(rewritten, full_check=True)
     assert not [n.op_type for n in rewritten.graph.node if is_qoperator_op(n)]
+    assert quantized_format(original.graph) == "QOperator" and quantized_format(rewritten.graph) == "QDQ"
     assert [i.name for i in rewritten.graph.input] == [i.name for i in original.graph.input]
     assert [o.name for o in rewritten.graph.output] == [o.name for o in original.graph.output]
 
