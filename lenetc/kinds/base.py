@@ -132,6 +132,7 @@ class QLayer:
     pre_q: QParams | None = None
     weight: np.ndarray | None = None  # int8; conv (O, C/g, KH, KW) with unconnected taps 0; dense (O, I)
     bias: np.ndarray | None = None  # int32, input zero point folded in
+    w_scale: np.ndarray | None = None  # float64 per output channel: real weight = w_scale * weight
     mult: np.ndarray | None = None  # int32 per output channel
     shift: np.ndarray | None = None  # int32 per output channel, 1..62
     req_zp: int = 0

@@ -44,7 +44,7 @@ def fill_linear(q: QLayer, w: np.ndarray, b: np.ndarray, taps: np.ndarray, req_q
     bq = np.clip(np.round(np.asarray(b, np.float64) / (s_in * w_scale)), -BIAS_LIMIT, BIAS_LIMIT).astype(np.int64)
     wsum = wq.reshape(wq.shape[0], -1).astype(np.int64).sum(axis=1) * taps
     bias = bq - z_in * wsum
-    q.weight, q.bias = wq, bias.astype(np.int32)
+    q.weight, q.bias, q.w_scale = wq, bias.astype(np.int32), w_scale
     q.mult, q.shift = multipliers(s_in * w_scale / req_q.scale)
     q.req_zp = req_q.zero_point
     q.lo = max(-128, req_q.zero_point) if relu else -128
@@ -54,6 +54,13 @@ def fill_linear(q: QLayer, w: np.ndarray, b: np.ndarray, taps: np.ndarray, req_q
     if q.acc_bound > ACC_LIMIT:
         raise LenetcError(f"layer '{q.name}': int32 accumulator bound {q.acc_bound} exceeds 2^31-1")
     return q
+
+
+def unfolded_bias(q: QLayer, taps: np.ndarray | int = 1) -> np.ndarray:
+    """The int32 bias before the input zero point was folded in (units s_in * w_scale): what a
+    graph that dequantizes its input first (QDQ ONNX) adds."""
+    wsum = q.weight.reshape(q.weight.shape[0], -1).astype(np.int64).sum(axis=1) * taps
+    return (q.bias.astype(np.int64) + q.in_q.zero_point * wsum).astype(np.int32)
 
 
 def make_lut(act: Act, pre: QParams, out: QParams) -> np.ndarray:
