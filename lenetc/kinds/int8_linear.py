@@ -12,7 +12,7 @@ import numpy as np
 
 from ..activations import Act, apply_act
 from ..errors import LenetcError
-from ..fixedpoint import multipliers, requantize
+from ..fixedpoint import multipliers, requantize, requantize_float
 from ..numeric import QParams
 from .base import QLayer, QuantStep
 
@@ -96,7 +96,10 @@ def finish(q: QLayer, acc: np.ndarray, channel_axis: int) -> np.ndarray:
         raise AssertionError(f"layer '{q.name}': accumulator above its proven bound")
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
-    out = requantize(acc, q.mult.reshape(shape), q.shift.reshape(shape), q.req_zp, q.lo, q.hi)
+    if q.fscale is not None:
+        out = requantize_float(acc, q.fscale.reshape(shape), q.req_zp, q.lo, q.hi)
+    else:
+        out = requantize(acc, q.mult.reshape(shape), q.shift.reshape(shape), q.req_zp, q.lo, q.hi)
     if q.lut is not None:
         out = q.lut[out.astype(np.int64) + 128]
     return out.astype(np.int8)
@@ -123,7 +126,11 @@ def requant_ctx(lw, fn: str, q: QLayer) -> dict:
         "hi": q.hi,
         "lut": None,
         "bound": q.acc_bound,
+        "fscale": None,
     }
+    if q.fscale is not None:
+        comment = "float requantization scales s_in * s_w / s_out (ONNX Runtime's rule)"
+        ctx["fscale"] = lw.const(fn, "fscale", q.fscale.astype(np.float32), "float", comment)
     if q.lut is not None:
         act = getattr(q.layer, "act", None)
         what = act.fn if act is not None else "activation"
