@@ -120,7 +120,7 @@ int main(void)
 def test_float_requant_c_strict_and_sanitized(tmp_path, cc):
     fq = with_requant(quantize(lenetc.load("lenet5-keras", "random:7"), calibration_digits()), "float")
     lenetc.generate(fq, tmp_path, prefix="fr")
-    assert "lenetc_requant_f(" in (tmp_path / "fr.c").read_text()
+    assert "lenetc_requant_f(acc, fr_conv1_fscale[" in (tmp_path / "fr.c").read_text()
     x = int8_inputs(fq.net.input_shape, n=6, seed=29)
     rows = ",\n".join("{" + ", ".join(map(str, img.reshape(-1))) + "}" for img in x)
     (tmp_path / "main.c").write_text(HARNESS.format(p="fr", PU="FR", n=len(x), data=rows))
@@ -158,4 +158,4 @@ def test_cli_generate_requant_float(tmp_path):
         out = tmp_path / mode
         args = ["generate", "lenet5-keras", "--weights", "random:7", "--dtype", "int8", "--calib", "32"]
         assert main([*args, "--requant", mode, "-o", str(out), "--prefix", "m"]) == 0
-        assert ("lenetc_requant_f(" in (out / "m.c").read_text()) is want
+        assert ("lenetc_requant_f(acc, m_conv1_fscale[" in (out / "m.c").read_text()) is want

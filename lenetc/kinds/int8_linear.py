@@ -119,8 +119,8 @@ def requant_ctx(lw, fn: str, q: QLayer) -> dict:
     """Template context of the requantization epilogue: folded bias, multipliers, shifts, table."""
     ctx = {
         "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in"),
-        "mult": lw.const(fn, "mult", q.mult, "int32_t", "requantization multipliers (scale = mult / 2^shift)"),
-        "shift": lw.const(fn, "shift", q.shift.astype(np.int8), "int8_t"),
+        "mult": None,
+        "shift": None,
         "zp": q.req_zp,
         "lo": q.lo,
         "hi": q.hi,
@@ -131,6 +131,10 @@ def requant_ctx(lw, fn: str, q: QLayer) -> dict:
     if q.fscale is not None:
         comment = "float requantization scales s_in * s_w / s_out (ONNX Runtime's rule)"
         ctx["fscale"] = lw.const(fn, "fscale", q.fscale.astype(np.float32), "float", comment)
+    else:
+        comment = "requantization multipliers (scale = mult / 2^shift)"
+        ctx["mult"] = lw.const(fn, "mult", q.mult, "int32_t", comment)
+        ctx["shift"] = lw.const(fn, "shift", q.shift.astype(np.int8), "int8_t")
     if q.lut is not None:
         act = getattr(q.layer, "act", None)
         what = act.fn if act is not None else "activation"
