@@ -13,6 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from firmware_helpers import need_target
 from int8_helpers import STRICT, calibration_digits, int8_inputs
 
 onnx = pytest.importorskip("onnx")
@@ -23,6 +24,9 @@ from lenetc.cli import main  # noqa: E402
 from lenetc.datasets import mnist  # noqa: E402
 from lenetc.exporters.onnx_export import ort_session  # noqa: E402
 from lenetc.exporters.onnx_qdq import save_qdq_onnx, to_qdq_onnx  # noqa: E402
+from lenetc.firmware import make_example, write_example  # noqa: E402
+from lenetc.firmware.digits import synthetic_digits  # noqa: E402
+from lenetc.firmware.run import build_and_run  # noqa: E402
 from lenetc.quant import forward_int8, quantize, with_requant  # noqa: E402
 
 MODELS = ("lenet-caffe", "lenet-keras", "lenet5-keras")
@@ -131,6 +135,20 @@ def test_float_requant_c_strict_and_sanitized(tmp_path, cc):
     assert run.returncode == 0, run.stderr[-2000:]
     got = np.array([line.split() for line in run.stdout.splitlines()], dtype=np.int64)
     np.testing.assert_array_equal(got, forward_int8(fq, x).astype(np.int64))
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m3"])
+def test_float_requant_firmware_bit_exact(tmp_path, target):
+    """Under QEMU: the Cortex-M DSP kernels (M4, hardware float) and the portable ones (M3, soft
+    float) with float requantization print the float-requantization reference's outputs."""
+    need_target(target)
+    fq = with_requant(quantize(lenetc.load("lenet5-keras", "random:7"), calibration_digits()), "float")
+    digits = synthetic_digits(3, seed=13)
+    bundle = write_example(fq, tmp_path, digits=digits, target=target)
+    want = forward_int8(fq, make_example(bundle.generated.plan, digits).inputs)
+    result = build_and_run(bundle, target)
+    assert result.ok, result.stdout
+    assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
 
 
 def test_unsupported_kind_refused_naming_the_layer(tmp_path):
