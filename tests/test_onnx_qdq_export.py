@@ -81,7 +81,7 @@ def test_qdq_export_matches_integer_reference(name, weights):
     print(f"{name} {weights} float requant vs ORT: {stats}")
     if weights == "random:7":
         assert stats["exact"] == 1.0, stats
-    else:  # lenet5-keras' trained weights: 1 logit of 5,000 differs inside ORT's fused graph (see docs/onnx.md)
+    else:  # trained lenet5-keras: ORT runs fc3 as a float Gemm (not QGemm), 1 logit in 5,000 differs (docs/onnx.md)
         assert stats["exact"] >= 0.9995 and stats["max_lsb"] <= 1, stats
     # the float output is the dequantized int8 logits, softmax re-applied
     y = ort_session(model).run(["output"], {"input": x[:8]})[0]
