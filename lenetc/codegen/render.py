@@ -67,6 +67,8 @@ def _helpers(code: str, plan: Plan) -> str:
     if plan.numeric.is_float:  # a family's float primitives (<header>_f32.h), kept out of integer-only C
         headers = [n for h in headers for n in (h, h.replace(".h", "_f32.h")) if (csrc_dir() / n).is_file()]
     headers.append(_NUMERIC_HELPERS[plan.numeric.name])
+    if "requant_f" in used:  # --requant float: the one helper with float arithmetic, kept out otherwise
+        headers.append("lenetc_int8_f32.h")
     return defines + "\n".join((csrc_dir() / h).read_text() for h in headers)
 
 

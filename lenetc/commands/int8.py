@@ -19,6 +19,7 @@ from ..plotting import report_written
 from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
 from ..quant.qnetwork import QuantizedNetwork
 from ..quant.reference_int8 import forward_int8
+from ..quant.requant_mode import REQUANT_MODES, with_requant
 
 
 def add_int8_args(p) -> None:
@@ -36,6 +37,13 @@ def add_int8_args(p) -> None:
     )
     method_help = f"int8: activation range choice (default {DEFAULT_METHOD} {DEFAULT_PERCENTILE})"
     p.add_argument("--calib-method", choices=METHODS, default=DEFAULT_METHOD, help=method_help)
+    p.add_argument(
+        "--requant",
+        choices=REQUANT_MODES,
+        default="int",
+        help="int8: requantization rule; int (default): integer multiplier and shift, any CPU; float: "
+        "float32 scale with ties to even, as ONNX Runtime computes it (for CPUs with an FPU)",
+    )
 
 
 def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
@@ -48,11 +56,12 @@ def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwo
         digits = load_digit_set(path).first(n)
         qnet = quantize(net, digits.images, method)
         qnet.notes["calibration"] = digits.describe()
-        return qnet
-    n = DEFAULT_CALIBRATION if n is None else n
-    qnet = quantize(net, None, method, n_calib=n, data=getattr(args, "data", None))
-    qnet.notes["calibration"] = f"{qnet.calibration_images:,} MNIST training digits"
-    return qnet
+    else:
+        n = DEFAULT_CALIBRATION if n is None else n
+        qnet = quantize(net, None, method, n_calib=n, data=getattr(args, "data", None))
+        qnet.notes["calibration"] = f"{qnet.calibration_images:,} MNIST training digits"
+    mode = getattr(args, "requant", "int")
+    return qnet if mode == "int" else with_requant(qnet, mode)
 
 
 def calibration_doc(qnet: QuantizedNetwork) -> dict:

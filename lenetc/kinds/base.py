@@ -117,7 +117,8 @@ class QLayer:
 
     Linear kinds (conv2d, dense, subsampling, affine) compute an int32 accumulator
     ``bias + sum(weight * q_in)`` -- the input zero point is already folded into ``bias`` --
-    then ``requantize(acc, mult, shift)`` to the zero point ``req_zp`` clamped to [lo, hi]
+    then ``requantize(acc, mult, shift)`` (or, with ``fscale``, the float requantization) to
+    the zero point ``req_zp`` clamped to [lo, hi]
     (a ReLU is this clamp), then, if ``lut`` is set, ``out = lut[q + 128]`` (tanh, sigmoid...).
     ``pre_q`` is the quantization of the pre-activation tensor the LUT reads.
     """
@@ -132,8 +133,12 @@ class QLayer:
     pre_q: QParams | None = None
     weight: np.ndarray | None = None  # int8; conv (O, C/g, KH, KW) with unconnected taps 0; dense (O, I)
     bias: np.ndarray | None = None  # int32, input zero point folded in
+    w_scale: np.ndarray | None = None  # float64 per output channel: real weight = w_scale * weight
     mult: np.ndarray | None = None  # int32 per output channel
     shift: np.ndarray | None = None  # int32 per output channel, 1..62
+    #: float32 per output channel when the network requantizes in float (ONNX Runtime's way:
+    #: ``rint(float(acc) * fscale) + zp``, see :mod:`lenetc.quant.requant_mode`); None: integer.
+    fscale: np.ndarray | None = None
     req_zp: int = 0
     lo: int = -128
     hi: int = 127

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..activations import Act, apply_act
 from ..errors import LenetcError
-from ..fixedpoint import multipliers, requantize
+from ..fixedpoint import multipliers, requantize, requantize_float
 from ..numeric import QParams
 from .base import QLayer, QuantStep
 
@@ -44,7 +44,7 @@ def fill_linear(q: QLayer, w: np.ndarray, b: np.ndarray, taps: np.ndarray, req_q
     bq = np.clip(np.round(np.asarray(b, np.float64) / (s_in * w_scale)), -BIAS_LIMIT, BIAS_LIMIT).astype(np.int64)
     wsum = wq.reshape(wq.shape[0], -1).astype(np.int64).sum(axis=1) * taps
     bias = bq - z_in * wsum
-    q.weight, q.bias = wq, bias.astype(np.int32)
+    q.weight, q.bias, q.w_scale = wq, bias.astype(np.int32), w_scale
     q.mult, q.shift = multipliers(s_in * w_scale / req_q.scale)
     q.req_zp = req_q.zero_point
     q.lo = max(-128, req_q.zero_point) if relu else -128
@@ -54,6 +54,13 @@ def fill_linear(q: QLayer, w: np.ndarray, b: np.ndarray, taps: np.ndarray, req_q
     if q.acc_bound > ACC_LIMIT:
         raise LenetcError(f"layer '{q.name}': int32 accumulator bound {q.acc_bound} exceeds 2^31-1")
     return q
+
+
+def unfolded_bias(q: QLayer, taps: np.ndarray | int = 1) -> np.ndarray:
+    """The int32 bias before the input zero point was folded in (units s_in * w_scale): what a
+    graph that dequantizes its input first (QDQ ONNX) adds."""
+    wsum = q.weight.reshape(q.weight.shape[0], -1).astype(np.int64).sum(axis=1) * taps
+    return (q.bias.astype(np.int64) + q.in_q.zero_point * wsum).astype(np.int32)
 
 
 def make_lut(act: Act, pre: QParams, out: QParams) -> np.ndarray:
@@ -89,7 +96,10 @@ def finish(q: QLayer, acc: np.ndarray, channel_axis: int) -> np.ndarray:
         raise AssertionError(f"layer '{q.name}': accumulator above its proven bound")
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
-    out = requantize(acc, q.mult.reshape(shape), q.shift.reshape(shape), q.req_zp, q.lo, q.hi)
+    if q.fscale is not None:
+        out = requantize_float(acc, q.fscale.reshape(shape), q.req_zp, q.lo, q.hi)
+    else:
+        out = requantize(acc, q.mult.reshape(shape), q.shift.reshape(shape), q.req_zp, q.lo, q.hi)
     if q.lut is not None:
         out = q.lut[out.astype(np.int64) + 128]
     return out.astype(np.int8)
@@ -109,14 +119,22 @@ def requant_ctx(lw, fn: str, q: QLayer) -> dict:
     """Template context of the requantization epilogue: folded bias, multipliers, shifts, table."""
     ctx = {
         "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in"),
-        "mult": lw.const(fn, "mult", q.mult, "int32_t", "requantization multipliers (scale = mult / 2^shift)"),
-        "shift": lw.const(fn, "shift", q.shift.astype(np.int8), "int8_t"),
+        "mult": None,
+        "shift": None,
         "zp": q.req_zp,
         "lo": q.lo,
         "hi": q.hi,
         "lut": None,
         "bound": q.acc_bound,
+        "fscale": None,
     }
+    if q.fscale is not None:
+        comment = "float requantization scales s_in * s_w / s_out (ONNX Runtime's rule)"
+        ctx["fscale"] = lw.const(fn, "fscale", q.fscale.astype(np.float32), "float", comment)
+    else:
+        comment = "requantization multipliers (scale = mult / 2^shift)"
+        ctx["mult"] = lw.const(fn, "mult", q.mult, "int32_t", comment)
+        ctx["shift"] = lw.const(fn, "shift", q.shift.astype(np.int8), "int8_t")
     if q.lut is not None:
         act = getattr(q.layer, "act", None)
         what = act.fn if act is not None else "activation"

@@ -5,8 +5,9 @@ from ..numeric import QParams
 from .calibrate import DEFAULT_METHOD, METHODS, choose_qparams, quantize
 from .qnetwork import QLayer, QuantizedNetwork
 from .reference_int8 import forward_float, forward_int8
+from .requant_mode import REQUANT_MODES, with_requant
 
 __all__ = [
     "quantize", "choose_qparams", "forward_int8", "forward_float", "QuantizedNetwork", "QLayer", "QParams",
-    "METHODS", "DEFAULT_METHOD",
+    "METHODS", "DEFAULT_METHOD", "with_requant", "REQUANT_MODES",
 ]  # fmt: skip

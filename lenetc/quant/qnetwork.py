@@ -31,6 +31,7 @@ class QuantizedNetwork:
     method: str = "percentile"
     calibration_images: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    requant: str = "int"  # "int" (multiplier and shift) or "float" (lenetc.quant.requant_mode)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         return self.input_q.quantize(x)
