@@ -274,7 +274,7 @@ static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, in
         return (int8_t)w;
     }
     v += zp;
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__arm__)
     if (lo == -128 && hi == 127) { /* constant after inlining: one SSAT for the full int8 range */
         int32_t r;
         __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
