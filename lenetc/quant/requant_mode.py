@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import LenetcError
-from ..kinds import QLayer
+from ..kinds.int8_linear import QLinear
 from .qnetwork import QuantizedNetwork
 
 REQUANT_MODES = ("int", "float")
@@ -20,7 +20,7 @@ REQUANT_MODES = ("int", "float")
 FLOAT_KINDS = ("conv2d", "dense", "subsampling")
 
 
-def float_scales(q: QLayer) -> np.ndarray:
+def float_scales(q: QLinear) -> np.ndarray:
     """Per-channel float32 ``s_in * s_w / s_req`` computed as ONNX Runtime computes it (QLinearConv:
     the input scale times the weight scale, divided by the output scale, each step in float32)."""
     req = q.pre_q if q.pre_q is not None else q.out_q
@@ -35,10 +35,10 @@ def with_requant(qnet: QuantizedNetwork, mode: str) -> QuantizedNetwork:
         raise LenetcError(f"unknown requantization '{mode}' (choose {' or '.join(REQUANT_MODES)})")
     layers = []
     for q in qnet.layers:
-        if q.mult is None:  # no requantization: pooling, flatten, tables, RBF
+        if not isinstance(q, QLinear):  # no requantization: pooling, flatten, tables, RBF
             layers.append(q)
             continue
-        if mode == "float" and (q.kind not in FLOAT_KINDS or q.w_scale is None):
+        if mode == "float" and q.kind not in FLOAT_KINDS:
             raise LenetcError(f"layer '{q.name}' ({q.kind}): float requantization supports {', '.join(FLOAT_KINDS)}")
         layers.append(dataclasses.replace(q, fscale=float_scales(q) if mode == "float" else None))
     return dataclasses.replace(qnet, layers=layers, requant=mode)
