@@ -1,0 +1,140 @@
+"""Issue 21, security items: model files that read host files, user values reaching make or a
+shell, sizes that overflow the C types, names checked by prefix only.
+
+Every refusal is checked the way a user sees it: ``lenetc.cli.main`` returns 2, stderr is one
+line ``lenetc: error: ...`` and nothing is written.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+h5py = pytest.importorskip("h5py")
+
+from test_keras_import import seed_keras_lenet, write_h5, write_keras3  # noqa: E402
+
+from lenetc.cli import main  # noqa: E402
+
+BIAS = "model_weights/dense_1/dense_1/bias:0"  # 10 float32 = 40 bytes, in the .h5 layout
+BIAS3 = "layers/dense_1/vars/1"  # the same array in the Keras 3 layout
+
+
+def refused(capsys, argv: list[str], pattern: str) -> str:
+    """Run the CLI; assert exit 2 and a single ``lenetc: error:`` line matching ``pattern``."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lenetc: error: "), err
+    assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+# -- item 1: HDF5 indirection --------------------------------------------------------------
+
+
+def _replace_bias(f: h5py.File, key: str, how: str, tmp: Path) -> None:
+    """Swap the 10-float bias at ``key`` for a dataset or link that reads elsewhere."""
+    del f[key]
+    if how == "external":
+        f.create_dataset(key, shape=(10,), dtype="f4", external=[("/etc/passwd", 0, 40)])
+    elif how == "external-dotdot":
+        (tmp / "secret.bin").write_bytes(np.arange(10, dtype="f4").tobytes())
+        f.create_dataset(key, shape=(10,), dtype="f4", external=[("../secret.bin", 0, 40)])
+    elif how == "virtual":
+        with h5py.File(tmp / "source.h5", "w") as src:
+            src["data"] = np.arange(10, dtype="f4")
+        layout = h5py.VirtualLayout(shape=(10,), dtype="f4")
+        layout[:] = h5py.VirtualSource(str(tmp / "source.h5"), "data", shape=(10,))
+        f.create_virtual_dataset(key, layout)
+    elif how == "external-link":
+        with h5py.File(tmp / "other.h5", "w") as src:
+            src["data"] = np.arange(10, dtype="f4")
+        f[key] = h5py.ExternalLink(str(tmp / "other.h5"), "/data")
+    elif how == "soft-link":
+        f["elsewhere"] = np.arange(10, dtype="f4")
+        f[key] = h5py.SoftLink("/elsewhere")
+    else:
+        raise AssertionError(how)
+
+
+HOW = ["external", "external-dotdot", "virtual", "external-link", "soft-link"]
+MESSAGES = {
+    "external": "external file",
+    "external-dotdot": "external file",
+    "virtual": "virtual dataset",
+    "external-link": "external link",
+    "soft-link": "soft link",
+}
+
+
+def hostile_keras(tmp: Path, how: str, fmt: str) -> Path:
+    layers, weights = seed_keras_lenet()
+    sub = tmp / "models"
+    sub.mkdir(exist_ok=True)
+    if fmt == ".h5":
+        path = sub / "bad.h5"
+        write_h5(path, layers, weights)
+        with h5py.File(path, "a") as f:
+            _replace_bias(f, BIAS, how, tmp)
+        return path
+    path = sub / "bad.keras"
+    write_keras3(path, layers, weights)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    buf = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buf, "r+") as f:
+        _replace_bias(f, BIAS3, how, tmp)
+    members["model.weights.h5"] = buf.getvalue()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_plain_keras_files_still_load(tmp_path):
+    """The control: the same files without the hostile dataset import (the guard refuses only indirection)."""
+    import lenetc
+
+    layers, weights = seed_keras_lenet()
+    write_h5(tmp_path / "ok.h5", layers, weights)
+    write_keras3(tmp_path / "ok.keras", layers, weights)
+    for name in ("ok.h5", "ok.keras"):
+        net = lenetc.load(tmp_path / name)
+        bias = next(v for k, v in net.params.items() if k.startswith("dense_1") and v.ndim == 1)
+        np.testing.assert_array_equal(bias, weights["dense_1"][1])
+
+
+@pytest.mark.parametrize("fmt", [".h5", ".keras"])
+@pytest.mark.parametrize("how", HOW)
+def test_hdf5_indirection_refused_by_every_command(tmp_path, capsys, how, fmt):
+    model = hostile_keras(tmp_path, how, fmt)
+    out = tmp_path / "out"
+    refused(capsys, ["generate", str(model), "-o", str(out)], MESSAGES[how])
+    refused(capsys, ["info", str(model)], MESSAGES[how])
+    refused(capsys, ["export", str(model), "-o", str(tmp_path / "m.onnx")], MESSAGES[how])
+    assert not out.exists() and not (tmp_path / "m.onnx").exists()
+
+
+def test_plugin_filter_refused_and_hard_link_cycle_terminates(tmp_path, capsys):
+    """A filter HDF5 would dlopen a plugin for is refused; a group hard-linked into itself is
+    walked once (the control file with only the cycle loads)."""
+    layers, weights = seed_keras_lenet()
+    cyclic = tmp_path / "cycle.h5"
+    write_h5(cyclic, layers, weights)
+    with h5py.File(cyclic, "a") as f:
+        f["model_weights/dense/loop"] = f["model_weights"]
+    import lenetc
+
+    assert lenetc.load(cyclic).input_shape == (1, 28, 28)
+    plugin = tmp_path / "plugin.h5"
+    write_h5(plugin, layers, weights)
+    with h5py.File(plugin, "a") as f:
+        f.create_dataset("x", data=np.arange(100, dtype="f4"), compression=32015, allow_unknown_filter=True)
+    refused(capsys, ["info", str(plugin)], "filter 32015, not a built-in")
