@@ -203,3 +203,45 @@ def test_generated_makefile_records_quotes_without_running_them(host_bundle, tmp
     assert not pwned.exists()
     stamp = (host_bundle.directory / "build" / "host" / "config.stamp").read_text()
     assert f"EXTRA_CFLAGS={value}" in stamp
+
+
+# -- item 4: names are matched whole -------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["abc\n", "abc\n#define X", "a" * 65, "1abc", "ab c", "é"])
+def test_bad_prefix_refused_in_one_line_and_nothing_written(tmp_path, capsys, prefix):
+    out = tmp_path / "out"
+    refused(capsys, ["generate", "lenet5", "--weights", "random:0", "--prefix", prefix, "-o", str(out)], "prefix")
+    refused(capsys, ["size", "lenet5", "--weights", "random:0", "--prefix", prefix], "prefix")
+    assert not out.exists()
+    with pytest.raises(LenetcError, match="prefix"):
+        lenetc.generate(lenetc.load("lenet5", "random:0"), prefix=prefix)
+
+
+def test_longest_prefix_still_compiles(tmp_path):
+    """The control: a 64-character prefix (the limit) is accepted and names the files."""
+    gen = lenetc.generate(lenetc.load("lenet5", "random:0"), tmp_path, prefix="p" * 64)
+    assert sorted(p.name for p in gen.paths) == ["p" * 64 + ".c", "p" * 64 + ".h"]
+
+
+def test_random_weights_spec_matched_whole(tmp_path):
+    """``random:1\\n`` is not the random-weights spec (``re.match`` with ``$`` took it as one)."""
+    with pytest.raises(LenetcError, match="weights file 'random:1\n' does not exist"):
+        lenetc.load("lenet5", "random:1\n")
+
+
+def test_keras3_vars_names_matched_as_ascii_digits(tmp_path, capsys):
+    """``str.isdigit`` accepted '²' as an array index (then ``int`` raised ValueError, a traceback)."""
+    layers, weights = seed_keras_lenet()
+    path = tmp_path / "sup.keras"
+    write_keras3(path, layers, weights)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    buf = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buf, "r+") as f:
+        f.move(BIAS3, BIAS3[:-1] + "²")
+    members["model.weights.h5"] = buf.getvalue()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    refused(capsys, ["info", str(path)], r"expected arrays named 0, 1")

@@ -18,13 +18,17 @@ from ..errors import LenetcError
 from ..ir import Const, Lowering, Op, Tensor
 from ..kinds import KINDS, Node, merge_activations
 from ..kinds.shared_ops import emit_copy
+from ..names import shown
 from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
 from ..quant.qnetwork import QuantizedNetwork
 from .dialect import PORTABLE, Portable, get_dialect
 from .streaming import MODES, Stage, stage_mode, supports_window, to_window
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A C identifier, matched whole (``re.fullmatch``: ``$`` would also accept a trailing newline).
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Longest prefix: it names files (``<prefix>.h``) and starts every symbol.
+MAX_PREFIX_LENGTH = 64
 
 
 @dataclass
@@ -189,8 +193,12 @@ def _place_arena(lw: Lowering, elem_bytes: int, align: int) -> tuple[int, int]:
 def c_prefix(name: str, prefix: str | None = None) -> str:
     """The C symbol prefix: ``prefix``, or the model name with other characters turned into '_'."""
     prefix = prefix or re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not _IDENT.match(prefix):
-        raise LenetcError(f"prefix '{prefix}' is not a C identifier (letters, digits, '_', not starting with a digit)")
+    if not isinstance(prefix, str) or not _IDENT.fullmatch(prefix):
+        raise LenetcError(
+            f"prefix {shown(prefix)} is not a C identifier (letters, digits, '_', not starting with a digit)"
+        )
+    if len(prefix) > MAX_PREFIX_LENGTH:
+        raise LenetcError(f"prefix {shown(prefix)} is {len(prefix)} characters long (at most {MAX_PREFIX_LENGTH})")
     return prefix
 
 
