@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -19,7 +20,12 @@ h5py = pytest.importorskip("h5py")
 
 from test_keras_import import seed_keras_lenet, write_h5, write_keras3  # noqa: E402
 
+import lenetc  # noqa: E402
 from lenetc.cli import main  # noqa: E402
+from lenetc.errors import LenetcError  # noqa: E402
+from lenetc.firmware import write_example  # noqa: E402
+from lenetc.firmware.digits import synthetic_digits  # noqa: E402
+from lenetc.firmware.run import build  # noqa: E402
 
 BIAS = "model_weights/dense_1/dense_1/bias:0"  # 10 float32 = 40 bytes, in the .h5 layout
 BIAS3 = "layers/dense_1/vars/1"  # the same array in the Keras 3 layout
@@ -100,8 +106,6 @@ def hostile_keras(tmp: Path, how: str, fmt: str) -> Path:
 
 def test_plain_keras_files_still_load(tmp_path):
     """The control: the same files without the hostile dataset import (the guard refuses only indirection)."""
-    import lenetc
-
     layers, weights = seed_keras_lenet()
     write_h5(tmp_path / "ok.h5", layers, weights)
     write_keras3(tmp_path / "ok.keras", layers, weights)
@@ -130,11 +134,72 @@ def test_plugin_filter_refused_and_hard_link_cycle_terminates(tmp_path, capsys):
     write_h5(cyclic, layers, weights)
     with h5py.File(cyclic, "a") as f:
         f["model_weights/dense/loop"] = f["model_weights"]
-    import lenetc
-
     assert lenetc.load(cyclic).input_shape == (1, 28, 28)
     plugin = tmp_path / "plugin.h5"
     write_h5(plugin, layers, weights)
     with h5py.File(plugin, "a") as f:
         f.create_dataset("x", data=np.arange(100, dtype="f4"), compression=32015, allow_unknown_filter=True)
     refused(capsys, ["info", str(plugin)], "filter 32015, not a built-in")
+
+
+# -- item 2: nothing from the user reaches make or a shell unchecked ------------------------
+
+
+@pytest.fixture(scope="module")
+def host_bundle(tmp_path_factory):
+
+    out = tmp_path_factory.mktemp("bundle")
+    return write_example(lenetc.load("lenet5", "random:0"), out, digits=synthetic_digits(1))
+
+
+def test_profile_opt_with_make_function_is_refused(tmp_path, capsys):
+    pwned = tmp_path / "PWNED"
+    refused(capsys, ["profile", "lenet5", "--weights", "random:0", "--opt", f"-O2 $(shell touch {pwned})"],
+            r"optimisation flag '-O2 \$\(shell touch .* is not one of -O0, -O1, -O2")  # fmt: skip
+    refused(capsys, ["profile", "lenet5", "--weights", "random:0", "--opt=-Ofast"], "is not one of")
+    assert not pwned.exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"extra_cflags": "-O2 $(shell touch {p})"},
+        {"extra_cflags": "-DX=1;touch {p}"},
+        {"extra_cflags": "-DX=`touch {p}`"},
+        {"make_vars": {"OPT": "-O2 $(shell touch {p})"}},
+        {"make_vars": {"FLASH_LENGTH": "1 $(shell touch {p})"}},
+        {"make_vars": {"RAM_LENGTH": "1'; touch {p}; echo '"}},
+        {"make_vars": {"X=$(shell touch {p}) Y": "1"}},
+    ],
+)
+def test_build_refuses_make_and_shell_syntax(host_bundle, tmp_path, kwargs):
+
+    pwned = tmp_path / "PWNED"
+    filled = {k: (v.format(p=pwned) if isinstance(v, str) else {a.format(p=pwned): b.format(p=pwned)
+                                                                  for a, b in v.items()})
+              for k, v in kwargs.items()}  # fmt: skip
+    with pytest.raises(LenetcError, match="make or the shell would interpret|not one of|not an upper-case"):
+        build(host_bundle, "host", **filled)
+    assert not pwned.exists()
+
+
+def test_build_refuses_cc_from_environment_with_shell_syntax(host_bundle, tmp_path, monkeypatch):
+
+    pwned = tmp_path / "PWNED"
+    monkeypatch.setenv("CC", f"gcc;touch {pwned}")
+    with pytest.raises(LenetcError, match=r"\$CC .* would interpret"):
+        build(host_bundle, "host")
+    assert not pwned.exists()
+
+
+def test_generated_makefile_records_quotes_without_running_them(host_bundle, tmp_path):
+    """Run by hand, the Makefile writes its config stamp through a shell: a value with a quote
+    used to close the stamp's quoting and run the rest (``make -n`` still evaluates it)."""
+    pwned = tmp_path / "PWNED"
+    value = f"-DX=1'; touch {pwned}; echo '"
+    proc = subprocess.run(["make", "-n", "-C", str(host_bundle.directory), f"EXTRA_CFLAGS={value}"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not pwned.exists()
+    stamp = (host_bundle.directory / "build" / "host" / "config.stamp").read_text()
+    assert f"EXTRA_CFLAGS={value}" in stamp
