@@ -18,6 +18,7 @@ from ..errors import LenetcError
 from ..ir import Const, Lowering, Op, Tensor
 from ..kinds import KINDS, Node, merge_activations
 from ..kinds.shared_ops import emit_copy
+from ..limits import check_c_size
 from ..names import shown
 from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
@@ -217,6 +218,16 @@ def _stages(lw: Lowering, elem_bytes: int) -> list[Stage]:
     return [Stage(op.layer, stage_mode(op), nbytes(op.src), nbytes(op.dst), nbytes(op.scratch)) for op in lw.ops]
 
 
+def _check_c_limits(lw: Lowering, arena: int, elem_bytes: int) -> None:
+    """Refuse what the C types cannot hold: the arena (``uint32_t <P>_workspace_size()``, int
+    offsets), every tensor's elements and bytes (int loop bounds and indices), every constant array."""
+    check_c_size(arena, "the arena (bytes)", "uint32_t workspace size and int offsets")
+    for t in lw.tensors:
+        check_c_size(t.nbytes(elem_bytes), f"tensor {t.id} {list(t.shape)} (bytes)")
+    for c in lw.consts:
+        check_c_size(int(c.values.size), f"constant array {c.name} (elements)")
+
+
 def make_plan(
     model: Network | QuantizedNetwork,
     prefix: str | None = None,
@@ -251,5 +262,6 @@ def make_plan(
     _apply_modes(lw, modes)
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
+    _check_c_limits(lw, arena, numeric.elem_bytes)
     stages = _stages(lw, numeric.elem_bytes)
     return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect, stages)
