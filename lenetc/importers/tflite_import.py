@@ -80,7 +80,7 @@ class _Walker:
         self.t = g.tensors
         if len(g.inputs) != 1 or len(g.outputs) != 1:
             raise LenetcError(
-                f"the graph has {len(g.inputs)} inputs and {len(g.outputs)} outputs; lenetc takes one each"
+                f"the graph has {len(g.inputs)} inputs and {len(g.outputs)} outputs; lenetc takes one of each"[:200]
             )
         self.cur = g.inputs[0]
         self.input_t = self.t[self.cur]
