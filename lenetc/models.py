@@ -18,7 +18,7 @@ from .quant.qnetwork import QuantizedNetwork
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 IMPORTED_SUFFIXES = (".onnx", ".h5", ".keras", ".tflite")
-_RANDOM = re.compile(r"^random(?::(\d+))?$")
+_RANDOM = re.compile(r"random(?::([0-9]+))?")
 
 
 def shipped_weights(name: str) -> Path | None:
@@ -67,7 +67,7 @@ def _load(model: str, weights: str | Path | None) -> Network:
                 f"no trained weights ship for '{model}': give --weights FILE.npz (weights=...), "
                 f"train some with 'lenetc train {model} -o FILE.npz', or ask for random ones with --weights random:SEED"
             )
-        match = _RANDOM.match(str(weights))
+        match = _RANDOM.fullmatch(str(weights))
         if match:
             arch.params = zoo.random_params(arch, int(match.group(1) or 0))
             return arch.validate()

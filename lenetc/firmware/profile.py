@@ -20,6 +20,7 @@ from pathlib import Path
 from ..api import Model
 from ..errors import LenetcError
 from .bundle import write_example
+from .make_args import check_opt
 from .run import build_and_run
 from .targets import Target, get_target
 
@@ -107,6 +108,7 @@ def profile(
     model: Model, dtype: str | None = None, target: str | Target = "cortex-m4", digits=None, opt: str = "-O2"
 ) -> Profile:
     """Build and run the plain and the probed example for ``target``; one :class:`Profile`."""
+    opt = check_opt(opt)
     t = target if isinstance(target, Target) else get_target(target)
     if t.kind != "baremetal":
         raise LenetcError(f"profiling needs a Cortex-M target, not '{t.name}'")
