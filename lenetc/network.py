@@ -16,6 +16,7 @@ from .errors import LenetcError
 from .kinds import Layer, Shape, layer_from_json
 from .kinds.rbf import RBF
 from .kinds.softmax import Softmax
+from .limits import check_tensor
 from .names import name_problem, shown
 from .numeric import fma_f32
 from .text import plus
@@ -159,6 +160,7 @@ class Network:
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise LenetcError(f"model '{self.name}': duplicate layer name(s) {sorted(dup)}")
+        self._check_sizes(where)
         expected = self.expected_params()
         for key, shape in expected.items():
             if key not in self.params:
@@ -179,6 +181,15 @@ class Network:
         if extra:
             raise LenetcError(f"unexpected weight '{extra[0]}'{where}: model '{self.name}' has no such parameter")
         return self
+
+    def _check_sizes(self, where: str) -> None:
+        """Every tensor within :data:`~lenetc.limits.MAX_TENSOR_ELEMENTS`, checked shape by shape
+        before anything is allocated for it."""
+        shape = tuple(self.input_shape)
+        check_tensor(shape, f"model '{self.name}'{where}: the input")
+        for layer in self.layers:
+            shape = tuple(layer.output_shape(shape))
+            check_tensor(shape, f"model '{self.name}'{where}: the output of layer '{layer.name}'")
 
     # ---- counts ----------------------------------------------------------------------
     def layer_info(self) -> list[LayerInfo]:

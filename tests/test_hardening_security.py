@@ -203,3 +203,121 @@ def test_generated_makefile_records_quotes_without_running_them(host_bundle, tmp
     assert not pwned.exists()
     stamp = (host_bundle.directory / "build" / "host" / "config.stamp").read_text()
     assert f"EXTRA_CFLAGS={value}" in stamp
+
+
+# -- item 4: names are matched whole -------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["abc\n", "abc\n#define X", "a" * 65, "1abc", "ab c", "é"])
+def test_bad_prefix_refused_in_one_line_and_nothing_written(tmp_path, capsys, prefix):
+    out = tmp_path / "out"
+    refused(capsys, ["generate", "lenet5", "--weights", "random:0", "--prefix", prefix, "-o", str(out)], "prefix")
+    refused(capsys, ["size", "lenet5", "--weights", "random:0", "--prefix", prefix], "prefix")
+    assert not out.exists()
+    with pytest.raises(LenetcError, match="prefix"):
+        lenetc.generate(lenetc.load("lenet5", "random:0"), prefix=prefix)
+
+
+def test_longest_prefix_still_compiles(tmp_path):
+    """The control: a 64-character prefix (the limit) is accepted and names the files."""
+    gen = lenetc.generate(lenetc.load("lenet5", "random:0"), tmp_path, prefix="p" * 64)
+    assert sorted(p.name for p in gen.paths) == ["p" * 64 + ".c", "p" * 64 + ".h"]
+
+
+def test_random_weights_spec_matched_whole(tmp_path):
+    """``random:1\\n`` is not the random-weights spec (``re.match`` with ``$`` took it as one)."""
+    with pytest.raises(LenetcError, match="weights file 'random:1\n' does not exist"):
+        lenetc.load("lenet5", "random:1\n")
+
+
+def test_keras3_vars_names_matched_as_ascii_digits(tmp_path, capsys):
+    """``str.isdigit`` accepted '²' as an array index (then ``int`` raised ValueError, a traceback)."""
+    layers, weights = seed_keras_lenet()
+    path = tmp_path / "sup.keras"
+    write_keras3(path, layers, weights)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    buf = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buf, "r+") as f:
+        f.move(BIAS3, BIAS3[:-1] + "²")
+    members["model.weights.h5"] = buf.getvalue()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    refused(capsys, ["info", str(path)], r"expected arrays named 0, 1")
+
+
+# -- item 3: sizes past 32 bits -------------------------------------------------------------
+
+
+def wide_npz(path: Path, n: int) -> Path:
+    """1 x n x n input, 1x1 conv, 2x2 max pool, a pool to 10x10, dense 100 -> 10: a ~1.4 KB file
+    whose tensors grow with n (the issue's 40000 gave a 6.4 GB arena behind a uint32_t size)."""
+    import json
+
+    k = n // 20
+    arch = {
+        "format": 1,
+        "name": "wide",
+        "input_shape": [1, n, n],
+        "preprocess": {"scale": 1 / 255, "offset": 0.0, "pad": 0},
+        "layers": [
+            {"kind": "conv2d", "name": "c1", "out_channels": 1, "kernel": [1, 1], "stride": [1, 1],
+             "padding": [0, 0, 0, 0], "groups": 1, "act": None, "sparse": False},
+            {"kind": "pool2d", "name": "p1", "mode": "max", "kernel": [2, 2], "stride": [2, 2],
+             "padding": [0, 0, 0, 0], "ceil_mode": False, "count_include_pad": False},
+            {"kind": "pool2d", "name": "p2", "mode": "max", "kernel": [k, k], "stride": [k, k],
+             "padding": [0, 0, 0, 0], "ceil_mode": False, "count_include_pad": False},
+            {"kind": "dense", "name": "fc", "units": 10, "act": None},
+        ],
+    }  # fmt: skip
+    params = {
+        "c1.weight": np.ones((1, 1, 1, 1), np.float32),
+        "c1.bias": np.zeros(1, np.float32),
+        "fc.weight": np.ones((10, 100), np.float32),
+        "fc.bias": np.zeros(10, np.float32),
+    }
+    np.savez_compressed(path, __arch__=np.array(json.dumps(arch)), **params)
+    return path
+
+
+def test_tensor_past_the_limit_refused_before_generating(tmp_path, capsys):
+    model = wide_npz(tmp_path / "wide.npz", 40000)
+    assert model.stat().st_size < 2000
+    out = tmp_path / "out"
+    msg = "the input has 1,600,000,000 elements .* at most 16,777,216 per tensor"
+    for argv in (["generate", str(model), "-o", str(out)], ["info", str(model)], ["size", str(model)]):
+        refused(capsys, argv, msg)
+    assert not out.exists()
+
+
+def test_plan_refuses_what_the_c_types_cannot_hold(tmp_path, monkeypatch):
+    """With the tensor cap lifted, the planner itself refuses an arena or tensor past int32/uint32."""
+    import lenetc.limits
+
+    monkeypatch.setattr(lenetc.limits, "MAX_TENSOR_ELEMENTS", 2**40)
+    net = lenetc.load(wide_npz(tmp_path / "w.npz", 50000))  # 2.5e9 input elements, 10 GB in float32
+    with pytest.raises(LenetcError, match=r"more than the generated C's .* holds \(2,147,483,647\)"):
+        lenetc.generate(net)
+
+
+def test_largest_model_compiles_warning_free_and_sizes_agree(tmp_path):
+    """The largest input accepted (4096 x 4096 = the cap): strict C, and the uint32_t
+    workspace size the C returns is the arena macro and the plan's arena."""
+    from conftest import STRICT_FLAGS
+
+    net = lenetc.load(wide_npz(tmp_path / "w.npz", 4096))
+    with pytest.raises(LenetcError, match="at most 16,777,216"):
+        lenetc.load(wide_npz(tmp_path / "w2.npz", 4097))
+    gen = lenetc.generate(net, tmp_path, prefix="w")
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "w.h"\n'
+        'int main(void) { printf("%lu %lu\\n", (unsigned long)w_workspace_size(), '
+        "(unsigned long)W_ARENA_BYTES); return 0; }\n"
+    )
+    exe = tmp_path / "a.out"
+    proc = subprocess.run(["gcc", *STRICT_FLAGS, "-I", str(tmp_path), str(tmp_path / "main.c"), str(tmp_path / "w.c"),
+                           "-o", str(exe), "-lm"], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
+    assert got == [str(gen.memory.arena_bytes)] * 2

@@ -18,8 +18,10 @@ from ..firmware.targets import TARGETS
 from ..images import load_digit
 from ..network import Network
 from ..reference import forward, predict_classes
+from ..tflite_runtime import RUNTIMES
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
 from .model_args import TARGET_HELP, add_model_args, model_from_args, note_if_guessed, resolve_dialect
+from .tflite import verify_tflite
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -170,6 +172,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     x, labels, what = verification_inputs(net, args.n, args.seed, args.inputs)
     if labels is not None:
         note_if_guessed(net)
+    if args.against in RUNTIMES:
+        return verify_tflite(args, net, x, what)
     if args.dtype == "int8":
         if args.against == "onnxruntime":
             raise LenetcError(
@@ -227,7 +231,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _add_dtype(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", default="float32", choices=["float32", "int8"], help="arithmetic of the generated C")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "int8"],
+        help="arithmetic of the generated C (default float32; int8 for an int8 .tflite file)",
+    )
     add_int8_args(p)
 
 
@@ -287,9 +296,10 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",
-        choices=["numpy", "onnxruntime"],
+        choices=["numpy", "onnxruntime", *RUNTIMES],
         default="numpy",
-        help="reference: the NumPy float64 forward pass, or ONNX Runtime on the .onnx file (or the model's export)",
+        help="reference: the NumPy float64 forward pass, ONNX Runtime on the .onnx file (or the model's export), "
+        "or for a .tflite file TensorFlow Lite Micro (tflm) or LiteRT (litert) on the file itself",
     )
     p.add_argument(
         "--min-accuracy",

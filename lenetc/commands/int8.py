@@ -13,6 +13,7 @@ from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
 from ..codegen.dialect import PORTABLE, Portable
 from ..digitsets import load_digit_set
+from ..errors import LenetcError
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
 from ..network import Network
 from ..plotting import report_written
@@ -41,15 +42,23 @@ def add_int8_args(p) -> None:
     p.add_argument(
         "--requant",
         choices=REQUANT_MODES,
-        default="int",
+        default=None,
         help="int8: requantization rule; int (default): integer multiplier and shift, any CPU; float: "
-        "float32 scale with ties to even, as ONNX Runtime computes it (for CPUs with an FPU)",
+        "float32 scale with ties to even, as ONNX Runtime computes it (for CPUs with an FPU); tflm (default for "
+        ".tflite files): TensorFlow Lite Micro's reference kernels bit for bit, integer only",
     )
 
 
 def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
     """``net`` calibrated as the flags say (default: the first MNIST training digits); the
-    calibration set's description is kept in ``notes["calibration"]``."""
+    calibration set's description is kept in ``notes["calibration"]``. An int8 .tflite file's own
+    quantized network is used as it is (``--requant`` default ``tflm`` for it)."""
+    file_qnet = getattr(args, "file_qnet", None)
+    if file_qnet is not None and file_qnet.net is net:
+        if getattr(args, "calib", None) is not None or getattr(args, "calib_data", None) is not None:
+            raise LenetcError("--calib/--calib-data: an int8 .tflite file carries its own scales")
+        file_qnet.notes["calibration"] = "the file's own scales"
+        return with_requant(file_qnet, getattr(args, "requant", None) or "tflm")
     n = getattr(args, "calib", None)
     method = getattr(args, "calib_method", DEFAULT_METHOD)
     path = getattr(args, "calib_data", None)
@@ -61,7 +70,7 @@ def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwo
         n = DEFAULT_CALIBRATION if n is None else n
         qnet = quantize(net, None, method, n_calib=n, data=getattr(args, "data", None))
         qnet.notes["calibration"] = f"{qnet.calibration_images:,} MNIST training digits"
-    mode = getattr(args, "requant", "int")
+    mode = getattr(args, "requant", None) or "int"
     return qnet if mode == "int" else with_requant(qnet, mode)
 
 

@@ -101,7 +101,7 @@ class KerasWeights:
                 "the config and the weights file disagree"
             )
         keys = list(group)
-        if not all(k.isdigit() for k in keys):
+        if not all(re.fullmatch("[0-9]+", k) for k in keys):
             raise LenetcError(f"'{storage}/vars' holds {shown(keys)}, expected arrays named 0, 1, ...")
         return [self._array(group, k) for k in sorted(keys, key=int)]
 
