@@ -130,6 +130,10 @@ class QLayer:
     out_q: QParams
     #: max |int32 accumulator| over every int8 input (proved where it is computed); 0: none
     acc_bound: int = 0
+    #: ``int`` (lenetc's single rounding, :mod:`lenetc.fixedpoint`) or ``tflm`` (TFLM's reference
+    #: kernels, :mod:`lenetc.fixedpoint_tflm`: double-rounding requantization with ``mult``/``shift``
+    #: from TFLite's QuantizeMultiplier, averages of raw values without the zero point).
+    rounding: str = "int"
 
     @property
     def kind(self) -> str:

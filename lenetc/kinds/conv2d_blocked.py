@@ -108,7 +108,8 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
     q = node.q
     layer = q.layer
     mult, shift = np.asarray(q.mult), np.asarray(q.shift)
-    plain = q.fscale is None and bool(np.all(mult >= 0) and np.all((shift >= 1) & (shift <= 62)))
+    plain = q.fscale is None and q.rounding == "int"  # the vector requantization rounds once (lenetc's rule)
+    plain = plain and bool(np.all(mult >= 0) and np.all((shift >= 1) & (shift <= 62)))
     if lw.dialect is None or lw.dialect.name not in BLOCKED_DIALECTS or not supports(layer, q.in_shape) or not plain:
         return None
     c, h, w = padded
