@@ -45,8 +45,12 @@ def onnxruntime_int8(qnet: QuantizedNetwork, x: np.ndarray, path: str | Path | N
     sess = ort_session(model, threads=1)
     inp = sess.get_inputs()[0]
     batch = np.ascontiguousarray(x, np.float32).reshape(len(x), *[int(d) for d in inp.shape[1:]])
-    try:
-        out = sess.run([tensor], {inp.name: batch})[0]
+    fixed = inp.shape[0] if isinstance(inp.shape[0], int) and inp.shape[0] > 0 else len(x)
+    if len(x) % fixed:
+        raise LenetcError(f"the model's batch size is fixed at {fixed}; give a multiple of it")
+    try:  # a fixed batch size (the zoo's mnist-12-int8: 1) runs in chunks of it
+        parts = [sess.run([tensor], {inp.name: batch[i : i + fixed]})[0] for i in range(0, len(x), fixed)]
+        out = np.concatenate(parts)
     except Exception as exc:  # onnxruntime raises its own exception types
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LenetcError(f"ONNX Runtime failed to run the model: {msg}") from None

@@ -38,6 +38,8 @@ from .onnx_quantized import quantized_format, refuse_dynamic
 
 _NP_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.INT32: "int32"}
 LINEAR_OPS = ("Conv", "Gemm", "MatMul")
+#: Operators that only move values: ONNX runs them on int8 tensors directly, keeping the quantization.
+MOVES = frozenset({"Identity", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "MaxPool"})
 
 
 def _dtype_name(values: np.ndarray, where: str) -> str:
@@ -76,9 +78,11 @@ class _Stripped:
                 self._quantize(node, ins, inputs)
             elif node.op_type == "DequantizeLinear":
                 self._dequantize(node, ins, inputs)
+            elif node.op_type in MOVES and ins and ins[0] in self.q_out:
+                self._move(node, ins)
             else:
                 for n in ins:
-                    if n in self.q_out:
+                    if self.q_out.get(n, n) != n:  # (a moved tensor is float in the skeleton too)
                         raise LenetcError(
                             f"node '{node.name or node.output[0]}' ({node.op_type}) reads the quantized tensor '{n}' "
                             "directly; lenetc reads QDQ graphs where quantized tensors feed DequantizeLinear"
@@ -88,6 +92,21 @@ class _Stripped:
                 del copy.input[:]
                 copy.input.extend(ins)
                 self.nodes.append(copy)
+
+    def _move(self, node, ins: list[str]) -> None:
+        """A data-movement operator run on the quantized tensor itself (lenetc's export flattens int8
+        values): in the float skeleton it runs on the float tensor, and its output keeps the input's
+        quantization."""
+        src = self.q_out[ins[0]]
+        out = node.output[0]
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        del copy.input[:]
+        copy.input.extend([src, *ins[1:]])
+        self.nodes.append(copy)
+        t = self.quant[src]
+        self.quant[out] = GivenTensor(out, t.scale, t.zero_point, t.dtype, t.axis)
+        self.q_out[out] = out
 
     def _qparams(self, node, ins: list[str]) -> tuple[np.ndarray, np.ndarray, str]:
         where = f"node '{node.name or node.output[0]}' ({node.op_type})"
@@ -175,8 +194,8 @@ class _Stripped:
             name = self.q_out.get(name, name)  # an int8 graph output: the float tensor it quantizes
             if name in seen:
                 continue
-            if o.name != name and o.name in self.q_out and len(g.output) > 1:
-                continue  # the quantized twin of another output (lenetc's export: output_q)
+            if len(g.output) > 1 and o.type.tensor_type.elem_type in _NP_TYPES:
+                continue  # the integer twin of the float output (lenetc's export: output_q)
             seen.add(name)
             outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
         graph = helper.make_graph(self.nodes, g.name or "qdq", inputs, outputs, initializer=inits)
