@@ -203,3 +203,16 @@ def test_imported_file_on_cortex_m(target, tmp_path):
         assert result.ok, result.stdout
         assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
         assert result.checksum == output_checksum(want)
+
+
+# ---- Vela ----------------------------------------------------------------------------------------
+
+
+def test_npu_command_runs_vela(tmp_path):
+    need("ethosu")
+    r = cli("npu", str(FIXTURES / "keras_lenet_int8.tflite"), "--accelerator", "ethos-u55-128", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Vela's estimate" in r.stdout and "operators on the NPU  100.0 %" in r.stdout
+    assert (tmp_path / "keras_lenet_int8_vela.tflite").is_file()
+    r = cli("npu", str(FIXTURES / "keras_lenet.tflite"), "-o", str(tmp_path / "f"))
+    assert r.returncode == 2 and "float32 file" in r.stderr
