@@ -19,6 +19,7 @@ from .kinds.softmax import Softmax
 from .limits import check_tensor
 from .names import name_problem, shown
 from .numeric import fma_f32
+from .text import plus
 
 ARCH_KEY = "__arch__"
 FORMAT_VERSION = 1
@@ -57,7 +58,7 @@ class Preprocess:
     def describe(self) -> str:
         """One line for ``info`` and ``verify``: the mapping and where it comes from."""
         pad = f", padded by {self.pad}" if self.pad else ""
-        return f"x = pixel * {self.scale:.9g} + {self.offset:.9g}{pad}; source: {self.source}"
+        return f"x = pixel * {self.scale:.9g}{plus(self.offset, '.9g')}{pad}; source: {self.source}"
 
     def pixel_values(self, pixels: np.ndarray) -> np.ndarray:
         """``pixel * scale + offset`` in float32 as the generated C's ``<P>_preprocess`` computes

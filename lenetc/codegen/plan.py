@@ -211,9 +211,13 @@ def _apply_modes(lw: Lowering, modes: dict[str, str]) -> None:
             to_window(lw, op, narrow=modes[op.layer] == "window-narrow")
 
 
-def _stages(lw: Lowering, elem_bytes: int) -> list[Stage]:
+def _stages(lw: Lowering, elem_bytes: int, out_elem_bytes: int) -> list[Stage]:
     def nbytes(tid: int) -> int:
-        return lw.tensors[tid].nbytes(elem_bytes) if tid >= 0 else 0
+        if tid < 0:
+            return 0
+        t = lw.tensors[tid]
+        # the caller's output has the output's C type (int8 RBF distances are int32_t)
+        return t.nbytes(out_elem_bytes if t.storage == "output" else elem_bytes)
 
     return [Stage(op.layer, stage_mode(op), nbytes(op.src), nbytes(op.dst), nbytes(op.scratch)) for op in lw.ops]
 
@@ -263,5 +267,6 @@ def make_plan(
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
     _check_c_limits(lw, arena, numeric.elem_bytes)
-    stages = _stages(lw, numeric.elem_bytes)
+    out_elem_bytes = 4 if qnet is not None and qnet.output_dtype == "int32" else numeric.elem_bytes
+    stages = _stages(lw, numeric.elem_bytes, out_elem_bytes)
     return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect, stages)

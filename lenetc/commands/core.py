@@ -80,13 +80,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"model {net.name}: input {_shape(net.input_shape)}, output {_shape(net.output_shape)} ({net.output_kind})")
     print(f"MNIST preprocessing: {net.preprocess.describe()}")
-    print(f"{'layer':<10} {'kind':<12} {'output':<10} {'params':>9} {'connections':>12} {'MACs':>10}  description")
+    # columns as wide as the longest name (imported layers can have long ones)
+    wn = max([10, *(len(r.name) for r in rows)])
+    wk = max([12, *(len(r.kind) for r in rows)])
+    print(f"{'layer':<{wn}} {'kind':<{wk}} {'output':<10} {'params':>9} {'connections':>12} {'MACs':>10}  description")
     for r in rows:
         print(
-            f"{r.name:<10} {r.kind:<12} {_shape(r.output_shape):<10} {r.params:>9,} {r.connections:>12,} "
+            f"{r.name:<{wn}} {r.kind:<{wk}} {_shape(r.output_shape):<10} {r.params:>9,} {r.connections:>12,} "
             f"{r.macs:>10,}  {r.description}"
         )
-    print(f"{'total':<10} {'':<12} {'':<10} {totals['params']:>9,} {totals['connections']:>12,} {totals['macs']:>10,}")
+    print(f"{'total':<{wn}} {'':<{wk}} {'':<10} {totals['params']:>9,} {totals['connections']:>12,} "
+          f"{totals['macs']:>10,}")  # fmt: skip
     print(
         f"generated C ({dialect.name}, workspace aligned to {dialect.align}): arena {mem.arena_bytes:,} bytes "
         f"(liveness bound {mem.arena_lower_bound:,}), weights {mem.weight_bytes:,} bytes"
