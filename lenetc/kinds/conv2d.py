@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
+from ..helium import int8 as helium_int8
 from . import conv2d_cortexm
 from .base import (
     Kind,
@@ -292,6 +293,14 @@ def lower_int8(lw, node: Node, src: int) -> int:
     blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
     if blocked is not None:
         return blocked
+    # ---- Helium (lenetc/helium/int8.py) ----
+    if helium_int8.conv_applies(lw, layer.groups, layer.kernel, w):
+        table = lw.params[f"{layer.name}.table"].astype(bool) if layer.sparse else None
+        e = node.epilogue_ctx
+        epi = node.epilogue
+        out_shape = q.out_shape if e is None else epi.out_shape
+        doc = qdoc(q) if e is None else f"{qdoc(q)}, fused with {e['doc']}"
+        return helium_int8.lower_conv(lw, q, src, (c, h, w), ctx, table, e, epi.q if e else None, out_shape, doc, fn)
     # ----
     template = "conv2d/int8"
     # The im2col row is made of segments: one per input map (sparse table) or one per group.
