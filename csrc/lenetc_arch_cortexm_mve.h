@@ -130,7 +130,7 @@ static inline int32_t lenetc_dot1_s8(const int8_t *restrict x, const int8_t *res
  * VMULH.U32 and one rounding shift VRSHL. 2M < 2^32 fits the unsigned lane. The sign goes
  * back as (m ^ s) - s with s = a >> 31. */
 #if defined(LENETC_USE_RQROW_I) || defined(LENETC_USE_RQROW32_I) || defined(LENETC_USE_RQMAX2X2_I) \
-    || defined(LENETC_USE_SUB2X2_I)
+    || defined(LENETC_USE_SUB2X2_I) || defined(LENETC_USE_RQVEC_I)
 #define LENETC_MVE_HAVE_RQ4_I 1
 static inline int32x4_t lenetc_mve_rq4_i(int32x4_t a, uint32x4_t m2, int32x4_t rs, int32x4_t zp, int32x4_t lo,
                                          int32x4_t hi)
@@ -155,6 +155,31 @@ static inline int32x4_t lenetc_mve_lut4(int32x4_t r, const int8_t *lut)
     const int32x4_t vlo = vdupq_n_s32(lo_);                                                                     \
     const int32x4_t vhi = vdupq_n_s32(hi_)
 #define LENETC_MVE_RQ_I(a) lenetc_mve_rq4_i((a), m2, rs, vzp, vlo, vhi)
+#endif
+
+#if defined(LENETC_USE_RQVEC_I)
+#define LENETC_HAVE_RQVEC_I 1
+/* dst[o] = table(requant(acc[o])) with channel o's multiplier and shift, o < n (a dense layer's
+ * outputs); needs every mult == 0 or shift >= 32 */
+static inline void lenetc_rqvec_i(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,
+                                  const int32_t *restrict mult, const int8_t *restrict shift, int32_t zp, int32_t lo,
+                                  int32_t hi, const int8_t *lut)
+{
+    const int32x4_t vzp = vdupq_n_s32(zp);
+    const int32x4_t vlo = vdupq_n_s32(lo);
+    const int32x4_t vhi = vdupq_n_s32(hi);
+    int32_t o;
+    for (o = 0; o < n; o += 4) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n - o));
+        const int32x4_t m = vldrwq_z_s32(mult + o, p);
+        const int32x4_t s = vldrbq_z_s32(shift + o, p);
+        /* a zero multiplier gives 0 whatever the shift: shift it by 1 */
+        const int32x4_t rs = vpselq_s32(vdupq_n_s32(-1), vsubq_s32(vdupq_n_s32(31), s), vcmpeqq_n_s32(m, 0));
+        const uint32x4_t m2 = vreinterpretq_u32_s32(vaddq_s32(m, m));
+        const int32x4_t r = lenetc_mve_rq4_i(vldrwq_z_s32(acc + o, p), m2, rs, vzp, vlo, vhi);
+        vstrbq_p_s32(dst + o, lenetc_mve_lut4(r, lut), p);
+    }
+}
 #endif
 
 #if defined(LENETC_USE_RQROW_I)
@@ -234,7 +259,7 @@ static inline void lenetc_sub2x2_i(int8_t *restrict dst, const int32_t *restrict
  * clamped: lenetc_requant_f's arithmetic, lane by lane. */
 #if (__ARM_FEATURE_MVE & 2) \
     && (defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F) || defined(LENETC_USE_RQMAX2X2_F) \
-        || defined(LENETC_USE_SUB2X2_F))
+        || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F))
 static inline int32x4_t lenetc_mve_rq4_f(int32x4_t a, float scale, int32x4_t zp, int32x4_t lo, int32x4_t hi)
 {
     float32x4_t y = vmulq_n_f32(vcvtq_f32_s32(a), scale);
@@ -255,6 +280,27 @@ static inline int32x4_t lenetc_mve_lut4f(int32x4_t r, const int8_t *lut)
     return lut ? vldrbq_gather_offset_s32(lut, vreinterpretq_u32_s32(vaddq_n_s32(r, 128))) : r;
 }
 #endif
+#endif
+
+#if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_RQVEC_F)
+#define LENETC_HAVE_RQVEC_F 1
+static inline void lenetc_rqvec_f(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,
+                                  const float *restrict scale, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)
+{
+    const int32x4_t vzp = vdupq_n_s32(zp);
+    const int32x4_t vlo = vdupq_n_s32(lo);
+    const int32x4_t vhi = vdupq_n_s32(hi);
+    int32_t o;
+    for (o = 0; o < n; o += 4) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n - o));
+        float32x4_t y = vmulq_f32(vcvtq_f32_s32(vldrwq_z_s32(acc + o, p)), vldrwq_z_f32(scale + o, p));
+        int32x4_t r;
+        y = vminnmq_f32(vmaxnmq_f32(y, vdupq_n_f32(-256.0f)), vdupq_n_f32(256.0f));
+        r = vaddq_s32(vcvtnq_s32_f32(y), vzp);
+        r = vminq_s32(vmaxq_s32(r, vlo), vhi);
+        vstrbq_p_s32(dst + o, lenetc_mve_lut4f(r, lut), p);
+    }
+}
 #endif
 
 #if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_RQROW_F)

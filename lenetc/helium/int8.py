@@ -155,3 +155,18 @@ def lower_conv(
                band=epi == "band", vrq=vrq, mode_doc=mode_doc)  # fmt: skip
     scratch = 2 * ps + 4 * br * oc * owp + (br * oc * ow if epi == "band" else 0)
     return lw.emit("mve/conv2d_int8", q.name, src, out_shape, ctx, doc=doc, fn=fn, scratch=("unsigned char", scratch))
+
+
+def lower_dense(lw, q: QLayer, src: int, w: np.ndarray, ctx: dict, doc: str, fn: str) -> int:
+    """Emit the Helium int8 dense layer; ``w`` is (out, in) in the order the input is read."""
+    n_out, n_in = w.shape
+    lp = round16(n_in)
+    rows = np.zeros((n_out, lp), dtype=np.int8)
+    rows[:, :n_in] = w
+    comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {lp}"
+    n_out4 = -(-n_out // 4) * 4
+    copy = lp != n_in  # the input is read in whole vectors of 16: pad a copy
+    ctx = dict(ctx, n_in=n_in, n_out=n_out, n_out4=n_out4, lp=lp, copy=copy, vrq=vector_requant(q),
+               weight=lw.const(fn, "weight", rows, "int8_t", comment))  # fmt: skip
+    scratch = 4 * n_out4 + (lp if copy else 0)
+    return lw.emit("mve/dense_int8", q.name, src, q.out_shape, ctx, doc=doc, fn=fn, scratch=("unsigned char", scratch))

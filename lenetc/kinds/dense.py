@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
+from ..helium import int8 as helium_int8
 from . import conv2d_cortexm
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
 from .dense_blocked import lower_blocked_dense
@@ -110,6 +111,8 @@ def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarr
     if perm is not None:
         w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
     ctx = requant_ctx(lw, fn, q)
+    if helium_int8.helium(lw):  # Helium: lenetc/helium/int8.py
+        return helium_int8.lower_dense(lw, q, src, w, ctx, qdoc(q), fn)
     n_pad = pad_to(w.shape[1])
     comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
     rows, template = pad_cols(w, n_pad), "dense/int8"
