@@ -96,3 +96,16 @@ def conv_band_floats(ctx: dict) -> int:
     """Floats of the band the Helium kernel keeps (``no`` maps x pooling rows x padded columns)."""
     e = ctx["epilogue"]
     return ctx["no"] * e["kh"] * ctx["owp"]
+
+
+def dense_ctx(lw, act, weight: np.ndarray, bias: np.ndarray, across: bool) -> dict | None:
+    """The Helium float dense layer's additions to the portable context, or None when it does
+    not apply; ``across``: the portable kernel's in-major layout (outputs vectorised)."""
+    if not helium(lw) or not subnormal_free(weight, bias):
+        return None
+    a = act_vector(act) if across else (None, None, None)
+    if a is None:
+        return None
+    units = weight.shape[0]
+    nb = min(ACC_REGS, -(-units // 4))
+    return {"nb": nb, "act_kind": a[0], "act_in": a[1], "act_out": a[2]}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
+from ..helium import float32 as helium_float32
 from ..helium import int8 as helium_int8
 from . import conv2d_cortexm
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
@@ -101,6 +102,10 @@ def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, 
         ),
         "bias": lw.const(fn, "bias", bias),
     }
+    mve = helium_float32.dense_ctx(lw, act, weight, bias, across)  # Helium: lenetc/helium/float32.py
+    if mve is not None:
+        ctx.update(mve)
+        return lw.emit("mve/dense_float32", name, src, (units,), ctx, doc=f"{doc}, Helium", fn=fn)
     return lw.emit("dense/float32", name, src, (units,), ctx, doc=doc, fn=fn)
 
 
