@@ -56,15 +56,16 @@ static inline float32x4_t lenetc_mve_tanh4(float32x4_t x)
     float32x4_t p = vmulq_n_f32(s, -1.16600468e-13f);
     float32x4_t q = vmulq_n_f32(s, 2.61316891e-4f);
     float32x4_t cp;
-    p = vmulq_f32(s, vaddq_f32(vdupq_n_f32(6.38806993e-11f), p));
-    p = vmulq_f32(s, vaddq_f32(vdupq_n_f32(-2.23393872e-8f), p));
-    p = vmulq_f32(s, vaddq_f32(vdupq_n_f32(1.16449719e-5f), p));
-    p = vmulq_f32(s, vaddq_f32(vdupq_n_f32(3.14942771e-3f), p));
-    p = vmulq_f32(s, vaddq_f32(vdupq_n_f32(1.31243557e-1f), p));
-    p = vaddq_f32(vdupq_n_f32(1.0f), p);
-    q = vmulq_f32(s, vaddq_f32(vdupq_n_f32(2.46750936e-2f), q));
-    q = vmulq_f32(s, vaddq_f32(vdupq_n_f32(4.64576870e-1f), q));
-    q = vaddq_f32(vdupq_n_f32(1.0f), q);
+    /* vector + scalar (VADD Qd, Qn, Rm) keeps the constants out of vector registers */
+    p = vmulq_f32(s, vaddq_n_f32(p, 6.38806993e-11f));
+    p = vmulq_f32(s, vaddq_n_f32(p, -2.23393872e-8f));
+    p = vmulq_f32(s, vaddq_n_f32(p, 1.16449719e-5f));
+    p = vmulq_f32(s, vaddq_n_f32(p, 3.14942771e-3f));
+    p = vmulq_f32(s, vaddq_n_f32(p, 1.31243557e-1f));
+    p = vaddq_n_f32(p, 1.0f);
+    q = vmulq_f32(s, vaddq_n_f32(q, 2.46750936e-2f));
+    q = vmulq_f32(s, vaddq_n_f32(q, 4.64576870e-1f));
+    q = vaddq_n_f32(q, 1.0f);
     cp = vmulq_f32(c, p);
     cp = vsetq_lane_f32(vgetq_lane_f32(cp, 0) / vgetq_lane_f32(q, 0), cp, 0);
     cp = vsetq_lane_f32(vgetq_lane_f32(cp, 1) / vgetq_lane_f32(q, 1), cp, 1);

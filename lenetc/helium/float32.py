@@ -43,18 +43,28 @@ def act_vector(act) -> tuple[str | None, str | None, str | None] | None:
     return None
 
 
-def _chunks(ow: int) -> list[tuple[int, int, int]]:
-    """Output columns in vector chunks of at most ACC_REGS vectors, as even as possible:
-    (first column, vectors, lanes of the last)."""
+def _chunks(ow: int, kw: int) -> list[dict]:
+    """Output columns in vector chunks of at most ACC_REGS vectors, as even as possible. A
+    width that is not a multiple of 4 ends with a vector overlapping the one before (the shared
+    columns are computed twice, identically), so no load needs a predicate; only a row narrower
+    than 4 does. Each chunk lists its vectors' first columns (``starts``), the lanes of the last
+    (``lanes``) and, per input offset ``d`` from the chunk's first column, the (vector, tap)
+    pairs that use it (``taps``): one load per distinct offset, taps in increasing order for
+    every vector (the fmaf order)."""
     nv = -(-ow // 4)
     parts = -(-nv // ACC_REGS)
     sizes = [nv // parts + (1 if i < nv % parts else 0) for i in range(parts)]
-    out, x0 = [], 0
+    chunks, x0 = [], 0
     for n in sizes:
-        last = min(4, ow - (x0 + 4 * (n - 1)))
-        out.append((x0, n, last))
+        starts = [x0 + 4 * v for v in range(n)]
+        if starts[-1] + 4 > ow and ow >= 4:
+            starts[-1] = ow - 4
+        rel = [s - x0 for s in starts]
+        offsets = sorted({r + j for r in rel for j in range(kw)})
+        taps = [(d, [(v, d - r) for v, r in enumerate(rel) if 0 <= d - r < kw]) for d in offsets]
+        chunks.append({"x0": x0, "starts": starts, "lanes": min(4, ow), "taps": taps})
         x0 += 4 * n
-    return out
+    return chunks
 
 
 def conv_ctx(
@@ -86,7 +96,7 @@ def conv_ctx(
     if e is not None:
         owp = max(owp, 8 * -(-e["pw"] // 4))
     return {
-        "no": no, "chunks": _chunks(ow), "owp": owp,
+        "no": no, "chunks": _chunks(ow, layer.kernel[1]), "owp": owp,
         "act_kind": act[0], "act_in": act[1], "act_out": act[2],
         "e_act_kind": e_act[0], "e_act_in": e_act[1], "e_act_out": e_act[2],
     }  # fmt: skip
