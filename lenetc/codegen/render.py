@@ -16,6 +16,7 @@ from ..fileio import write_files_atomic
 from ..numeric import c_array, c_double, c_float, c_int
 from ..paths import csrc_dir, templates_dir
 from ..quant.pixel_map import PixelMap, pixel_map
+from ..text import plural_noun
 from .dialect import PORTABLE
 from .plan import Plan
 
@@ -53,6 +54,7 @@ def environment() -> jinja2.Environment:
     env.filters["c_double"] = c_double
     env.filters["c_int"] = lambda v, plain=False: str(int(v)) if plain else c_int(v)
     env.filters["comment"] = comment_text
+    env.filters["plural_noun"] = plural_noun
     env.globals["act_expr"] = act_expr
     env.globals["c_array"] = c_array
     return env

@@ -21,6 +21,7 @@ from ..errors import LenetcError
 from ..numeric import NUMERIC_TYPES
 from ..quant.reference_int8 import forward_int8
 from ..reference import forward, predict_classes
+from ..text import plus
 from .digits import DEFAULT_COUNT, Digits, as_digits
 from .size import fit_measured
 from .targets import BAREMETAL, TARGETS, WARN_CFLAGS, get_target
@@ -132,7 +133,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
             spec=dtype_spec(plan),
             n=len(example.inputs),
             source=example.digits.source,
-            preprocess=f"pixel * {p.scale:.9g} + {p.offset:.9g}, padded by {p.pad}",
+            preprocess=f"pixel * {p.scale:.9g}{plus(p.offset, '.9g')}, padded by {p.pad}",
             inputs=[x.reshape(-1) for x in example.inputs],
             frames=[f.reshape(-1) for f in example.digits.images],
             labels=[int(v) for v in example.digits.labels],
@@ -191,6 +192,9 @@ class Bundle:
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.paths)
+
+    def __repr__(self) -> str:
+        return f"Bundle(directory={str(self.directory)!r}, generated={self.generated!r})"
 
     def executable(self, target: str) -> Path:
         """Where the Makefile puts the program it builds for ``target``."""

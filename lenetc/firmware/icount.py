@@ -16,6 +16,7 @@ from pathlib import Path
 from ..api import Model
 from ..errors import LenetcError
 from .bundle import write_example
+from .make_args import check_opt
 from .run import build_and_run
 from .targets import Target, get_target
 
@@ -54,6 +55,7 @@ def count_instructions(
 ) -> InstructionCount:
     """Build the example for ``target`` with optimisation ``opt`` (the Makefile's OPT), run it
     under ``-icount shift=0`` and count; ``ram_bytes`` plans the model for that RAM budget."""
+    opt = check_opt(opt)
     t = target if isinstance(target, Target) else get_target(target)
     if t.kind != "baremetal":
         raise LenetcError(f"instruction counting needs a Cortex-M target, not '{t.name}'")

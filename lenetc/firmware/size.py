@@ -155,8 +155,9 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
 def format_report(r: SizeReport) -> str:
     """The human-readable report ``lenetc size`` prints."""
     kib = lambda n: f"{n:>9,} B  ({n / 1024:8.1f} KiB)"  # noqa: E731
+    how = "compiled" if r.target == "host" else "cross-compiled"
     lines = [
-        f"{r.model} ({r.dtype}) on {r.target}, measured from the cross-compiled object:",
+        f"{r.model} ({r.dtype}) on {r.target}, measured from the {how} object:",
         f"  flash   {kib(r.flash)}  = code {r.code:,} + weights {r.weights:,} + data {r.data:,}",
         f"  RAM     {kib(r.ram)}  = arena (bss) {r.bss:,} + data {r.data:,} + stack {r.stack:,}"
         + ("" if r.stack_bounded else " (a frame is dynamically sized: stack is a lower bound)"),

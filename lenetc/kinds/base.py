@@ -145,6 +145,11 @@ class QLayer:
     lut: np.ndarray | None = None  # int8[256], indexed by q + 128
     proto: np.ndarray | None = None  # RBF prototypes, int16 (units, n) in the input's quantized units
     acc_bound: int = 0  # max |accumulator| over every int8 input (proved where it is computed)
+    #: ``int`` (lenetc's single rounding, :mod:`lenetc.fixedpoint`) or ``tflm`` (TFLM's reference
+    #: kernels, :mod:`lenetc.fixedpoint_tflm`: double-rounding requantization with ``mult``/``shift``
+    #: from TFLite's QuantizeMultiplier, averages of raw values without the zero point).
+    rounding: str = "int"
+    softmax: Any = None  # TFLM's int8 softmax constants (lenetc.fixedpoint_tflm.SoftmaxParams)
 
     def const_bytes(self) -> int:
         """Bytes of constants this layer puts in flash (weights, biases, multipliers, shifts, LUT)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fixedpoint_tflm as tflm
 from ..activations import Act, apply_act
 from ..errors import LenetcError
 from ..fixedpoint import multipliers, requantize, requantize_float
@@ -96,7 +97,9 @@ def finish(q: QLayer, acc: np.ndarray, channel_axis: int) -> np.ndarray:
         raise AssertionError(f"layer '{q.name}': accumulator above its proven bound")
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
-    if q.fscale is not None:
+    if q.rounding == "tflm":
+        out = tflm.requantize(acc, q.mult.reshape(shape), q.shift.reshape(shape), q.req_zp, q.lo, q.hi)
+    elif q.fscale is not None:
         out = requantize_float(acc, q.fscale.reshape(shape), q.req_zp, q.lo, q.hi)
     else:
         out = requantize(acc, q.mult.reshape(shape), q.shift.reshape(shape), q.req_zp, q.lo, q.hi)
@@ -127,12 +130,16 @@ def requant_ctx(lw, fn: str, q: QLayer) -> dict:
         "lut": None,
         "bound": q.acc_bound,
         "fscale": None,
+        "tflm": q.rounding == "tflm",
     }
     if q.fscale is not None:
         comment = "float requantization scales s_in * s_w / s_out (ONNX Runtime's rule)"
         ctx["fscale"] = lw.const(fn, "fscale", q.fscale.astype(np.float32), "float", comment)
     else:
         comment = "requantization multipliers (scale = mult / 2^shift)"
+        if q.rounding == "tflm":
+            comment += "; TFLM's double rounding"
+
         ctx["mult"] = lw.const(fn, "mult", q.mult, "int32_t", comment)
         ctx["shift"] = lw.const(fn, "shift", q.shift.astype(np.int8), "int8_t")
     if q.lut is not None:

@@ -171,12 +171,19 @@ def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
         # Padding never wins: pad with a value below every int8.
         win = windows(pad(x.astype(np.int64), extra, -1000), layer.kernel, layer.stride, (oh, ow))
         return win.max(axis=(4, 5)).astype(np.int8)
-    zp = q.in_q.zero_point
+    zp = avg_zero_point(q)
     # Sum of (q - zp) over real cells; padding is real 0 and adds nothing.
     win = windows(pad(x.astype(np.int64) - zp, extra, 0), layer.kernel, layer.stride, (oh, ow))
     sums = win.sum(axis=(4, 5))
     count = avg_pool_counts(layer, x.shape[2:], (oh, ow)).astype(np.int64)
     return np.clip(zp + round_div(sums, count), -128, 127).astype(np.int8)
+
+
+def avg_zero_point(q: QLayer) -> int:
+    """What an int8 average subtracts before dividing: the zero point (lenetc's rule, the mean of
+    real values), or 0 under TFLM's rule, which rounds the mean of the raw int8 values (the two
+    differ by one where a tie rounds away from zero on opposite sides of 0)."""
+    return 0 if q.rounding == "tflm" else q.in_q.zero_point
 
 
 def _ctx(layer: Pool2D, in_shape, out_shape) -> dict:
@@ -198,7 +205,7 @@ def epilogue(lw, node: Node) -> dict | None:
     ctx = {"mode": layer.mode, "kh": layer.kernel[0], "kw": layer.kernel[1], "ph": ph, "pw": pw,
            "doc": layer.describe(node.in_shape)}  # fmt: skip
     if node.q is not None:
-        ctx["zp"] = node.q.in_q.zero_point
+        ctx["zp"] = avg_zero_point(node.q)
     return ctx
 
 
@@ -209,7 +216,7 @@ def lower_float32(lw, node: Node, src: int) -> int:
 
 def lower_int8(lw, node: Node, src: int) -> int:
     q = node.q
-    ctx = {**_ctx(q.layer, q.in_shape, q.out_shape), "zp": q.in_q.zero_point}
+    ctx = {**_ctx(q.layer, q.in_shape, q.out_shape), "zp": avg_zero_point(q)}
     return lw.emit("pool2d/pool2d", q.name, src, q.out_shape, ctx, doc=qdoc(q))
 
 
