@@ -123,245 +123,207 @@ static inline int32_t lenetc_dot1_s8(const int8_t *restrict x, const int8_t *res
 }
 #endif
 
-/* ---- requantization of four accumulators of one channel (integer rule) ----
- * round_half_away(|a| * M / 2^n) for 32 <= n <= 62: with H = floor(|a| * 2M / 2^32)
- * = floor(|a| * M / 2^31), (|a| M + 2^(n-1)) >> n = (H + 2^(n-32)) >> (n-31) exactly (the low
- * bits of the product cannot carry into bit n-1 once it is a multiple of 2^31), which is one
- * VMULH.U32 and one rounding shift VRSHL. 2M < 2^32 fits the unsigned lane. The sign goes
- * back as (m ^ s) - s with s = a >> 31. */
+/* ---- requantization, four accumulators per vector ----
+ * One parameter struct and one `apply` per rule, built once per channel (rows) or per four
+ * channels (rqvec); the row routines below are stamped out for every rule by one macro.
+ *
+ * i, the integer rule (lenetc_requant): round_half_away(|a| * M / 2^n) for 32 <= n <= 62. With
+ *   H = floor(|a| * 2M / 2^32) = floor(|a| * M / 2^31), (|a| M + 2^(n-1)) >> n equals
+ *   (H + 2^(n-32)) >> (n-31) exactly (bit n-1 of the rounding term sits above every low bit of
+ *   the product that H drops), which is one VMULH.U32 and one rounding shift VRSHL; 2M < 2^32
+ *   fits the unsigned lane. The sign goes back as (m ^ s) - s with s = a >> 31. The kernels use
+ *   it only where every channel has n >= 32 or M = 0 (checked at generation time).
+ * t, TFLM's rule (lenetc_requant_tflm): gemmlowp's SaturatingRoundingDoublingHighMul is exactly
+ *   VQRDMULH (both round half toward +inf: for a negative product the nudge 1 - 2^30 and the
+ *   truncating division give the same floor), and RoundingDivideByPOT (ties away from zero)
+ *   is VRSHL (ties toward +inf) after subtracting 1 from negative values when shifting.
+ * f, the float rule (lenetc_requant_f): (float)acc * scale (VCVT from int32 rounds to nearest
+ *   like the C conversion; one VMUL), clamped to [-256, 256], rounded to nearest with ties to
+ *   even by VCVTN, plus the zero point, clamped. MVE flushes subnormals, but a subnormal
+ *   product rounds to 0 either way. */
 #if defined(LENETC_USE_RQROW_I) || defined(LENETC_USE_RQROW32_I) || defined(LENETC_USE_RQMAX2X2_I) \
-    || defined(LENETC_USE_SUB2X2_I) || defined(LENETC_USE_RQVEC_I)
-#define LENETC_MVE_HAVE_RQ4_I 1
-static inline int32x4_t lenetc_mve_rq4_i(int32x4_t a, uint32x4_t m2, int32x4_t rs, int32x4_t zp, int32x4_t lo,
-                                         int32x4_t hi)
-{
-    const int32x4_t s = vshrq_n_s32(a, 31);
-    uint32x4_t m = vmulhq_u32(vreinterpretq_u32_s32(vabsq_s32(a)), m2);
-    int32x4_t r;
-    m = vrshlq_u32(m, rs);
-    r = vsubq_s32(veorq_s32(vreinterpretq_s32_u32(m), s), s);
-    r = vaddq_s32(r, zp);
-    return vminq_s32(vmaxq_s32(r, lo), hi);
-}
+    || defined(LENETC_USE_SUB2X2_I) || defined(LENETC_USE_RQVEC_I) || defined(LENETC_USE_RQROW_T)      \
+    || defined(LENETC_USE_RQROW32_T) || defined(LENETC_USE_RQMAX2X2_T) || defined(LENETC_USE_SUB2X2_T)  \
+    || defined(LENETC_USE_RQVEC_T) || defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F)      \
+    || defined(LENETC_USE_RQMAX2X2_F) || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F)
+#define LENETC_MVE_RQ 1
 /* the clamped value through the activation table (index q + 128), or as it is */
 static inline int32x4_t lenetc_mve_lut4(int32x4_t r, const int8_t *lut)
 {
     return lut ? vldrbq_gather_offset_s32(lut, vreinterpretq_u32_s32(vaddq_n_s32(r, 128))) : r;
 }
-#define LENETC_MVE_RQ_I_SETUP(mult, shift, zp_, lo_, hi_)                                                        \
-    const uint32x4_t m2 = vdupq_n_u32((uint32_t)(mult) * 2u);                                                   \
-    const int32x4_t rs = vdupq_n_s32((mult) == 0 ? -1 : 31 - (shift));                                         \
-    const int32x4_t vzp = vdupq_n_s32(zp_);                                                                     \
-    const int32x4_t vlo = vdupq_n_s32(lo_);                                                                     \
-    const int32x4_t vhi = vdupq_n_s32(hi_)
-#define LENETC_MVE_RQ_I(a) lenetc_mve_rq4_i((a), m2, rs, vzp, vlo, vhi)
-#endif
-
-#if defined(LENETC_USE_RQVEC_I)
-#define LENETC_HAVE_RQVEC_I 1
-/* dst[o] = table(requant(acc[o])) with channel o's multiplier and shift, o < n (a dense layer's
- * outputs); needs every mult == 0 or shift >= 32 */
-static inline void lenetc_rqvec_i(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,
-                                  const int32_t *restrict mult, const int8_t *restrict shift, int32_t zp, int32_t lo,
-                                  int32_t hi, const int8_t *lut)
+static inline int32x4_t lenetc_mve_clamp4(int32x4_t r, int32_t zp, int32_t lo, int32_t hi)
 {
-    const int32x4_t vzp = vdupq_n_s32(zp);
-    const int32x4_t vlo = vdupq_n_s32(lo);
-    const int32x4_t vhi = vdupq_n_s32(hi);
-    int32_t o;
-    for (o = 0; o < n; o += 4) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n - o));
-        const int32x4_t m = vldrwq_z_s32(mult + o, p);
-        const int32x4_t s = vldrbq_z_s32(shift + o, p);
-        /* a zero multiplier gives 0 whatever the shift: shift it by 1 */
-        const int32x4_t rs = vpselq_s32(vdupq_n_s32(-1), vsubq_s32(vdupq_n_s32(31), s), vcmpeqq_n_s32(m, 0));
-        const uint32x4_t m2 = vreinterpretq_u32_s32(vaddq_s32(m, m));
-        const int32x4_t r = lenetc_mve_rq4_i(vldrwq_z_s32(acc + o, p), m2, rs, vzp, vlo, vhi);
-        vstrbq_p_s32(dst + o, lenetc_mve_lut4(r, lut), p);
-    }
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(r, zp), vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
-#endif
 
-#if defined(LENETC_USE_RQROW_I)
-#define LENETC_HAVE_RQROW_I 1
-/* dst[x] = table(requant(acc[x])) for x < n; needs mult == 0 or shift >= 32 (checked at generation time) */
-static inline void lenetc_rqrow_i(int8_t *restrict dst, const int32_t *restrict acc, int32_t n, int32_t mult,
-                                  int32_t shift, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)
+typedef struct {
+    uint32x4_t m2;
+    int32x4_t rs;
+} lenetc_mve_rq_i;
+static inline lenetc_mve_rq_i lenetc_mve_rq_i_of(int32x4_t mult, int32x4_t shift)
 {
-    LENETC_MVE_RQ_I_SETUP(mult, shift, zp, lo, hi);
-    int32_t x;
-    for (x = 0; x < n; x += 4) {
-        const int32x4_t r = lenetc_mve_lut4(LENETC_MVE_RQ_I(vld1q_s32(acc + x)), lut);
-        vstrbq_p_s32(dst + x, r, vctp32q((uint32_t)(n - x)));
-    }
+    lenetc_mve_rq_i q;
+    q.m2 = vreinterpretq_u32_s32(vaddq_s32(mult, mult));
+    /* a zero multiplier gives 0 whatever the shift: shift it by 1 */
+    q.rs = vpselq_s32(vdupq_n_s32(-1), vsubq_s32(vdupq_n_s32(31), shift), vcmpeqq_n_s32(mult, 0));
+    return q;
 }
-#endif
-
-#if defined(LENETC_USE_RQROW32_I)
-#define LENETC_HAVE_RQROW32_I 1
-/* the same, in place, each value kept as int32 (what a subsampling after it sums) */
-static inline void lenetc_rqrow32_i(int32_t *restrict acc, int32_t n, int32_t mult, int32_t shift, int32_t zp,
-                                    int32_t lo, int32_t hi, const int8_t *lut)
+static inline int32x4_t lenetc_mve_rq_i_apply(lenetc_mve_rq_i q, int32x4_t a)
 {
-    LENETC_MVE_RQ_I_SETUP(mult, shift, zp, lo, hi);
-    int32_t x;
-    for (x = 0; x < n; x += 4) {
-        vst1q_s32(acc + x, lenetc_mve_lut4(LENETC_MVE_RQ_I(vld1q_s32(acc + x)), lut));
-    }
+    const int32x4_t s = vshrq_n_s32(a, 31);
+    const uint32x4_t m = vrshlq_u32(vmulhq_u32(vreinterpretq_u32_s32(vabsq_s32(a)), q.m2), q.rs);
+    return vsubq_s32(veorq_s32(vreinterpretq_s32_u32(m), s), s);
 }
-#endif
 
-#if defined(LENETC_USE_RQMAX2X2_I)
-#define LENETC_HAVE_RQMAX2X2_I 1
-/* dst[p] = table(requant(max of the 2x2 window p of rows r0, r1)) for p < n. Requantization
- * and the table (checked monotone at generation time) never reorder two values, so the max of
- * the accumulators gives the same int8 as the max of the requantized values, at a quarter of
- * the requantizations. VLD2 splits even and odd columns. Reads 8 * ceil(n / 4) values a row. */
-static inline void lenetc_rqmax2x2_i(int8_t *restrict dst, const int32_t *restrict r0, const int32_t *restrict r1,
-                                     int32_t n, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi,
-                                     const int8_t *lut)
+typedef struct {
+    int32x4_t left, mult, right;
+} lenetc_mve_rq_t;
+static inline lenetc_mve_rq_t lenetc_mve_rq_t_of(int32x4_t mult, int32x4_t shift)
 {
-    LENETC_MVE_RQ_I_SETUP(mult, shift, zp, lo, hi);
-    int32_t p;
-    for (p = 0; p < n; p += 4) {
-        const int32x4x2_t a = vld2q_s32(r0 + 2 * p);
-        const int32x4x2_t b = vld2q_s32(r1 + 2 * p);
-        const int32x4_t m = vmaxq_s32(vmaxq_s32(a.val[0], a.val[1]), vmaxq_s32(b.val[0], b.val[1]));
-        vstrbq_p_s32(dst + p, lenetc_mve_lut4(LENETC_MVE_RQ_I(m), lut), vctp32q((uint32_t)(n - p)));
-    }
+    const int32x4_t exponent = vsubq_s32(vdupq_n_s32(31), shift);
+    lenetc_mve_rq_t q;
+    q.left = vmaxq_s32(exponent, vdupq_n_s32(0));
+    q.right = vminq_s32(exponent, vdupq_n_s32(0)); /* minus the right shift */
+    q.mult = mult;
+    return q;
 }
-#endif
-
-#if defined(LENETC_USE_SUB2X2_I)
-#define LENETC_HAVE_SUB2X2_I 1
-/* LeNet-5's subsampling of two rows of int8 values held as int32: dst[p] =
- * table(requant(coeff * (window sum) + bias)), window sums in row-then-column order like the
- * scalar kernel (exact anyway). Reads 8 * ceil(n / 4) values a row. */
-static inline void lenetc_sub2x2_i(int8_t *restrict dst, const int32_t *restrict r0, const int32_t *restrict r1,
-                                   int32_t n, int32_t coeff, int32_t bias, int32_t mult, int32_t shift, int32_t zp,
-                                   int32_t lo, int32_t hi, const int8_t *lut)
+static inline int32x4_t lenetc_mve_rq_t_apply(lenetc_mve_rq_t q, int32x4_t a)
 {
-    LENETC_MVE_RQ_I_SETUP(mult, shift, zp, lo, hi);
-    int32_t p;
-    for (p = 0; p < n; p += 4) {
-        const int32x4x2_t a = vld2q_s32(r0 + 2 * p);
-        const int32x4x2_t b = vld2q_s32(r1 + 2 * p);
-        const int32x4_t s = vaddq_s32(vaddq_s32(a.val[0], a.val[1]), vaddq_s32(b.val[0], b.val[1]));
-        const int32x4_t acc = vaddq_n_s32(vmulq_n_s32(s, coeff), bias);
-        vstrbq_p_s32(dst + p, lenetc_mve_lut4(LENETC_MVE_RQ_I(acc), lut), vctp32q((uint32_t)(n - p)));
-    }
+    int32x4_t x = vqrdmulhq_s32(vshlq_s32(a, q.left), q.mult);
+    x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, q.right), 31));
+    return vrshlq_s32(x, q.right);
 }
-#endif
 
-/* ---- the float requantization option (--requant float): ONNX Runtime's rule ----
- * (float)acc * scale (VCVT from int32 rounds to nearest like the C conversion; one VMUL),
- * clamped to [-256, 256], rounded to nearest with ties to even by VCVTN, plus the zero point,
- * clamped: lenetc_requant_f's arithmetic, lane by lane. */
-#if (__ARM_FEATURE_MVE & 2) \
-    && (defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F) || defined(LENETC_USE_RQMAX2X2_F) \
-        || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F))
-static inline int32x4_t lenetc_mve_rq4_f(int32x4_t a, float scale, int32x4_t zp, int32x4_t lo, int32x4_t hi)
+#if (__ARM_FEATURE_MVE & 2) && (defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F) \
+    || defined(LENETC_USE_RQMAX2X2_F) || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F))
+#define LENETC_MVE_RQ_FLOAT 1
+typedef struct {
+    float32x4_t scale;
+} lenetc_mve_rq_f;
+static inline lenetc_mve_rq_f lenetc_mve_rq_f_of(float32x4_t scale)
 {
-    float32x4_t y = vmulq_n_f32(vcvtq_f32_s32(a), scale);
-    int32x4_t r;
+    lenetc_mve_rq_f q;
+    q.scale = scale;
+    return q;
+}
+static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
+{
+    float32x4_t y = vmulq_f32(vcvtq_f32_s32(a), q.scale);
     y = vminnmq_f32(vmaxnmq_f32(y, vdupq_n_f32(-256.0f)), vdupq_n_f32(256.0f));
-    r = vaddq_s32(vcvtnq_s32_f32(y), zp);
-    return vminq_s32(vmaxq_s32(r, lo), hi);
+    return vcvtnq_s32_f32(y);
 }
-#define LENETC_MVE_RQ_F_SETUP(zp_, lo_, hi_)                                                                     \
-    const int32x4_t vzp = vdupq_n_s32(zp_);                                                                     \
-    const int32x4_t vlo = vdupq_n_s32(lo_);                                                                     \
-    const int32x4_t vhi = vdupq_n_s32(hi_)
-#define LENETC_MVE_RQ_F(a) lenetc_mve_rq4_f((a), scale, vzp, vlo, vhi)
-#ifndef LENETC_MVE_LUT4
-#define LENETC_MVE_LUT4 1
-static inline int32x4_t lenetc_mve_lut4f(int32x4_t r, const int8_t *lut)
-{
-    return lut ? vldrbq_gather_offset_s32(lut, vreinterpretq_u32_s32(vaddq_n_s32(r, 128))) : r;
-}
-#endif
 #endif
 
-#if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_RQVEC_F)
-#define LENETC_HAVE_RQVEC_F 1
+/* The routines of rule S; its per-channel parameters are the macro's last arguments and OF
+ * builds its struct from them (broadcast).
+ * lenetc_rqrow_S:   dst[x] = table(rq(acc[x])), x < n, one channel.
+ * lenetc_rqrow32_S: the same in place, kept as int32 (what a subsampling after it sums).
+ * lenetc_rqmax2x2_S: dst[p] = table(rq(max of the 2x2 window p of rows r0, r1)): requantization
+ *   and the table (checked monotone at generation time) never reorder two values, so the max of
+ *   the accumulators gives the same int8 as the max of the requantized values, at a quarter of
+ *   the requantizations. VLD2 splits even and odd columns; reads 8 * ceil(n / 4) values a row.
+ * lenetc_sub2x2_S: LeNet-5's subsampling of two rows of int8 values held as int32:
+ *   dst[p] = table(rq(coeff * (window sum) + bias)) (sums exact in any order).
+ * lenetc_rqvec_S:   dst[o] = table(rq(acc[o])) with channel o's parameters (a dense layer). */
+#define LENETC_MVE_RQ_ROWS(S, OF, ...)                                                                        \
+    static inline void lenetc_rqrow_##S(int8_t *restrict dst, const int32_t *restrict acc, int32_t n, __VA_ARGS__, \
+                                        int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)                     \
+    {                                                                                                              \
+        const lenetc_mve_rq_##S q = OF;                                                                            \
+        int32_t x;                                                                                                 \
+        for (x = 0; x < n; x += 4) {                                                                               \
+            const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, vld1q_s32(acc + x)), zp, lo, hi);   \
+            vstrbq_p_s32(dst + x, lenetc_mve_lut4(r, lut), vctp32q((uint32_t)(n - x)));                            \
+        }                                                                                                          \
+    }                                                                                                              \
+    static inline void lenetc_rqrow32_##S(int32_t *restrict acc, int32_t n, __VA_ARGS__, int32_t zp, int32_t lo,   \
+                                          int32_t hi, const int8_t *lut)                                           \
+    {                                                                                                              \
+        const lenetc_mve_rq_##S q = OF;                                                                            \
+        int32_t x;                                                                                                 \
+        for (x = 0; x < n; x += 4) {                                                                               \
+            const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, vld1q_s32(acc + x)), zp, lo, hi);   \
+            vst1q_s32(acc + x, lenetc_mve_lut4(r, lut));                                                           \
+        }                                                                                                          \
+    }                                                                                                              \
+    static inline void lenetc_rqmax2x2_##S(int8_t *restrict dst, const int32_t *restrict r0,                       \
+                                           const int32_t *restrict r1, int32_t n, __VA_ARGS__, int32_t zp,         \
+                                           int32_t lo, int32_t hi, const int8_t *lut)                              \
+    {                                                                                                              \
+        const lenetc_mve_rq_##S q = OF;                                                                            \
+        int32_t p;                                                                                                 \
+        for (p = 0; p < n; p += 4) {                                                                               \
+            const int32x4x2_t a = vld2q_s32(r0 + 2 * p);                                                           \
+            const int32x4x2_t b = vld2q_s32(r1 + 2 * p);                                                           \
+            const int32x4_t m = vmaxq_s32(vmaxq_s32(a.val[0], a.val[1]), vmaxq_s32(b.val[0], b.val[1]));            \
+            const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, m), zp, lo, hi);                    \
+            vstrbq_p_s32(dst + p, lenetc_mve_lut4(r, lut), vctp32q((uint32_t)(n - p)));                            \
+        }                                                                                                          \
+    }                                                                                                              \
+    static inline void lenetc_sub2x2_##S(int8_t *restrict dst, const int32_t *restrict r0,                         \
+                                         const int32_t *restrict r1, int32_t n, int32_t coeff, int32_t bias,       \
+                                         __VA_ARGS__, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)       \
+    {                                                                                                              \
+        const lenetc_mve_rq_##S q = OF;                                                                            \
+        int32_t p;                                                                                                 \
+        for (p = 0; p < n; p += 4) {                                                                               \
+            const int32x4x2_t a = vld2q_s32(r0 + 2 * p);                                                           \
+            const int32x4x2_t b = vld2q_s32(r1 + 2 * p);                                                           \
+            const int32x4_t s = vaddq_s32(vaddq_s32(a.val[0], a.val[1]), vaddq_s32(b.val[0], b.val[1]));            \
+            const int32x4_t v = vaddq_n_s32(vmulq_n_s32(s, coeff), bias);                                          \
+            const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, v), zp, lo, hi);                    \
+            vstrbq_p_s32(dst + p, lenetc_mve_lut4(r, lut), vctp32q((uint32_t)(n - p)));                            \
+        }                                                                                                          \
+    }
+
+#define LENETC_MVE_RQVEC_INT(S)                                                                                    \
+    static inline void lenetc_rqvec_##S(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,              \
+                                        const int32_t *restrict mult, const int8_t *restrict shift, int32_t zp,    \
+                                        int32_t lo, int32_t hi, const int8_t *lut)                                 \
+    {                                                                                                              \
+        int32_t o;                                                                                                 \
+        for (o = 0; o < n; o += 4) {                                                                               \
+            const mve_pred16_t p = vctp32q((uint32_t)(n - o));                                                     \
+            const lenetc_mve_rq_##S q = lenetc_mve_rq_##S##_of(vldrwq_z_s32(mult + o, p), vldrbq_z_s32(shift + o, p)); \
+            const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, vldrwq_z_s32(acc + o, p)), zp, lo, hi); \
+            vstrbq_p_s32(dst + o, lenetc_mve_lut4(r, lut), p);                                                     \
+        }                                                                                                          \
+    }
+
+LENETC_MVE_RQ_ROWS(i, lenetc_mve_rq_i_of(vdupq_n_s32(mult), vdupq_n_s32(shift)), int32_t mult, int32_t shift)
+LENETC_MVE_RQ_ROWS(t, lenetc_mve_rq_t_of(vdupq_n_s32(mult), vdupq_n_s32(shift)), int32_t mult, int32_t shift)
+LENETC_MVE_RQVEC_INT(i)
+LENETC_MVE_RQVEC_INT(t)
+#define LENETC_HAVE_RQROW_I 1
+#define LENETC_HAVE_RQROW32_I 1
+#define LENETC_HAVE_RQMAX2X2_I 1
+#define LENETC_HAVE_SUB2X2_I 1
+#define LENETC_HAVE_RQVEC_I 1
+#define LENETC_HAVE_RQROW_T 1
+#define LENETC_HAVE_RQROW32_T 1
+#define LENETC_HAVE_RQMAX2X2_T 1
+#define LENETC_HAVE_SUB2X2_T 1
+#define LENETC_HAVE_RQVEC_T 1
+#if defined(LENETC_MVE_RQ_FLOAT)
+LENETC_MVE_RQ_ROWS(f, lenetc_mve_rq_f_of(vdupq_n_f32(scale)), float scale)
 static inline void lenetc_rqvec_f(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,
                                   const float *restrict scale, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)
 {
-    const int32x4_t vzp = vdupq_n_s32(zp);
-    const int32x4_t vlo = vdupq_n_s32(lo);
-    const int32x4_t vhi = vdupq_n_s32(hi);
     int32_t o;
     for (o = 0; o < n; o += 4) {
         const mve_pred16_t p = vctp32q((uint32_t)(n - o));
-        float32x4_t y = vmulq_f32(vcvtq_f32_s32(vldrwq_z_s32(acc + o, p)), vldrwq_z_f32(scale + o, p));
-        int32x4_t r;
-        y = vminnmq_f32(vmaxnmq_f32(y, vdupq_n_f32(-256.0f)), vdupq_n_f32(256.0f));
-        r = vaddq_s32(vcvtnq_s32_f32(y), vzp);
-        r = vminq_s32(vmaxq_s32(r, vlo), vhi);
-        vstrbq_p_s32(dst + o, lenetc_mve_lut4f(r, lut), p);
+        const lenetc_mve_rq_f q = lenetc_mve_rq_f_of(vldrwq_z_f32(scale + o, p));
+        const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_f_apply(q, vldrwq_z_s32(acc + o, p)), zp, lo, hi);
+        vstrbq_p_s32(dst + o, lenetc_mve_lut4(r, lut), p);
     }
 }
-#endif
-
-#if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_RQROW_F)
 #define LENETC_HAVE_RQROW_F 1
-static inline void lenetc_rqrow_f(int8_t *restrict dst, const int32_t *restrict acc, int32_t n, float scale, int32_t zp,
-                                  int32_t lo, int32_t hi, const int8_t *lut)
-{
-    LENETC_MVE_RQ_F_SETUP(zp, lo, hi);
-    int32_t x;
-    for (x = 0; x < n; x += 4) {
-        const int32x4_t r = lenetc_mve_lut4f(LENETC_MVE_RQ_F(vld1q_s32(acc + x)), lut);
-        vstrbq_p_s32(dst + x, r, vctp32q((uint32_t)(n - x)));
-    }
-}
-#endif
-
-#if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_RQROW32_F)
 #define LENETC_HAVE_RQROW32_F 1
-static inline void lenetc_rqrow32_f(int32_t *restrict acc, int32_t n, float scale, int32_t zp, int32_t lo, int32_t hi,
-                                    const int8_t *lut)
-{
-    LENETC_MVE_RQ_F_SETUP(zp, lo, hi);
-    int32_t x;
-    for (x = 0; x < n; x += 4) {
-        vst1q_s32(acc + x, lenetc_mve_lut4f(LENETC_MVE_RQ_F(vld1q_s32(acc + x)), lut));
-    }
-}
-#endif
-
-#if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_RQMAX2X2_F)
 #define LENETC_HAVE_RQMAX2X2_F 1
-static inline void lenetc_rqmax2x2_f(int8_t *restrict dst, const int32_t *restrict r0, const int32_t *restrict r1,
-                                     int32_t n, float scale, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)
-{
-    LENETC_MVE_RQ_F_SETUP(zp, lo, hi);
-    int32_t p;
-    for (p = 0; p < n; p += 4) {
-        const int32x4x2_t a = vld2q_s32(r0 + 2 * p);
-        const int32x4x2_t b = vld2q_s32(r1 + 2 * p);
-        const int32x4_t m = vmaxq_s32(vmaxq_s32(a.val[0], a.val[1]), vmaxq_s32(b.val[0], b.val[1]));
-        vstrbq_p_s32(dst + p, lenetc_mve_lut4f(LENETC_MVE_RQ_F(m), lut), vctp32q((uint32_t)(n - p)));
-    }
-}
-#endif
-
-#if (__ARM_FEATURE_MVE & 2) && defined(LENETC_USE_SUB2X2_F)
 #define LENETC_HAVE_SUB2X2_F 1
-static inline void lenetc_sub2x2_f(int8_t *restrict dst, const int32_t *restrict r0, const int32_t *restrict r1,
-                                   int32_t n, int32_t coeff, int32_t bias, float scale, int32_t zp, int32_t lo,
-                                   int32_t hi, const int8_t *lut)
-{
-    LENETC_MVE_RQ_F_SETUP(zp, lo, hi);
-    int32_t p;
-    for (p = 0; p < n; p += 4) {
-        const int32x4x2_t a = vld2q_s32(r0 + 2 * p);
-        const int32x4x2_t b = vld2q_s32(r1 + 2 * p);
-        const int32x4_t s = vaddq_s32(vaddq_s32(a.val[0], a.val[1]), vaddq_s32(b.val[0], b.val[1]));
-        const int32x4_t acc = vaddq_n_s32(vmulq_n_s32(s, coeff), bias);
-        vstrbq_p_s32(dst + p, lenetc_mve_lut4f(LENETC_MVE_RQ_F(acc), lut), vctp32q((uint32_t)(n - p)));
-    }
-}
+#define LENETC_HAVE_RQVEC_F 1
+#endif
 #endif
 
 #endif /* __ARM_FEATURE_MVE */

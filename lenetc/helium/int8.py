@@ -33,8 +33,9 @@ def round16(n: int) -> int:
 
 
 def vector_requant(q: QLayer) -> bool:
-    """The vector requantization applies: float rule, or every integer shift >= 32 (scale < 1/2)."""
-    if q.fscale is not None:
+    """The vector requantization applies: the float and TFLM rules always, lenetc's integer rule
+    where every shift is >= 32 (scale < 1/2) or the multiplier 0."""
+    if q.fscale is not None or getattr(q, "rounding", "int") == "tflm":
         return True
     if q.mult is None:
         return False
