@@ -68,6 +68,8 @@ def _helpers(code: str, plan: Plan) -> str:
     headers = [plan.dialect.header, PORTABLE.header] if plan.dialect.header != PORTABLE.header else [PORTABLE.header]
     if plan.numeric.is_float:  # a family's float primitives (<header>_f32.h), kept out of integer-only C
         headers = [n for h in headers for n in (h, h.replace(".h", "_f32.h")) if (csrc_dir() / n).is_file()]
+    if plan.numeric.is_float:  # before any fmaf: the soft-float RISC-V replacement (lenetc_fmaf.h)
+        headers.insert(0, "lenetc_fmaf.h")
     headers.append(_NUMERIC_HELPERS[plan.numeric.name])
     if "requant_f" in used:  # --requant float: the one helper with float arithmetic, kept out otherwise
         headers.append("lenetc_int8_f32.h")

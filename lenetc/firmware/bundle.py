@@ -156,13 +156,14 @@ def render_example(
         "main.c": env.get_template("firmware/main.c.j2").render(ctx),
         "Makefile": env.get_template("firmware/Makefile.j2").render(ctx),
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(ctx),
-        "arm-none-eabi.cmake": env.get_template("firmware/arm-none-eabi.cmake.j2").render(ctx),
-        "aarch64-linux-gnu.cmake": env.get_template("firmware/aarch64-linux-gnu.cmake.j2").render(ctx),
-        "startup.c": env.get_template("firmware/startup.c.j2").render(ctx),
     }
-    link = env.get_template("firmware/link.ld.j2")
-    for name in BAREMETAL:
-        files[f"link_{name}.ld"] = link.render({**ctx, "target": TARGETS[name]})
+    # each target's toolchain file, start-up code and linker script (shared ones rendered once)
+    for t in TARGETS.values():
+        for name in (t.toolchain, t.startup):
+            if name and name not in files:
+                files[name] = env.get_template(f"firmware/{name}.j2").render(ctx)
+        if t.link_template:
+            files[f"link_{t.name}.ld"] = env.get_template(t.link_template).render({**ctx, "target": t})
     return files
 
 

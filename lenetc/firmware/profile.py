@@ -1,7 +1,8 @@
-"""Per-layer instruction profile of a model on an emulated Cortex-M core (``lenetc profile``).
+"""Per-layer instruction profile of a model on an emulated Cortex-M or RISC-V core (``lenetc profile``).
 
 The example firmware is built twice: plain (the whole-inference count every goal is read from)
-and with the model's probe hook ``<P>_PROBE(i)`` (upper-case prefix) pointed at a function that records SysTick
+and with the model's probe hook ``<P>_PROBE(i)`` (upper-case prefix) pointed at the target's counter
+(SysTick, or ``minstret`` on RISC-V), recording it
 before the first op and after each op. Under QEMU ``-icount shift=0`` both runs are
 deterministic. The probes' own cost is measured, not guessed: the probed firmware times 64 probes back to
 back (each is one volatile load and one store, inlined as in the model), and every op's interval
@@ -117,15 +118,15 @@ def profile(
     """Build and run the plain and the probed example for ``target``; one :class:`Profile`."""
     opt = check_opt(opt)
     t = target if isinstance(target, Target) else get_target(target)
-    if t.kind != "baremetal":
-        raise LenetcError(f"profiling needs a Cortex-M target, not '{t.name}'")
+    if t.kind != "baremetal" or not t.counter:
+        raise LenetcError(f"profiling needs a bare-metal target with an instruction counter, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-profile-") as tmp:
         bundle = write_example(model, Path(tmp) / "plain", dtype=dtype, digits=digits, target=t.name)
         plain = build_and_run(bundle, t, icount=True, make_vars={"OPT": opt})
         plan = bundle.generated.plan
         n_probes = len(plan.ops) + 1
         probed_bundle = write_example(model, Path(tmp) / "probed", dtype=dtype, digits=digits, target=t.name)
-        flags = f"-Werror -D{plan.prefix.upper()}_PROBE_COUNTER=0xE000E018u -DLENETC_EXAMPLE_PROFILE={n_probes}"
+        flags = f"-Werror {t.probe_flags(plan.prefix.upper())} -DLENETC_EXAMPLE_PROFILE={n_probes}"
         probed = build_and_run(probed_bundle, t, icount=True, extra_cflags=flags, make_vars={"OPT": opt})
     for name, result in (("plain", plain), ("probed", probed)):
         if not result.ok or not result.ticks:

@@ -129,12 +129,16 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
         for name, text in gen.files.items():
             (d / name).write_text(text)
         src, obj = d / symbols.source, d / f"{symbols.prefix}.o"
-        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage", "-fcallgraph-info=su"]
+        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage"]
+        flags += ["-fcallgraph-info=su"] if t.callgraph_info else []
         proc = subprocess.run([t.cc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True, cwd=d)
         if proc.returncode != 0:
             raise LenetcError(f"compiling {src.name} for '{t.name}' failed: {proc.stderr.strip()[:500]}")
         sections = section_sizes(t.size_tool, obj)
-        stack, bounded = call_tree_stack((d / f"{symbols.prefix}.ci").read_text(), symbols.run)
+        if t.callgraph_info:
+            stack, bounded = call_tree_stack((d / f"{symbols.prefix}.ci").read_text(), symbols.run)
+        else:  # clang writes frames (.su) but no call graph: run + run_ws + the largest kernel frame
+            stack, bounded = stack_usage((d / f"{symbols.prefix}.su").read_text(), symbols)
 
     def total(*prefixes: str) -> int:
         return sum(v for k, v in sections.items() if any(k == p or k.startswith(p + ".") for p in prefixes))
@@ -144,9 +148,9 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
         dtype=gen.plan.dtype,
         target=t.name,
         code=total(".text"),
-        weights=total(".rodata"),
-        data=total(".data"),
-        bss=total(".bss"),
+        weights=total(".rodata", ".srodata"),  # RISC-V puts small constants in .srodata/.sdata/.sbss
+        data=total(".data", ".sdata"),
+        bss=total(".bss", ".sbss"),
         stack=stack,
         stack_bounded=bounded,
     )
