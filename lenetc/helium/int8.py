@@ -35,9 +35,9 @@ def round16(n: int) -> int:
 def vector_requant(q: QLayer) -> bool:
     """The vector requantization applies: the float and TFLM rules always, lenetc's integer rule
     where every shift is >= 32 (scale < 1/2) or the multiplier 0."""
-    if q.fscale is not None or getattr(q, "rounding", "int") == "tflm":
+    if getattr(q, "fscale", None) is not None or getattr(q, "rounding", "int") == "tflm":
         return True
-    if q.mult is None:
+    if getattr(q, "mult", None) is None:
         return False
     return bool(np.all((q.mult == 0) | (q.shift >= 32)))
 
