@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
-from . import conv2d_cortexm
+from . import conv2d_cortexm, riscv_v
 from .base import (
     Kind,
     Layer,
@@ -243,6 +243,10 @@ def lower_float32(lw, node: Node, src: int) -> int:
     if any(layer.padding):
         src = emit_pad(lw, layer.name, src, (c, h, w), layer.padding, 0.0, f"zero padding {list(layer.padding)}")
         c, h, w = c, h + pt + pb, w + pl + pr
+    # ---- RISC-V vector: kinds/riscv_v.py where it applies ----
+    rvv = riscv_v.lower_conv_float32(lw, node, src, (c, h, w), weight, bias, doc)
+    if rvv is not None:
+        return rvv
     # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
     blocked = lower_blocked_float32(lw, node, src, (c, h, w), weight, bias, doc)
     if blocked is not None:
@@ -288,6 +292,10 @@ def lower_int8(lw, node: Node, src: int) -> int:
     fn = lw.fn_name(q.name)
     oc, oh, ow = q.out_shape
     ctx = requant_ctx(lw, fn, q)
+    # ---- RISC-V vector: kinds/riscv_v.py where it applies ----
+    rvv = riscv_v.lower_conv_int8(lw, node, src, (c, h, w), ctx, fn, qdoc(q))
+    if rvv is not None:
+        return rvv
     # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
     blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
     if blocked is not None:

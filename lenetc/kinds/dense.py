@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
-from . import conv2d_cortexm
+from . import conv2d_cortexm, riscv_v
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
 from .dense_blocked import lower_blocked_dense
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
@@ -84,6 +84,9 @@ def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, 
     units, n_in = weight.shape
     across = units >= DENSE_ACROSS_OUTPUTS
     # ---- host dialects: the blocked kernel (kinds/dense_blocked.py) where outputs are vectorised ----
+    rvv = riscv_v.lower_dense_float32(lw, name, weight, bias, act, src, doc) if across else None
+    if rvv is not None:  # RISC-V vector: kinds/riscv_v.py
+        return rvv
     blocked = lower_blocked_dense(lw, name, weight, bias, act, src, doc) if across else None
     if blocked is not None:
         return blocked
@@ -110,6 +113,9 @@ def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarr
     if perm is not None:
         w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
     ctx = requant_ctx(lw, fn, q)
+    rvv = riscv_v.lower_dense_int8(lw, q, w, src, ctx, fn, qdoc(q))  # RISC-V vector: kinds/riscv_v.py
+    if rvv is not None:
+        return rvv
     n_pad = pad_to(w.shape[1])
     comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
     rows, template = pad_cols(w, n_pad), "dense/int8"
