@@ -177,3 +177,42 @@ def test_bad_files_one_line(tmp_path, data, message):
     r = cli("info", str(path))
     assert r.returncode == 2 and r.stderr.startswith("lenetc: error:") and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- the generated C of imported files on emulated Cortex-M ------------------------------------
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+def test_imported_file_on_cortex_m(target, tmp_path):
+    """lenet5_tanh (tanh tables, average pooling, softmax) and explicit_pad (PAD, depthwise,
+    logistic) under TFLM's rule: the firmware prints the NumPy reference's bits (= TFLM's)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from firmware_helpers import need_target
+
+    from lenetc.firmware import make_example, output_checksum, write_example
+    from lenetc.firmware.run import build_and_run
+
+    need_target(target)
+    digits = mnist("test")[0][:3]
+    for name in ("lenet5_tanh", "explicit_pad"):
+        qnet = lenetc.load(FIXTURES / f"{name}_int8.tflite")
+        bundle = write_example(qnet, tmp_path / name, digits=digits, target=target)
+        xq = make_example(bundle.generated.plan, digits).inputs
+        want = forward_int8(qnet, xq)
+        result = build_and_run(bundle, target)
+        assert result.ok, result.stdout
+        assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
+        assert result.checksum == output_checksum(want)
+
+
+# ---- Vela ----------------------------------------------------------------------------------------
+
+
+def test_npu_command_runs_vela(tmp_path):
+    need("ethosu")
+    r = cli("npu", str(FIXTURES / "keras_lenet_int8.tflite"), "--accelerator", "ethos-u55-128", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Vela's estimate" in r.stdout and "operators on the NPU  100.0 %" in r.stdout
+    assert (tmp_path / "keras_lenet_int8_vela.tflite").is_file()
+    r = cli("npu", str(FIXTURES / "keras_lenet.tflite"), "-o", str(tmp_path / "f"))
+    assert r.returncode == 2 and "float32 file" in r.stderr

@@ -14,6 +14,7 @@ padded convolution does). The graph must be one chain.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ..errors import LenetcError
 from ..kinds.softmax import Softmax
 from ..layers import Conv2D, Dense, Pool2D
 from ..names import safe_name
+from ..network import Preprocess
 from .builder import ChainBuilder
 from .tflite_read import TGraph, TOp, TTensor, read_tflite
 
@@ -58,6 +60,7 @@ class Imported:
     input_t: TTensor
     output_t: TTensor
     float_io: bool
+    description: str = ""
 
 
 def _nhwc(t: TTensor) -> tuple[int, ...]:
@@ -155,7 +158,7 @@ class _Walker:
         out_t = self.t[self.cur]
         if self.cur != self.g.outputs[0]:
             raise LenetcError("the graph's output is not the end of its chain of operators")
-        return Imported(self.b, self.int8, self.facts, self.input_t, out_t, self.float_io)
+        return Imported(self.b, self.int8, self.facts, self.input_t, out_t, self.float_io, self.g.description)
 
     def op_QUANTIZE(self, op: TOp, i: int) -> None:
         if i != 0:
@@ -385,11 +388,26 @@ def import_tflite(path: str | Path) -> Imported:
         raise LenetcError(f"'{path}': {exc}") from None
 
 
+_PREPROCESS = re.compile(r"lenetc-preprocess: scale=(\S+) offset=(\S+) pad=([0-9]+)")
+
+
+def stated_preprocess(description: str) -> Preprocess | None:
+    """The MNIST preprocessing lenetc's export wrote into the file's description, if any."""
+    m = _PREPROCESS.search(description)
+    if m is None:
+        return None
+    try:
+        scale, offset = float(m.group(1)), float(m.group(2))
+    except ValueError:
+        return None
+    return Preprocess(scale, offset, int(m.group(3)), source="the file's description (a lenetc export)")
+
+
 def load_tflite(path: str | Path):
     """A ``.tflite`` file as a :class:`Network` (float32 files) or a
     :class:`~lenetc.quant.qnetwork.QuantizedNetwork` with the file's own scales (int8 files)."""
     imp = import_tflite(path)
-    net = imp.builder.network()
+    net = imp.builder.network(stated_preprocess(imp.description))
     if not imp.int8:
         return net
     from .tflite_quantized import quantized_from_facts

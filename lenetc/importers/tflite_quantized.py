@@ -14,7 +14,13 @@ import numpy as np
 from .. import fixedpoint_tflm as tflm
 from ..errors import LenetcError
 from ..kinds import QLayer
-from ..kinds.int8_linear import ACC_LIMIT
+from ..kinds.activation import QActivation
+from ..kinds.conv2d import QConv2D
+from ..kinds.dense import QDense
+from ..kinds.flatten import QFlatten
+from ..kinds.int8_linear import ACC_LIMIT, QLinear
+from ..kinds.pool2d import QPool2D
+from ..kinds.softmax import QSoftmax
 from ..network import Network
 from ..numeric import QParams
 from ..quant.qnetwork import QuantizedNetwork
@@ -58,21 +64,20 @@ def _clamp(act: str | None, out: QParams) -> tuple[int, int]:
     return lo, hi
 
 
-def _linear(layer, in_shape, out_shape, f: QFacts, in_q: QParams) -> QLayer:
+def _linear(layer, in_shape, out_shape, f: QFacts, in_q: QParams) -> QLinear:
     out_q = tensor_q(f.out_t)
     for s in f.w_scale:
         checked_scale(float(s), f"{f.op} weights")
-    q = QLayer(layer.name, layer.kind, layer, in_shape, out_shape, in_q, out_q, rounding="tflm")
-    req_q = out_q
+    req_q, pre_q, lut = out_q, None, None
     if f.post:
         (fn, t), *rest = f.post
         if rest:
             raise LenetcError(f"layer '{layer.name}': two activations after one {f.op}")
-        q.pre_q, q.out_q = out_q, tensor_q(t)
-        q.lut = (
-            tflm.tanh_table(out_q.scale, out_q.zero_point)
+        pre_q, out_q = out_q, tensor_q(t)
+        lut = (
+            tflm.tanh_table(pre_q.scale, pre_q.zero_point)
             if fn == "TANH"
-            else tflm.logistic_table(out_q.scale, out_q.zero_point)
+            else tflm.logistic_table(pre_q.scale, pre_q.zero_point)
         )
     w = f.weight.astype(np.int64).reshape(f.weight.shape[0], -1)
     bias = f.bias.astype(np.int64) - in_q.zero_point * w.sum(axis=1)
@@ -81,17 +86,16 @@ def _linear(layer, in_shape, out_shape, f: QFacts, in_q: QParams) -> QLayer:
     float_product = f.op == "FULLY_CONNECTED" and not f.per_channel
     pairs = [tflm.quantize_multiplier(tflm.effective_scale(in_q.scale, s, req_q.scale, float_product))
              for s in f.w_scale]  # fmt: skip
-    q.weight, q.bias = f.weight.astype(np.int8), bias.astype(np.int32)
-    q.w_scale = f.w_scale.astype(np.float64)
-    q.mult = np.array([m for m, _ in pairs], np.int32)
-    q.shift = np.array([31 - s for _, s in pairs], np.int32)
-    q.req_zp = req_q.zero_point
-    q.lo, q.hi = _clamp(f.act, req_q)
-    q.acc_bound = int((np.abs(bias) + 128 * np.abs(w).sum(axis=1)).max())
+    lo, hi = _clamp(f.act, req_q)
+    bound = int((np.abs(bias) + 128 * np.abs(w).sum(axis=1)).max())
     left = max(0, max(s for _, s in pairs))
-    if q.acc_bound << left > ACC_LIMIT:
-        raise LenetcError(f"layer '{layer.name}': accumulator bound {q.acc_bound} (shifted by {left}) exceeds int32")
-    return q
+    if bound << left > ACC_LIMIT:
+        raise LenetcError(f"layer '{layer.name}': accumulator bound {bound} (shifted by {left}) exceeds int32")
+    cls = QConv2D if layer.kind == "conv2d" else QDense
+    return cls(layer.name, layer, in_shape, out_shape, in_q, out_q, bound, "tflm", weight=f.weight.astype(np.int8),
+               bias=bias.astype(np.int32), w_scale=f.w_scale.astype(np.float64),
+               mult=np.array([m for m, _ in pairs], np.int32), shift=np.array([31 - s for _, s in pairs], np.int32),
+               req_zp=req_q.zero_point, lo=lo, hi=hi, pre_q=pre_q, lut=lut)  # fmt: skip
 
 
 def quantized_from_facts(net: Network, imp: Imported) -> QuantizedNetwork:
@@ -116,15 +120,16 @@ def quantized_from_facts(net: Network, imp: Imported) -> QuantizedNetwork:
             q = _linear(layer, in_shape, out_shape, f, cur)
         elif layer.kind == "activation":
             out_q = tensor_q(f.out_t)
-            q = QLayer(layer.name, layer.kind, layer, in_shape, out_shape, cur, out_q, rounding="tflm")
             table = tflm.tanh_table if f.op == "TANH" else tflm.logistic_table
-            q.lut = table(cur.scale, cur.zero_point)
+            lut = table(cur.scale, cur.zero_point)
+            q = QActivation(layer.name, layer, in_shape, out_shape, cur, out_q, rounding="tflm", lut=lut)
         elif layer.kind == "softmax":
             out_q = tensor_q(f.out_t)
-            q = QLayer(layer.name, layer.kind, layer, in_shape, out_shape, cur, out_q, rounding="tflm")
-            q.softmax = tflm.SoftmaxParams.of(cur.scale, f.beta)
+            params = tflm.SoftmaxParams.of(cur.scale, f.beta)
+            q = QSoftmax(layer.name, layer, in_shape, out_shape, cur, out_q, rounding="tflm", softmax=params)
         elif layer.kind in ("pool2d", "flatten"):
-            q = QLayer(layer.name, layer.kind, layer, in_shape, out_shape, cur, cur, rounding="tflm")
+            cls = QPool2D if layer.kind == "pool2d" else QFlatten
+            q = cls(layer.name, layer, in_shape, out_shape, cur, cur, rounding="tflm")
         else:  # the importer makes no other kind
             raise LenetcError(f"layer '{layer.name}' ({layer.kind}) has no int8 form from a TFLite file")
         layers.append(q)

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import LenetcError
 from ..fixedpoint import round_div
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, at_least, checked_geometry, chw, pair, quad
+from .given import GivenStep
 from .int8_linear import qdoc
 from .windows import crop, pad, scatter, windows
 
@@ -157,13 +158,25 @@ def backward(layer: Pool2D, dy, cache, params, need_dx=True):
     return crop(dxp, cache["pad"], (h, w)), {}
 
 
-def quantize(step: QuantStep) -> QLayer:
-    """Pooling keeps its input's scale and zero point (max and mean commute with the affine map)."""
+@dataclass
+class QPool2D(QLayer):
+    """Pooling in int8: no constants; the output keeps the input's scale and zero point (max and
+    mean commute with the affine map), so ``out_q == in_q``."""
+
+
+def quantize(step: QuantStep) -> QPool2D:
     layer = step.layer
-    return QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, step.in_q, step.in_q)
+    return QPool2D(layer.name, layer, step.in_shape, step.out_shape, step.in_q, step.in_q)
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QPool2D:
+    """Pooling as the file quantizes it: the output must keep the input's quantization."""
+    layer = step.layer
+    q_in = step.same_quantization()
+    return QPool2D(layer.name, layer, step.in_shape, step.out_shape, q_in, q_in)
+
+
+def forward_int8(q: QPool2D, x: np.ndarray) -> np.ndarray:
     layer: Pool2D = q.layer
     _, oh, ow = q.out_shape
     extra = _generous_padding(layer)
@@ -240,4 +253,5 @@ KIND = Kind(
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
     epilogue=epilogue,
+    from_scales=from_scales,
 )

@@ -55,8 +55,9 @@ def suffixes(lmul: int) -> dict[str, str]:
 
 
 def plain_requant(q) -> bool:
-    """The vector requantization applies: integer multipliers >= 0 and every shift in [33, 62]."""
-    if q.fscale is not None or q.mult is None or q.shift is None:
+    """The vector requantization applies: lenetc's single rounding (not float, not TFLM's double
+    rounding), integer multipliers >= 0 and every shift in [33, 62]."""
+    if q.fscale is not None or q.mult is None or q.shift is None or getattr(q, "rounding", "int") != "int":
         return False
     mult, shift = np.asarray(q.mult), np.asarray(q.shift)
     return bool(np.all(mult >= 0) and np.all((shift >= 33) & (shift <= 62)))

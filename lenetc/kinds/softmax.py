@@ -3,7 +3,8 @@ it in Python after dequantizing the logits; anywhere else int8 refuses it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,10 +61,20 @@ def lower_float32(lw, node: Node, src: int) -> int:
                    doc=layer.describe(node.in_shape))  # fmt: skip
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
-    """TFLM's int8 softmax (the only int8 softmax lenetc computes: a file's own)."""
-    if q.softmax is None:
-        raise LenetcError(f"layer '{q.name}': int8 softmax needs TFLM's constants (a TFLite file's softmax)")
+@dataclass
+class QSoftmax(QLayer):
+    """An int8 softmax with TFLM's constants (``softmax``: :class:`lenetc.fixedpoint_tflm.SoftmaxParams`),
+    the only int8 softmax lenetc computes: a TFLite file's own."""
+
+    _: KW_ONLY
+    softmax: Any
+
+    def constants(self) -> tuple[np.ndarray, ...]:
+        return (fixedpoint_tflm.softmax_exp_table(self.softmax).astype(np.int32),)
+
+
+def forward_int8(q: QSoftmax, x: np.ndarray) -> np.ndarray:
+    """TFLM's int8 softmax."""
     return fixedpoint_tflm.softmax_int8(x, q.softmax)
 
 

@@ -50,6 +50,7 @@ class QuantizedNetwork:
         return softmax(y, log=self.final_softmax == "log_softmax")
 
     def const_bytes(self) -> int:
+        """Bytes of integer constants every layer puts in flash."""
         return sum(q.const_bytes() for q in self.layers)
 
     def summary(self) -> list[dict[str, object]]:

@@ -15,7 +15,7 @@ import numpy as np
 from .. import fixedpoint_tflm
 from ..errors import LenetcError
 from ..fixedpoint import multipliers
-from ..kinds import QLayer
+from ..kinds.int8_linear import QLinear
 from .qnetwork import QuantizedNetwork
 
 REQUANT_MODES = ("int", "float", "tflm")
@@ -23,7 +23,7 @@ REQUANT_MODES = ("int", "float", "tflm")
 FLOAT_KINDS = ("conv2d", "dense", "subsampling")
 
 
-def float_scales(q: QLayer) -> np.ndarray:
+def float_scales(q: QLinear) -> np.ndarray:
     """Per-channel float32 ``s_in * s_w / s_req`` computed as ONNX Runtime computes it (QLinearConv:
     the input scale times the weight scale, divided by the output scale, each step in float32)."""
     req = q.pre_q if q.pre_q is not None else q.out_q
@@ -31,13 +31,13 @@ def float_scales(q: QLayer) -> np.ndarray:
     return ((s_in * np.asarray(q.w_scale, np.float32)) / s_req).astype(np.float32)
 
 
-def real_scales(q: QLayer) -> np.ndarray:
+def real_scales(q: QLinear) -> np.ndarray:
     """Per-channel ``s_in * s_w / s_req`` in float64 (lenetc's integer multipliers encode these)."""
     req = q.pre_q if q.pre_q is not None else q.out_q
     return q.in_q.scale * np.asarray(q.w_scale, np.float64) / req.scale
 
 
-def tflm_multipliers(q: QLayer) -> tuple[np.ndarray, np.ndarray]:
+def tflm_multipliers(q: QLinear) -> tuple[np.ndarray, np.ndarray]:
     """TFLM's (M, 31 - exponent) per channel, from the float32 scales as TFLM computes them."""
     req = q.pre_q if q.pre_q is not None else q.out_q
     pairs = [fixedpoint_tflm.quantize_multiplier(fixedpoint_tflm.effective_scale(q.in_q.scale, s, req.scale))
@@ -56,10 +56,10 @@ def with_requant(qnet: QuantizedNetwork, mode: str) -> QuantizedNetwork:
     rounding = "tflm" if mode == "tflm" else "int"
     layers = []
     for q in qnet.layers:
-        if q.mult is None:  # no requantization: pooling, flatten, tables, softmax, RBF
+        if not isinstance(q, QLinear):  # no requantization: pooling, flatten, tables, softmax, RBF
             layers.append(dataclasses.replace(q, rounding=rounding))
             continue
-        if mode != "int" and (q.kind not in FLOAT_KINDS or q.w_scale is None):
+        if mode != "int" and q.kind not in FLOAT_KINDS:
             raise LenetcError(f"layer '{q.name}' ({q.kind}): {mode} requantization supports {', '.join(FLOAT_KINDS)}")
         if mode != "tflm" and q.rounding == "int":  # lenetc's own multipliers stay
             layers.append(dataclasses.replace(q, fscale=float_scales(q) if mode == "float" else None))
