@@ -62,7 +62,10 @@ def int8_bundles(tmp_path_factory):
     return get
 
 
-INT8 = [(m, b) for m in ("lenet5", "lenet-caffe", "lenet5-keras") for b in BOARDS]
+# LeNet-5 (sparse C3, subsampling, tanh tables, RBF) on every board; the dense-C3/ReLU/avg-pool and
+# the Caffe nets where their kernels differ (vector and scalar rv32)
+INT8 = [*(("lenet5", b) for b in BOARDS), ("lenet-caffe", "riscv32"), ("lenet-caffe", "riscv32-v"),
+        ("lenet5-keras", "riscv32-v")]  # fmt: skip
 
 
 @pytest.mark.parametrize("model, board", INT8, ids=[f"{m}-{b}" for m, b in INT8])
