@@ -216,3 +216,21 @@ def test_npu_command_runs_vela(tmp_path):
     assert (tmp_path / "keras_lenet_int8_vela.tflite").is_file()
     r = cli("npu", str(FIXTURES / "keras_lenet.tflite"), "-o", str(tmp_path / "f"))
     assert r.returncode == 2 and "float32 file" in r.stderr
+
+
+def test_c_input_helpers_round_as_tflm(compiled, digits):
+    """The header's quantize helper and the integer pixel map round as TFLM's QUANTIZE: float32
+    division, ties away from zero (checked on inputs that land exactly on halves)."""
+    qnet = lenetc.load(FIXTURES / "keras_lenet_int8.tflite")
+    s = np.float32(qnet.input_q.scale)
+    odd = np.arange(-255, 256, 2, dtype=np.float32)
+    x = (odd * s / np.float32(2)).astype(np.float32)
+    ties = x[(x / s) == odd / np.float32(2)]
+    assert ties.size > 20
+    x = np.resize(ties, 28 * 28).reshape(1, 1, 28, 28)
+    want = tflm.quantize_input(x, qnet.input_q.scale, qnet.input_q.zero_point)
+    assert (want != qnet.input_q.quantize(x)).any()  # half to even would differ here
+    net = compiled["keras_lenet"]
+    assert (net.quantize_input_c(x) == want).all()
+    pixels = mnist("test")[0][:8]
+    assert (net.preprocess(pixels) == qnet.quantize_input(qnet.net.preprocess.apply(pixels))).all()
