@@ -40,3 +40,8 @@ def check_c_size(value: int, what: str, ctype: str = "int") -> None:
             f"{what} is {value:,}, more than the generated C's {ctype} holds ({C_INT_MAX:,}); "
             "the model is too large to compile"
         )
+
+
+#: Most bytes ONNX constant folding may produce over a whole import (each folded value is also
+#: held to MAX_TENSOR_ELEMENTS, checked by shape inference before it is computed).
+MAX_FOLDED_BYTES = 256 * 2**20

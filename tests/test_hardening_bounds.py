@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +176,98 @@ def test_null_pointers_give_err_null_under_ubsan(tmp_path, dtype):
         assert got[key] == "-1", (key, run.stdout)
     assert got["batch_negative"] == "-3" and got["batch_two"] == "0" and got["same"] == "1"
     assert 0 <= int(got["predict"]) < 10
+
+
+# -- item 16: ONNX constant folding is bounded before it computes ---------------------------
+
+#: Address-space limit of the subprocess that imports the bombs: far below what any of them
+#: would allocate (3.4 GB for 30000 x 30000 float32), well above what an honest import needs.
+IMPORT_AS_LIMIT = 2 * 2**30
+
+
+def _bomb_models(out: Path) -> dict[str, Path]:
+    """141-160 byte ONNX files whose constant subgraph (not even connected to the output)
+    would fold into 900,000,000 elements, and a Loop run a billion times on constants."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def c(name, value):
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    shape = np.array([30000, 30000], np.int64)
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, [])],
+    )  # fmt: skip
+    one = c("one", np.ones(1, np.float32))
+    cases = {
+        "expand": ([helper.make_node("Expand", ["one", "shape"], ["big"])], [one, c("shape", shape)]),
+        "constant_of_shape": ([helper.make_node("ConstantOfShape", ["shape"], ["big"])], [c("shape", shape)]),
+        "tile": ([helper.make_node("Tile", ["one", "shape"], ["big"])], [c("one", np.ones((1, 1))), c("shape", shape)]),
+        "range": ([helper.make_node("Range", ["a", "b", "d"], ["big"])],
+                  [c("a", np.int64(0)), c("b", np.int64(900_000_000)), c("d", np.int64(1))]),
+        "loop": ([helper.make_node("Loop", ["n", "t"], [], body=body)], [c("n", np.int64(10**9)), c("t", True)]),
+    }  # fmt: skip
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 784])
+    paths = {}
+    for name, (nodes, inits) in cases.items():
+        graph = helper.make_graph([*nodes, helper.make_node("Flatten", ["x"], ["y"])], name, [x], [y], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        paths[name] = out / f"{name}.onnx"
+        onnx.save(model, paths[name])
+    return paths
+
+
+IMPORT_ALL = """
+import sys
+import lenetc
+for path in sys.argv[1:]:
+    try:
+        lenetc.load(path)
+        print("loaded", path)
+    except lenetc.LenetcError as exc:
+        print("refused", exc)
+"""
+
+
+def test_onnx_folding_refuses_bombs_before_computing(tmp_path):
+    pytest.importorskip("onnx")
+    paths = _bomb_models(tmp_path)
+    assert max(p.stat().st_size for p in paths.values()) < 400
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (IMPORT_AS_LIMIT, IMPORT_AS_LIMIT))
+
+    env = {"PYTHONPATH": str(Path(lenetc.__file__).parent.parent), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", IMPORT_ALL, *map(str, paths.values())], capture_output=True,
+                          text=True, preexec_fn=limit, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(paths)
+    for name, line in zip(paths, lines):
+        if name == "loop":
+            assert line.startswith("refused") and "Loop on constant inputs is not folded" in line, line
+        else:
+            assert line.startswith("refused") and "would hold 900,000,000 elements" in line, (name, line)
+
+
+def test_onnx_folding_total_is_bounded(tmp_path, monkeypatch):
+    """Many folds each under the per-value cap still stop at MAX_FOLDED_BYTES in all."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import lenetc.importers.onnx_import as onnx_import
+
+    monkeypatch.setattr(onnx_import, "MAX_FOLDED_BYTES", 10 * 4000 * 4)
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], [f"c{i}"]) for i in range(12)]
+    inits = [numpy_helper.from_array(np.array([4000], np.int64), "shape")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 784])
+    graph = helper.make_graph([*nodes, helper.make_node("Flatten", ["x"], ["y"])], "g", [x], [y], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "many.onnx")
+    with pytest.raises(lenetc.LenetcError, match=r"node '-> c10' \(ConstantOfShape\): constant folding has produced"):
+        lenetc.load(tmp_path / "many.onnx")

@@ -10,13 +10,14 @@ import numpy as np
 from ..api import compile, generate
 from ..confidence import judge
 from ..datasets import mnist_inputs, preprocessed
-from ..digitsets import load_digit_set
+from ..digitsets import is_digit_batch, load_digit_set
 from ..errors import LenetcError
 from ..exporters.onnx_export import onnxruntime_outputs
 from ..firmware.bundle import write_example
 from ..firmware.targets import TARGETS
 from ..images import load_digit
 from ..network import Network
+from ..quant.reference_int8 import forward_float
 from ..reference import forward, predict_classes
 from ..tflite_runtime import RUNTIMES
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
@@ -101,8 +102,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     net = model_from_args(args)
-    if args.example and args.ram_bytes is not None:
-        raise LenetcError("--ram-bytes plans the model's C only; it does not go with --example yet")
     if args.example:
         target = args.target or "host"
         if target not in TARGETS:
@@ -112,14 +111,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
             )
     else:
         dialect = resolve_dialect(args.target or "portable")
-    if args.dtype == "int8" and not args.example:
+    if args.dtype == "int8" and not args.example and not args.json:
         return generate_int8(net, args, dialect)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.example:
         note_if_guessed(net)
-        gen = write_example(model, args.output, prefix=args.prefix, target=target)
+        gen = write_example(model, args.output, prefix=args.prefix, target=target, ram_bytes=args.ram_bytes).generated
     else:
         gen = generate(model, args.output, prefix=args.prefix, target=dialect, ram_bytes=args.ram_bytes)
+    if args.json:
+        print(json.dumps(gen.to_dict()))
+        return 0
     for path in gen.paths:
         print(f"wrote {path}")
     mem = gen.memory
@@ -212,18 +214,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok and inputs_ok else 1
 
 
+def predict_images(paths: list[str]) -> tuple[list[str], np.ndarray]:
+    """The pictures ``predict`` was given, named, as uint8 (N, 28, 28): each file is one digit,
+    except a .npy holding a batch (N, 28, 28), which gives N digits named ``FILE[i]``."""
+    names: list[str] = []
+    pixels: list[np.ndarray] = []
+    for path in paths:
+        batch = load_digit_set(path) if is_digit_batch(path) else None
+        if batch is None:
+            names.append(str(path))
+            pixels.append(load_digit(path))
+            continue
+        names += [f"{path}[{i}]" for i in range(len(batch.images))]
+        pixels += list(batch.images)
+    return names, np.stack(pixels)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     net = model_from_args(args)
     note_if_guessed(net)
-    pixels = np.stack([load_digit(path) for path in args.images])
+    names, pixels = predict_images(args.images)
     x = net.preprocess.apply(pixels)
-    out = compile(net)(x) if args.backend == "c" else forward(net, x)
+    if args.dtype == "int8":
+        qnet = quantize_from_args(net, args)
+        out = compile(qnet)(x) if args.backend == "c" else forward_float(qnet, x)
+    else:
+        out = compile(net)(x) if args.backend == "c" else forward(net, x)
     answers = judge(net, pixels, out)
     if args.json:
-        print(json.dumps([{"image": str(path), **a.to_json()} for path, a in zip(args.images, answers)], indent=2))
+        print(json.dumps([{"image": name, **a.to_json()} for name, a in zip(names, answers)], indent=2))
     else:
-        for path, answer in zip(args.images, answers):
-            print(f"{path}: {answer.describe()}")
+        for name, answer in zip(names, answers):
+            print(f"{name}: {answer.describe()}")
     return 0
 
 
@@ -264,6 +286,7 @@ def register(sub) -> None:
         help="plan for N bytes of RAM (arena + a reserved stack of <prefix>_run): the fastest stage modes "
         "that fit, refused naming the smallest feasible N when none does (lenetc size --ram-bytes measures the stack)",
     )
+    p.add_argument("--json", action="store_true", help="print what was written as JSON: files, sizes, symbols, memory")
     p.add_argument(
         "--example",
         action="store_true",
@@ -311,7 +334,15 @@ def register(sub) -> None:
 
     p = sub.add_parser("predict", help="classify digit images (PNG, PGM or .npy)")
     add_model_args(p)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--backend", choices=["c", "reference"], default="c", help="the compiled C or the NumPy reference")
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="a picture, or a .npy of one (28, 28) or many (N, 28, 28)"
+    )
+    p.add_argument(
+        "--backend",
+        choices=["c", "reference"],
+        default="c",
+        help="the compiled C or the NumPy reference (int8: the integer reference)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON: digit (null if rejected), reason, probabilities")
+    _add_dtype(p)
     p.set_defaults(func=cmd_predict)
