@@ -13,7 +13,7 @@ import sys
 from ._version import __version__
 from .errors import LenetcError
 
-COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache", "profile", "report")
+COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache", "profile", "report", "npu")
 
 
 class DefaultsFormatter(argparse.HelpFormatter):
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lenetc",
         description="Compile LeNet-family networks to checked C99. MODEL is a zoo name "
         "(lenet5, lenet-caffe, lenet-keras, lenet5-keras, lenet5-softmax; `lenetc list`) or a model file "
-        "(.npz, .onnx, .h5, .keras).",
+        "(.npz, .onnx, .h5, .keras, .tflite).",
     )
     parser.add_argument("--version", action="version", version=f"lenetc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
