@@ -11,6 +11,7 @@ from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
 from ..helium import float32 as helium_float32
 from ..helium import int8 as helium_int8
+from ..riscv import vector as riscv_v
 from . import conv2d_cortexm
 from .base import (
     Kind,
@@ -264,6 +265,10 @@ def lower_float32(lw, node: Node, src: int) -> int:
     if any(layer.padding):
         src = emit_pad(lw, layer.name, src, (c, h, w), layer.padding, 0.0, f"zero padding {list(layer.padding)}")
         c, h, w = c, h + pt + pb, w + pl + pr
+    # ---- RISC-V vector: lenetc/riscv/vector.py where it applies ----
+    rvv = riscv_v.lower_conv_float32(lw, node, src, (c, h, w), weight, bias, doc)
+    if rvv is not None:
+        return rvv
     # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
     blocked = lower_blocked_float32(lw, node, src, (c, h, w), weight, bias, doc)
     if blocked is not None:
@@ -321,6 +326,10 @@ def lower_int8(lw, node: Node, src: int) -> int:
     fn = lw.fn_name(q.name)
     oc, oh, ow = q.out_shape
     ctx = requant_ctx(lw, fn, q)
+    # ---- RISC-V vector: lenetc/riscv/vector.py where it applies ----
+    rvv = riscv_v.lower_conv_int8(lw, node, src, (c, h, w), ctx, fn, qdoc(q))
+    if rvv is not None:
+        return rvv
     # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
     blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
     if blocked is not None:
