@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lenetc  # noqa: E402
 from lenetc.codegen.artifact import generated  # noqa: E402
-from lenetc.codegen.dialect import DIALECTS  # noqa: E402
 from lenetc.codegen.plan import make_plan  # noqa: E402
+from lenetc.families import DIALECTS  # noqa: E402
 from lenetc.quant import quantize  # noqa: E402
 from lenetc.quant.requant_mode import with_requant  # noqa: E402
 from lenetc.zoo import ZOO  # noqa: E402

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..codegen.dialect import DIALECTS, Portable, host_dialect
 from ..errors import LenetcError
 from ..extension import compiler, host_flags
+from ..families import DIALECTS, host_dialect
 from ..firmware.targets import TARGETS
 from ..models import IMPORTED_SUFFIXES, load
 from ..network import Network, stated_preprocess
+from ..variants import Dialect
 from ..zoo import ZOO
 
 #: Where a preprocessing given on the command line says it came from (``info`` prints it).
@@ -28,7 +29,7 @@ TARGET_HELP = (
 )
 
 
-def resolve_dialect(name: str) -> Portable:
+def resolve_dialect(name: str) -> Dialect:
     """The dialect a ``--target`` names: a dialect itself, a firmware target's dialect, or for
     ``host`` the one detected from the host compiler (as :func:`lenetc.compile` does)."""
     if name in DIALECTS:

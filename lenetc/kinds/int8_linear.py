@@ -19,8 +19,8 @@ from .base import QLayer, QuantStep
 #: Largest |bias| kept (int32 headroom for the products; see QLayer.acc_bound).
 BIAS_LIMIT = 1 << 30
 ACC_LIMIT = (1 << 31) - 1
-#: Dot-product lengths are padded with zeros to a multiple of this (16 int16 lanes = one AVX2
-#: register, two NEON registers), so the vectorised loops have no scalar tail.
+#: Dot-product lengths are padded with zeros to a multiple of this (16 int16 lanes: one 256-bit
+#: vector register, two 128-bit ones), so the vectorised loops have no scalar tail.
 VECTOR_PAD = 16
 
 
@@ -115,10 +115,11 @@ def pad_cols(w: np.ndarray, cols: int) -> np.ndarray:
     return out
 
 
-def requant_ctx(lw, fn: str, q: QLayer) -> dict:
-    """Template context of the requantization epilogue: folded bias, multipliers, shifts, table."""
+def requant_ctx(lw, fn: str, q: QLayer, bias: bool = True) -> dict:
+    """Template context of the requantization epilogue: folded bias (unless the kernel packs
+    its own), multipliers, shifts, table."""
     ctx = {
-        "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in"),
+        "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in") if bias else None,
         "mult": None,
         "shift": None,
         "zp": q.req_zp,
