@@ -17,6 +17,7 @@ from ..fileio import write_files_atomic
 from ..numeric import c_array, c_double, c_float, c_int
 from ..paths import csrc_dir, families_dir, templates_dir
 from ..quant.pixel_map import PixelMap, pixel_map
+from ..text import plural_noun
 from .plan import Plan
 
 #: The hand-written helper header of each numeric type (after the dialect's primitives).
@@ -54,6 +55,7 @@ def environment() -> jinja2.Environment:
     env.filters["c_double"] = c_double
     env.filters["c_int"] = lambda v, plain=False: str(int(v)) if plain else c_int(v)
     env.filters["comment"] = comment_text
+    env.filters["plural_noun"] = plural_noun
     env.globals["act_expr"] = act_expr
     env.globals["c_array"] = c_array
     return env
@@ -68,6 +70,8 @@ def _helpers(code: str, plan: Plan) -> str:
     headers = plan.dialect.headers(is_float)
     if plan.dialect != PORTABLE:
         headers += PORTABLE.headers(is_float)
+    if is_float:  # before any fmaf: the soft-float replacement for C libraries whose fmaf rounds twice
+        headers.insert(0, csrc_dir() / "lenetc_fmaf.h")
     headers.append(csrc_dir() / _NUMERIC_HELPERS[plan.numeric.name])
     if "requant_f" in used:  # --requant float: the one helper with float arithmetic, kept out otherwise
         headers.append(csrc_dir() / "lenetc_int8_f32.h")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from ..errors import LenetcError
@@ -11,6 +12,7 @@ from ..families import DIALECTS, host_dialect
 from ..firmware.targets import TARGETS
 from ..models import IMPORTED_SUFFIXES, load
 from ..network import Network, stated_preprocess
+from ..quant.qnetwork import QuantizedNetwork
 from ..variants import Dialect
 from ..zoo import ZOO
 
@@ -20,7 +22,7 @@ CLI_SOURCE = "the command line (--scale/--offset/--pad)"
 
 MODEL_HELP = (
     f"zoo name ({', '.join(ZOO)}; `lenetc list`) or a model file: .npz (lenetc's), "
-    f"{', '.join(IMPORTED_SUFFIXES)} (ONNX, Keras)"
+    f"{', '.join(IMPORTED_SUFFIXES)} (ONNX, Keras, TensorFlow Lite)"
 )
 #: What ``--target`` accepts for the generated C's dialect.
 TARGET_HELP = (
@@ -60,10 +62,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def model_from_args(args: argparse.Namespace) -> Network:
     """The model the arguments name, with the preprocessing the user stated (if any)."""
     net = load(args.model, args.weights)
+    if isinstance(net, QuantizedNetwork):  # an int8 .tflite file: its own scales, int8 unless told otherwise
+        args.file_qnet = net
+        net = net.net
+        if getattr(args, "dtype", "") is None:
+            args.dtype = "int8"
+    elif getattr(args, "dtype", "") is None:
+        args.dtype = "float32"
     given = {k: getattr(args, k, None) for k in ("scale", "offset", "pad")}
     given = {k: v for k, v in given.items() if v is not None}
     if given:
         net = net.with_preprocess(stated_preprocess(net.preprocess, given, CLI_SOURCE))
+        if getattr(args, "file_qnet", None) is not None:
+            args.file_qnet = dataclasses.replace(args.file_qnet, net=net)
     return net
 
 

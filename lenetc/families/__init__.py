@@ -24,6 +24,7 @@ _PACKAGES = (
     "neon",
     "cortex_m_dsp",
     "cortex_m_mve",
+    "riscv_v",
 )
 
 FAMILIES: tuple[Family, ...] = tuple(importlib.import_module(f"{__name__}.{p}").FAMILY for p in _PACKAGES)

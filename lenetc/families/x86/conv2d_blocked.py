@@ -102,9 +102,11 @@ def pack_int8(weight: np.ndarray, bias: np.ndarray, lanes: int = LANES) -> tuple
 def applies_int8(call: ConvCall, caps: Capabilities) -> bool:
     """On pairwise 16-bit multiply-add lanes; plain integer requantization only."""
     q = call.q
-    if caps.madd_s16_lanes < LANES or not supports(call) or q.mult is None or q.shift is None or q.fscale is not None:
+    # the vector requantization rounds once (lenetc's rule), not in float nor as TFLM does
+    if caps.madd_s16_lanes < LANES or not supports(call) or q.fscale is not None or q.rounding != "int":
         return False
-    return type(q).__name__ == "QLayer" and bool(np.all(q.mult >= 0) and np.all((q.shift >= 1) & (q.shift <= 62)))
+    mult, shift = np.asarray(q.mult), np.asarray(q.shift)
+    return bool(np.all(mult >= 0) and np.all((shift >= 1) & (shift <= 62)))
 
 
 def _x16_bytes(call: ConvCall) -> int:
