@@ -39,7 +39,9 @@ class Capabilities:
     ``dot_s8x4``: 4 x 8-bit dot products into each int32 lane (``vpdpbusd``, ``sdot``);
     ``f32_lanes``: float32 lanes of one vector fused multiply-add (0: scalar ``fmaf``);
     ``tail_predication``: vector loops need no scalar tail (Helium);
-    ``vla``: vector-length agnostic code (RISC-V V, SVE): the lane count is a run-time value.
+    ``vla``: vector-length agnostic code (RISC-V V, SVE): the lane count is a run-time value;
+    ``vector_isa``: the vector instruction set whose intrinsics a family's own templates may
+    use directly (``"mve"``, ``"rvv"``; "" none): a variant written in them requires it.
     """
 
     dot_s16s8: bool = False
@@ -49,6 +51,7 @@ class Capabilities:
     f32_lanes: int = 0
     tail_predication: bool = False
     vla: bool = False
+    vector_isa: str = ""
 
 
 @dataclass(frozen=True)
