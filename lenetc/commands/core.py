@@ -24,6 +24,7 @@ from ..tflite_runtime import RUNTIMES
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
 from .model_args import TARGET_HELP, add_model_args, model_from_args, note_if_guessed, resolve_dialect
 from .tflite import verify_tflite
+from .verify_ort_int8 import verify_onnxruntime_int8
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -179,11 +180,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return verify_tflite(args, net, x, what)
     if args.dtype == "int8":
         if args.against == "onnxruntime":
-            raise LenetcError(
-                "verify --against onnxruntime --dtype int8 is not supported yet: the int8 C is checked bit for bit "
-                "against lenetc's integer reference (--against numpy); compare the float32 C with ONNX Runtime "
-                "without --dtype int8"
-            )
+            return verify_onnxruntime_int8(args, net, x, what, labels)
         return verify_int8(quantize_from_args(net, args), x, what, args.prefix)
     compiled = compile(net, prefix=args.prefix)
     if args.against == "onnxruntime":
@@ -260,7 +257,7 @@ def _add_dtype(p: argparse.ArgumentParser) -> None:
         "--dtype",
         default=None,
         choices=["float32", "int8"],
-        help="arithmetic of the generated C (default float32; int8 for an int8 .tflite file)",
+        help="arithmetic of the generated C (default float32; int8 for a quantized .tflite or .onnx file)",
     )
     add_int8_args(p)
 
