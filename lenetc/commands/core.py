@@ -16,6 +16,7 @@ from ..exporters.onnx_export import onnxruntime_outputs
 from ..firmware.bundle import write_example
 from ..firmware.targets import TARGETS
 from ..images import load_digit
+from ..keras_runtime import keras_outputs
 from ..network import Network
 from ..quant.reference_int8 import forward_float
 from ..reference import forward, predict_classes
@@ -139,6 +140,8 @@ def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[n
     random ones (labels None), or the user's digits at the path ``source`` (their labels if any)."""
     if n < 1:
         raise LenetcError(f"-n must be at least 1, got {n}")
+    if seed < 0:
+        raise LenetcError(f"--seed must be at least 0, got {seed}")
     if source == "mnist":
         x, labels = mnist_inputs(net, n)
         return x, labels, f"{len(x)} MNIST test digits"
@@ -184,9 +187,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     compiled = compile(net, prefix=args.prefix)
     if args.against == "onnxruntime":
         ref, label = onnxruntime_outputs(args.model, net, x)
+    elif args.against == "keras":
+        ref, label = keras_outputs(args.model, net, x), f"Keras on {args.model}"
     else:
         ref, label = forward(net, x), "NumPy reference (float64)"
     got = compiled(x)
+    ref = np.asarray(ref).reshape(len(x), -1)  # the C's output is flat; a model's need not be a vector
     stats = compare(ref, got, net)
     ok = stats["max_rel"] <= args.tolerance
     print(f"{net.name}: C (float32) vs {label} on {what}")
@@ -197,7 +203,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if labels is not None:
         # The same wrong input on both sides agrees perfectly: ONNX Runtime's accuracy on the digits'
         # labels is what shows that the inputs are the ones the model expects (numpy: shown only).
-        gate = args.min_accuracy if args.against == "onnxruntime" else None
+        gate = args.min_accuracy if args.against in ("onnxruntime", "keras") else None
         inputs_ok, line = check_inputs(net, ref, labels, gate)
         print(f"  preprocessing        {net.preprocess.describe()}")
         print(f"  reference accuracy   {line}")
@@ -205,7 +211,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("  FAIL: error above tolerance")
     elif not inputs_ok:
         print(
-            "  FAIL: ONNX Runtime misclassifies too many digits, so the inputs both sides got are probably not what "
+            f"  FAIL: {label} misclassifies too many digits, so the inputs both sides got are probably not what "
             "the model expects: state its preprocessing with --scale/--offset/--pad (--min-accuracy 0 for an "
             "untrained model; --inputs random compares the arithmetic only)"
         )
@@ -316,10 +322,11 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",
-        choices=["numpy", "onnxruntime", *RUNTIMES],
+        choices=["numpy", "onnxruntime", "keras", *RUNTIMES],
         default="numpy",
         help="reference: the NumPy float64 forward pass, ONNX Runtime on the .onnx file (or the model's export), "
-        "or for a .tflite file TensorFlow Lite Micro (tflm) or LiteRT (litert) on the file itself",
+        "Keras on a .keras/.h5 file itself, or for a .tflite file TensorFlow Lite Micro (tflm) or LiteRT (litert) "
+        "on the file itself",
     )
     p.add_argument(
         "--min-accuracy",
