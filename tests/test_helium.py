@@ -1,4 +1,4 @@
-"""The Helium (MVE) kernels of the Cortex-M55 (lenetc/helium/): int8 bit-exact with the NumPy
+"""The Helium (MVE) kernels of the Cortex-M55 (lenetc/families/cortex_m_mve/): int8 bit-exact with the NumPy
 integer reference under every requantization rule, float32 with the same bits as the host, on
 the M55 under QEMU (the MVE path) and on the host (the portable fallback of the same C).
 
@@ -18,12 +18,12 @@ from firmware_helpers import hex_words, host_outputs, load, need_target
 
 import lenetc
 from lenetc import Act, Conv2D, Dense, Flatten, Network, Pool2D, Subsampling, fixedpoint, fixedpoint_tflm, quant
+from lenetc.families import DIALECTS
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build, build_and_run
 from lenetc.firmware.targets import get_target
 from lenetc.network import Preprocess
-from lenetc.paths import csrc_dir
 from lenetc.quant.requant_mode import with_requant
 from lenetc.zoo import random_params
 
@@ -233,7 +233,7 @@ def _requant_program(rng) -> tuple[str, list[np.ndarray]]:
     src = ["#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n"]
     src += [f"#define LENETC_USE_{n}_{r.upper()} 1\n" for n in ("RQROW", "RQROW32", "RQMAX2X2", "SUB2X2", "RQVEC")
             for r in RULES]  # fmt: skip
-    src += [(csrc_dir() / "lenetc_arch_cortexm_mve.h").read_text(), _c_array("lut", "int8_t", lut)]
+    src += [DIALECTS["cortex-m-mve"].headers(False)[0].read_text(), _c_array("lut", "int8_t", lut)]
     body, want = [], []
 
     def check(call: str, ref: np.ndarray, n: int, wide: bool = False) -> None:

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kinds.base import QLayer
+from ...kinds.base import QLayer
+from ...kinds.conv2d import ConvCall
+from ...kinds.dense import DenseCall
+from ...kinds.int8_linear import requant_ctx
+from ...variants import Capabilities, Scratch
 
-#: The dialect whose kernels these are.
-MVE = "cortex-m-mve"
 #: Gather offsets are one byte.
 MAX_OFFSET = 255
-
-
-def helium(lw) -> bool:
-    """True when the plan is for the Helium family."""
-    return getattr(lw.dialect, "name", None) == MVE
 
 
 def round16(n: int) -> int:
@@ -47,10 +44,9 @@ def monotone(lut: np.ndarray | None) -> bool:
     return lut is None or bool(np.all(np.diff(lut.astype(np.int64)) >= 0))
 
 
-def conv_applies(lw, groups: int, kernel: tuple[int, int], iw: int) -> bool:
-    """One group, and a window that fits the one-byte gather offsets."""
-    kh, kw = kernel
-    return helium(lw) and groups == 1 and (kh - 1) * iw + kw - 1 <= MAX_OFFSET
+def conv_applies(call: ConvCall, caps: Capabilities) -> bool:
+    """One group, and a window that fits the one-byte gather offsets of the padded input."""
+    return caps.vector_isa == "mve" and call.layer.groups == 1 and (call.kh - 1) * call.w + call.kw - 1 <= MAX_OFFSET
 
 
 def _runs(maps: np.ndarray) -> list[tuple[int, int]]:
@@ -84,33 +80,11 @@ _EPILOGUE_DOC = {
 }
 
 
-def lower_conv(
-    lw,
-    q: QLayer,
-    src: int,
-    chw: tuple[int, int, int],
-    ctx: dict,
-    table: np.ndarray | None,
-    epilogue: dict | None,
-    epi_q: QLayer | None,
-    out_shape: tuple[int, ...],
-    doc: str,
-    fn: str,
-) -> int:
-    """Emit the Helium int8 convolution; ``ctx`` is the requantization context (requant_ctx),
-    ``table`` the sparse connection table (out, in) or None, ``chw`` the padded input,
-    ``epilogue``/``epi_q`` the fused pooling's context and int8 layer (None: none)."""
-    layer = q.layer
-    c, h, w = chw
-    oc, oh, ow = q.out_shape
-    kh, kw = layer.kernel
-    taps = kh * kw
-    tv = round16(taps)
-    off = np.zeros(tv, dtype=np.uint8)
-    off[:taps] = (np.arange(kh)[:, None] * w + np.arange(kw)[None, :]).reshape(-1)
-    span = c * taps
-    vrq = vector_requant(q)
-    if table is not None:
+def _conv_rows(call: ConvCall):
+    """The weight rows: (rows, runs (start, offset, length) or None, reach of a row in the patch)."""
+    q, taps, oc = call.q, call.kh * call.kw, call.oc
+    if call.layer.sparse:
+        table = call.lw.params[f"{call.layer.name}.table"].astype(bool)
         starts, offs, lens, rows = [0], [], [], []
         for o in range(oc):
             for k0, m in _runs(np.flatnonzero(table[o])):
@@ -122,6 +96,52 @@ def lower_conv(
                 rows.append(row)
             starts.append(len(offs))
         reach = max(o + n for o, n in zip(offs, lens))
+        return rows, (starts, offs, lens, table), reach
+    lp = round16(call.c * taps)
+    rows = np.zeros((oc, lp), dtype=np.int8)
+    rows[:, : call.c * taps] = q.weight.reshape(oc, -1)
+    return rows, None, lp
+
+
+def _conv_layout(call: ConvCall, reach: int) -> dict:
+    """Patch stride, accumulator row length and epilogue form of the kernel."""
+    q, e = call.q, call.epilogue
+    taps = call.kh * call.kw
+    tv = round16(taps)
+    ps = round16(max((call.c - 1) * taps + tv, reach))
+    epi = _epilogue_kind(e, q, vector_requant(q))
+    br = e["kh"] if e else 1
+    # accumulator row: room for the duplicate pixel of an odd width and for what the vector
+    # epilogues read past the row (whole vectors of 4, VLD2 pairs of 8)
+    need = [call.ow + call.ow % 2, -(-call.ow // 4) * 4]
+    if e is not None:
+        need.append(-(-e["pw"] // 4) * 8)
+    return {"taps": taps, "tv": tv, "ps": ps, "epi": epi, "br": br, "owp": -(-max(need) // 4) * 4}
+
+
+def _reach(call: ConvCall) -> int:
+    return _conv_rows(call)[2]
+
+
+def conv_scratch(call: ConvCall, mode: str) -> Scratch:
+    """Two int8 patches, the int32 accumulators of a band of rows, the int8 band where the
+    pooling is not done on the accumulators."""
+    k = _conv_layout(call, _reach(call))
+    oc, br = call.oc, k["br"]
+    return ("unsigned char", 2 * k["ps"] + 4 * br * oc * k["owp"] + (br * oc * call.ow if k["epi"] == "band" else 0))
+
+
+def pack_conv(lw, call: ConvCall) -> dict:
+    """Requantization, weight rows (runs of connected maps for a sparse table), tap offsets."""
+    q, fn = call.q, call.fn
+    ctx = requant_ctx(lw, fn, q)
+    rows, runs, reach = _conv_rows(call)
+    kh, kw, w = call.kh, call.kw, call.w
+    k = _conv_layout(call, reach)
+    off = np.zeros(k["tv"], dtype=np.uint8)
+    off[: k["taps"]] = (np.arange(kh)[:, None] * w + np.arange(kw)[None, :]).reshape(-1)
+    if runs is not None:
+        starts, offs, lens, table = runs
         links = int(np.count_nonzero(table))
         comment = (f"connected taps only ({links} of {table.size} maps), as runs of consecutive input maps, "
                    "each run zero-padded to a multiple of 16")  # fmt: skip
@@ -131,43 +151,41 @@ def lower_conv(
         ctx["run_len"] = lw.const(fn, "run_len", np.array(lens, np.int16), "int16_t", "taps of each run, padded")
         lp = 0
     else:
-        lp = round16(span)
-        rows = np.zeros((oc, lp), dtype=np.int8)
-        rows[:, :span] = q.weight.reshape(oc, -1)
+        lp = reach
         comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {lp}"
         ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
-        reach = lp
-    ps = round16(max((c - 1) * taps + tv, reach))
     ctx["off"] = lw.const(fn, "off", off, "uint8_t", f"byte offsets of the {kh}x{kw} taps in a row of {w}")
-    epi = _epilogue_kind(epilogue, q, vrq)
-    e = epilogue
+    e = call.epilogue
     if e is not None:
+        epi_q = call.node.epilogue.q
         e = dict(e, vrq=epi_q is not None and vector_requant(epi_q))
-    br = e["kh"] if e else 1
-    # accumulator row: room for the duplicate pixel of an odd width and for what the vector
-    # epilogues read past the row (whole vectors of 4, VLD2 pairs of 8)
-    need = [ow + ow % 2, -(-ow // 4) * 4]
-    if e is not None:
-        need.append(-(-e["pw"] // 4) * 8)
-    owp = -(-max(need) // 4) * 4
-    mode_doc = _EPILOGUE_DOC[epi]
-    ctx.update(ic=c, ih=h, iw=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=layer.stride[0], sw=layer.stride[1],
-               sparse=table is not None, taps=taps, tv=tv, lp=lp, ps=ps, owp=owp, epilogue=e, epi=epi,
-               band=epi == "band", vrq=vrq, mode_doc=mode_doc)  # fmt: skip
-    scratch = 2 * ps + 4 * br * oc * owp + (br * oc * ow if epi == "band" else 0)
-    return lw.emit("mve/conv2d_int8", q.name, src, out_shape, ctx, doc=doc, fn=fn, scratch=("unsigned char", scratch))
+    ctx.update(**call.geometry(), sparse=runs is not None, taps=k["taps"], tv=k["tv"], lp=lp, ps=k["ps"],
+               owp=k["owp"], epilogue=e, epi=k["epi"], band=k["epi"] == "band", vrq=vector_requant(q),
+               mode_doc=_EPILOGUE_DOC[k["epi"]])  # fmt: skip
+    return ctx
 
 
-def lower_dense(lw, q: QLayer, src: int, w: np.ndarray, ctx: dict, doc: str, fn: str) -> int:
-    """Emit the Helium int8 dense layer; ``w`` is (out, in) in the order the input is read."""
+def _dense_lp(call: DenseCall) -> int:
+    return round16(call.n_in)
+
+
+def dense_scratch(call: DenseCall, mode: str) -> Scratch:
+    """The int32 accumulators (whole vectors of 4) and, where the input length is not a
+    multiple of 16, a zero-padded copy of the input."""
+    lp = _dense_lp(call)
+    return ("unsigned char", 4 * (-(-call.units // 4) * 4) + (lp if lp != call.n_in else 0))
+
+
+def pack_dense(lw, call: DenseCall) -> dict:
+    """Requantization and the weight rows zero-padded to a multiple of 16."""
+    q, w, fn = call.q, call.weight, call.fn
+    ctx = requant_ctx(lw, fn, q)
     n_out, n_in = w.shape
-    lp = round16(n_in)
+    lp = _dense_lp(call)
     rows = np.zeros((n_out, lp), dtype=np.int8)
     rows[:, :n_in] = w
     comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {lp}"
-    n_out4 = -(-n_out // 4) * 4
     copy = lp != n_in  # the input is read in whole vectors of 16: pad a copy
-    ctx = dict(ctx, n_in=n_in, n_out=n_out, n_out4=n_out4, lp=lp, copy=copy, vrq=vector_requant(q),
+    ctx.update(n_in=n_in, n_out=n_out, n_out4=-(-n_out // 4) * 4, lp=lp, copy=copy, vrq=vector_requant(q),
                weight=lw.const(fn, "weight", rows, "int8_t", comment))  # fmt: skip
-    scratch = 4 * n_out4 + (lp if copy else 0)
-    return lw.emit("mve/dense_int8", q.name, src, q.out_shape, ctx, doc=doc, fn=fn, scratch=("unsigned char", scratch))
+    return ctx
