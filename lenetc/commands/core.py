@@ -141,6 +141,8 @@ def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[n
     random ones (labels None), or the user's digits at the path ``source`` (their labels if any)."""
     if n < 1:
         raise LenetcError(f"-n must be at least 1, got {n}")
+    if seed < 0:
+        raise LenetcError(f"--seed must be at least 0, got {seed}")
     if source == "mnist":
         x, labels = mnist_inputs(net, n)
         return x, labels, f"{len(x)} MNIST test digits"
@@ -191,6 +193,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         ref, label = forward(net, x), "NumPy reference (float64)"
     got = compiled(x)
+    ref = np.asarray(ref).reshape(len(x), -1)  # the C's output is flat; a model's need not be a vector
     stats = compare(ref, got, net)
     ok = stats["max_rel"] <= args.tolerance
     report = VerifyReport(net.name, "float32", label, what)
