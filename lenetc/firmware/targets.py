@@ -74,6 +74,7 @@ class Target:
     has_fpu: bool = True
     size_tool: str = "size"
     toolchain: str = ""  # the example's CMake toolchain file for a cross target
+    clang_toolchain: str = ""  # the toolchain file that compiles with clang instead, where one differs
     #: The instruction counter the example reads around each inference: ``systick`` (Cortex-M,
     #: counts down, ``systick_hz``), ``minstret`` (RISC-V machine mode, counts up, one per
     #: instruction under ``-icount shift=0``) or "" (none).
@@ -170,6 +171,7 @@ def _cortex_m(name: str, desc: str, board: str, cpu: tuple[str, ...], **kw) -> T
         board=board,
         size_tool="arm-none-eabi-size",
         toolchain="arm-none-eabi.cmake",
+        clang_toolchain="arm-none-eabi-clang.cmake",
         counter="systick",
         startup="startup.c",
         link_template="firmware/link.ld.j2",
