@@ -30,6 +30,8 @@ WINDOW_TEMPLATES = {
     # the Cortex-M DSP kernels (kinds/conv2d_cortexm.py) share one window variant
     "conv2d/int8_dsp": "conv2d/int8_dsp_window",
     "conv2d/int8_dsp2": "conv2d/int8_dsp_window",
+    # the Helium kernel (lenetc/helium/int8.py) states its window scratch in its context
+    "mve/conv2d_int8": "mve/conv2d_int8_window",
 }
 
 
@@ -79,7 +81,7 @@ def to_window(lw: Lowering, op: Op, narrow: bool = False) -> None:
         # both conv outputs of a pair lie in one window row: keep the 2 maps x 2 pixels kernel
         rows, template = 2, "conv2d/int8_dsp2_window"
     t = lw.tensors[op.scratch]
-    t.size = 2 * rows * c["nseg"] * c["segp"] + acc_bytes
+    t.size = c["window_scratch"] if "window_scratch" in c else 2 * rows * c["nseg"] * c["segp"] + acc_bytes
     t.shape = (t.size,)
     op.template = template
     op.doc = f"{op.doc} (window order)"

@@ -155,6 +155,9 @@ def lower_conv(
                sparse=table is not None, taps=taps, tv=tv, lp=lp, ps=ps, owp=owp, epilogue=e, epi=epi,
                band=epi == "band", vrq=vrq, mode_doc=mode_doc)  # fmt: skip
     scratch = 2 * ps + 4 * br * oc * owp + (br * oc * ow if epi == "band" else 0)
+    if e is not None:  # the window-order kernel (the RAM budget's window mode): patches and one accumulator a map
+        max_first = e["mode"] == "max" and monotone(q.lut) and bool(np.all(q.mult >= 0))
+        ctx.update(max_first=max_first, window_scratch=2 * ps + oc * (1 if e["mode"] == "max" and not max_first else 4))
     return lw.emit("mve/conv2d_int8", q.name, src, out_shape, ctx, doc=doc, fn=fn, scratch=("unsigned char", scratch))
 
 
