@@ -86,3 +86,18 @@ def test_branching_model_is_refused_in_one_line(saved):
     assert run.returncode == 2
     assert run.stderr.startswith("lenetc: error:") and len(run.stderr.splitlines()) == 1
     assert "plain chain" in run.stderr
+
+
+@pytest.mark.parametrize("file", ["functional.keras", "flat_input.h5"])
+def test_verify_against_keras(saved, file, capsys):
+    """Keras itself runs the file: the raw pixels its Rescaling reads, in its own layout."""
+    from lenetc.cli import main
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    assert main(["verify", str(saved / file), "--against", "keras", "-n", "16", "--min-accuracy", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Keras on" in out and "PASS" in out
+    # the same comparison with a tolerance no float32 computation meets: it really compares
+    assert main(["verify", str(saved / file), "--against", "keras", "-n", "16", "--inputs", "random",
+                 "--tolerance", "1e-12"]) == 1  # fmt: skip
+    assert "FAIL: error above tolerance" in capsys.readouterr().out

@@ -11,10 +11,10 @@ import numpy as np
 
 from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
-from ..codegen.dialect import PORTABLE, Portable
 from ..digitsets import load_digit_set
 from ..errors import LenetcError
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
+from ..families import PORTABLE
 from ..network import Network
 from ..plotting import report_written
 from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
@@ -22,6 +22,7 @@ from ..quant.qnetwork import QuantizedNetwork
 from ..quant.reference_int8 import forward_int8
 from ..quant.requant_mode import REQUANT_MODES, with_requant
 from ..text import minus, plus
+from ..variants import Dialect
 
 
 def add_int8_args(p) -> None:
@@ -51,14 +52,15 @@ def add_int8_args(p) -> None:
 
 def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
     """``net`` calibrated as the flags say (default: the first MNIST training digits); the
-    calibration set's description is kept in ``notes["calibration"]``. An int8 .tflite file's own
-    quantized network is used as it is (``--requant`` default ``tflm`` for it)."""
+    calibration set's description is kept in ``notes["calibration"]``. A quantized file's own
+    network (an int8 .tflite, a QDQ or QOperator .onnx) is used as it is (``--requant`` default:
+    ``tflm`` for .tflite, ``int`` for .onnx)."""
     file_qnet = getattr(args, "file_qnet", None)
     if file_qnet is not None and file_qnet.net is net:
         if getattr(args, "calib", None) is not None or getattr(args, "calib_data", None) is not None:
-            raise LenetcError("--calib/--calib-data: an int8 .tflite file carries its own scales")
-        file_qnet.notes["calibration"] = "the file's own scales"
-        return with_requant(file_qnet, getattr(args, "requant", None) or "tflm")
+            raise LenetcError("--calib/--calib-data: a quantized model file carries its own scales")
+        file_qnet.notes.setdefault("calibration", "the file's own scales")
+        return with_requant(file_qnet, getattr(args, "requant", None) or file_qnet.requant)
     n = getattr(args, "calib", None)
     method = getattr(args, "calib_method", DEFAULT_METHOD)
     path = getattr(args, "calib_data", None)
@@ -129,7 +131,7 @@ def verify_int8(qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | 
     return 0 if diff == 0 else 1
 
 
-def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+def info_int8(net: Network, args, dialect: Dialect = PORTABLE) -> int:
     """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes (for ``dialect``)."""
     qnet = quantize_from_args(net, args)
     fgen = generated(make_plan(net, None, dialect))
@@ -167,7 +169,7 @@ def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
     return 0
 
 
-def generate_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+def generate_int8(net: Network, args, dialect: Dialect = PORTABLE) -> int:
     """``generate --dtype int8``: write the integer-only C (for ``dialect``) and report its memory."""
     qnet = quantize_from_args(net, args)
     qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8", target=dialect,
