@@ -275,7 +275,7 @@ TARGETS: dict[str, Target] = {
         ),
         _riscv32(
             "riscv32", "RV32IMC microcontroller (ESP32-C3 class), QEMU virt", "rv32imc", "ilp32", "rv32im/ilp32",
-            "rv32,f=false,d=false,a=false,v=false", has_fpu=False,
+            "rv32,f=false,d=false,a=false,v=false", has_fpu=False, dialect="scalar-mcu",
         ),
         _riscv32(
             "riscv32-v", "RV32 with F and RVV (Zve32f, VLEN >= 128), QEMU virt",
