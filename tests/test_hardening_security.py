@@ -321,3 +321,18 @@ def test_largest_model_compiles_warning_free_and_sizes_agree(tmp_path):
     assert proc.returncode == 0, proc.stderr
     got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
     assert got == [str(gen.memory.arena_bytes)] * 2
+
+
+def test_npu_model_named_like_an_option_is_a_file(tmp_path, monkeypatch):
+    """``lenetc npu -- -h.tflite``: the file name reaches Vela as a path, never as its option
+    (a relative '-h.tflite' used to print Vela's help and fail)."""
+    pytest.importorskip("ethosu.vela")
+    import shutil
+
+    from lenetc.npu import run_vela
+
+    fixture = Path(__file__).parent / "fixtures" / "tflite" / "keras_lenet_int8.tflite"
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(fixture, tmp_path / "-h.tflite")
+    report = run_vela(Path("-h.tflite"), "ethos-u55-128", tmp_path / "out")
+    assert report.total_cycles > 0
