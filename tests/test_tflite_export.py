@@ -86,3 +86,11 @@ def test_npu_on_a_zoo_net(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "operators on the NPU  100.0 %" in r.stdout and "Vela's estimate" in r.stdout
     assert (tmp_path / "lenet5-keras_int8_vela.tflite").is_file()
+
+
+def test_cli_verify_zoo_net_against_tflm():
+    """verify MODEL --against tflm on a zoo net checks lenetc's int8 export of it, bit for bit."""
+    need("tflite_micro")
+    r = cli("verify", "lenet5-keras", "--dtype", "int8", "--against", "tflm", "-n", "16", "--calib", "100")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "TFLite export" in r.stderr and "100.00 %" in r.stdout and "PASS (bit-exact)" in r.stdout
