@@ -336,3 +336,13 @@ def test_npu_model_named_like_an_option_is_a_file(tmp_path, monkeypatch):
     shutil.copy(fixture, tmp_path / "-h.tflite")
     report = run_vela(Path("-h.tflite"), "ethos-u55-128", tmp_path / "out")
     assert report.total_cycles > 0
+
+
+def test_labels_csv_label_matched_as_ascii_digits(tmp_path):
+    """``str.isdigit`` took '²' for a label, then ``int`` raised ValueError (a traceback)."""
+    from lenetc.digitsets import load_digit_set
+
+    np.save(tmp_path / "a.npy", np.zeros((28, 28), np.uint8))
+    (tmp_path / "labels.csv").write_text("a.npy,²\n", encoding="utf-8")
+    with pytest.raises(LenetcError, match="line 1: expected 'file,label'"):
+        load_digit_set(tmp_path)
