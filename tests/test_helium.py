@@ -10,14 +10,19 @@ cases against lenetc's three rules in NumPy (lenetc.fixedpoint, lenetc.fixedpoin
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 
 import numpy as np
 import pytest
 from firmware_helpers import hex_words, host_outputs, load, need_target
+from int8_helpers import STRICT
 
 import lenetc
 from lenetc import Act, Conv2D, Dense, Flatten, Network, Pool2D, Subsampling, fixedpoint, fixedpoint_tflm, quant
+from lenetc.errors import LenetcError
 from lenetc.families import DIALECTS
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
@@ -101,6 +106,32 @@ def test_helium_int8_matches_the_integer_reference(int8_bundles, model, rule, ta
     assert result.ok, result.stdout
     assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
     assert result.checksum == output_checksum(want)
+
+
+@pytest.fixture(scope="module")
+def window_bundle(tmp_path_factory):
+    """The small net planned for the least RAM it fits: its stages in window order."""
+    qnet = quant.quantize(small_net(), _calibration())
+    digits = synthetic_digits(2, seed=9)
+    with pytest.raises(LenetcError) as refused:
+        write_example(qnet, tmp_path_factory.mktemp("too-small"), digits=digits, target=M55, ram_bytes=64)
+    least = int(re.search(r"--ram-bytes (\d+)", str(refused.value)).group(1))
+    bundle = write_example(qnet, tmp_path_factory.mktemp("window-mve"), digits=digits, target=M55, ram_bytes=least)
+    return bundle, quant.forward_int8(qnet, make_example(bundle.generated.plan, digits).inputs)
+
+
+@pytest.mark.parametrize("target", [M55, "host"])
+def test_helium_int8_window_order_matches_the_reference(window_bundle, target):
+    """The RAM budget's window mode has a Helium kernel too (two patches and one accumulator
+    per map instead of a band of int32 rows)."""
+    need_target(target)
+    bundle, want = window_bundle
+    assert [s.mode for s in bundle.generated.plan.stages if s.mode != "whole"] == ["window", "window"]
+    modes = [op.mode for op in bundle.generated.plan.ops if op.variant == "conv2d/int8_mve"]
+    assert modes == ["whole", "window", "window"]
+    result = build_and_run(bundle, target)
+    assert result.ok, result.stdout
+    assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +327,23 @@ def test_requantization_routines_are_exact_on_the_m55(tmp_path):
     assert proc.returncode == 0 and len(lines) == len(want), proc.stdout[-2000:]
     for i, (line, ref) in enumerate(zip(lines, want)):
         assert [int(v) for v in line.split()] == ref.tolist(), f"check {i}"
+
+
+@pytest.mark.parametrize("rule", ["int", "tflm", "float", "float32"])
+def test_helium_c_is_strict_clean_under_clang_for_the_m55(tmp_path, rule):
+    """clang (which warns of unused static functions, and has its own arm_mve.h) builds the
+    Helium C for the M55 under the strict warnings as errors, for every rule and dtype."""
+    if shutil.which("clang-19") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("clang-19 is missing")
+        pytest.skip("no clang-19")
+    net = small_net()
+    model = net if rule == "float32" else quant.quantize(net, _calibration())
+    model = model if rule in ("int", "float32") else with_requant(model, rule)
+    gen = lenetc.generate(model, tmp_path, target="cortex-m-mve")
+    src = tmp_path / gen.symbols.source
+    target = ["--target=arm-none-eabi", "-mcpu=cortex-m55", "-mfloat-abi=hard"]
+    target += ["-isystem", "/usr/lib/arm-none-eabi/include"]  # newlib's headers
+    cmd = ["clang-19", *target, *STRICT, "-O2", "-ffp-contract=off", "-c", str(src), "-o", os.devnull]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -36,14 +36,15 @@ def verify_onnxruntime_int8(args: argparse.Namespace, net: Network, x: np.ndarra
         ok = stats["identical"] >= INT_MIN_IDENTICAL and stats["max_lsb"] <= INT_MAX_LSB
         rule = f">= {100 * INT_MIN_IDENTICAL:g} % identical, never more than {INT_MAX_LSB} LSB off"
     report = VerifyReport(net.name, f"int8, --requant {qnet.requant}", label, what)
-    report.add("outputs", "outputs compared", got.size)
+    report.add("outputs", "outputs compared", int(got.size))
     report.add("identical", "identical outputs", stats["identical"], f"{100 * stats['identical']:.3f} %")
     report.add("max_lsb", "max difference", stats["max_lsb"], f"{stats['max_lsb']} LSB")
     agree = stats["argmax_agreement"]
     report.add("argmax_agreement", "argmax agreement", agree, f"{100 * agree:.2f} %")
     if labels is not None and ref.shape[1] == 10:
         acc_c, acc_ort = float((got.argmax(1) == labels).mean()), float((ref.argmax(1) == labels).mean())
-        shown = f"lenetc {100 * acc_c:.2f} %, ONNX Runtime {100 * acc_ort:.2f} %"
-        report.add("accuracy", "accuracy", {"lenetc": acc_c, "onnxruntime": acc_ort}, shown)
-    report.ok, report.verdict = ok, f"PASS ({rule})" if ok else f"FAIL: needs {rule}"
+        report.add("accuracy", "accuracy", {"lenetc": acc_c, "onnxruntime": acc_ort},
+                   f"lenetc {100 * acc_c:.2f} %, ONNX Runtime {100 * acc_ort:.2f} %")  # fmt: skip
+    report.ok = ok
+    report.verdict = f"PASS ({rule})" if ok else f"FAIL: needs {rule}"
     return report.emit(getattr(args, "json", False))

@@ -123,12 +123,27 @@ def _reach(call: ConvCall) -> int:
     return _conv_rows(call)[2]
 
 
+def _max_first(call: ConvCall) -> bool:
+    """A max pooling taken on the accumulators, before a requantization that is monotone."""
+    q, e = call.q, call.epilogue
+    return e is not None and e["mode"] == "max" and monotone(q.lut) and bool(np.all(q.mult >= 0))
+
+
 def conv_scratch(call: ConvCall, mode: str) -> Scratch:
-    """Two int8 patches, the int32 accumulators of a band of rows, the int8 band where the
-    pooling is not done on the accumulators."""
+    """Two int8 patches, then the int32 accumulators of a band of rows and the int8 band where
+    the pooling is not done on the accumulators; in window order (the RAM budget's window mode)
+    one accumulator per map instead (int8 for a max of requantized values, else int32)."""
     k = _conv_layout(call, _reach(call))
     oc, br = call.oc, k["br"]
+    if mode.startswith("window"):
+        narrow = call.epilogue["mode"] == "max" and not _max_first(call)
+        return ("unsigned char", 2 * k["ps"] + oc * (1 if narrow else 4))
     return ("unsigned char", 2 * k["ps"] + 4 * br * oc * k["owp"] + (br * oc * call.ow if k["epi"] == "band" else 0))
+
+
+def conv_modes(call: ConvCall) -> tuple[str, ...]:
+    """Every stage mode: a band of rows (fused) or one pooling window at a time (window)."""
+    return ("whole", "fused", "window")
 
 
 def pack_conv(lw, call: ConvCall) -> dict:
@@ -161,7 +176,7 @@ def pack_conv(lw, call: ConvCall) -> dict:
         e = dict(e, vrq=epi_q is not None and vector_requant(epi_q))
     ctx.update(**call.geometry(), sparse=runs is not None, taps=k["taps"], tv=k["tv"], lp=lp, ps=k["ps"],
                owp=k["owp"], epilogue=e, epi=k["epi"], band=k["epi"] == "band", vrq=vector_requant(q),
-               mode_doc=_EPILOGUE_DOC[k["epi"]])  # fmt: skip
+               mode_doc=_EPILOGUE_DOC[k["epi"]], max_first=_max_first(call))  # fmt: skip
     return ctx
 
 
