@@ -153,7 +153,7 @@ def float_bundles(tmp_path_factory):
     return get
 
 
-FLOAT_CASES = [("small", M55), ("small", "host"), ("lenet5", M55), ("lenet5-keras", M55)]
+FLOAT_CASES = [("small", M55), ("small", "host"), ("lenet5", M55)]
 
 
 @pytest.mark.parametrize("model, target", FLOAT_CASES, ids=["-".join(c) for c in FLOAT_CASES])
