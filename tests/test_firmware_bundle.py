@@ -57,6 +57,7 @@ def test_bundle_files(tmp_path):
             "Makefile",
             "CMakeLists.txt",
             "arm-none-eabi.cmake",
+            "arm-none-eabi-clang.cmake",
             "aarch64-linux-gnu.cmake",
             "riscv-clang.cmake",
             "startup.c",
