@@ -64,7 +64,7 @@ def test_bundle_files(tmp_path):
             "startup_riscv.c",
             "startup_riscv_linux.c",
         ]
-        + [f"link_cortex-m{n}.ld" for n in (4, 7, 33, 55, 3)]
+        + [f"link_cortex-m{n}.ld" for n in (4, 7, 33, 55, 3, 0)]
         + [f"link_{name}.ld" for name in ("riscv32", "riscv32-v", "riscv64-linux")]
     )
     assert "-ffp-contract=off" in (tmp_path / "Makefile").read_text()
