@@ -436,7 +436,7 @@ VARIANTS = (
     Variant("conv2d/int8", KIND_NAME, "int8", kernel_template("conv2d/int8"),
             pack=lambda lw, call: pack_im2col(lw, call, pad_to(call.seg)),
             scratch=lambda call, mode: im2col_scratch(call, pad_to(call.seg), 1, mode),
-            modes=_window_modes, mode_templates={"window": kernel_template("conv2d/int8_window")}),
+            modes=_window_modes),  # one template, both loop orders (op.mode)
 )  # fmt: skip
 
 
