@@ -11,6 +11,7 @@ import numpy as np
 from .codegen.artifact import Generated
 from .errors import LenetcError
 from .extension import ExtensionSource, load_cached
+from .inputs import input_kind
 from .reference import as_batch, predict_classes
 
 #: What the entry points' status codes mean (see the generated header).
@@ -38,8 +39,9 @@ def check_finite(x: np.ndarray) -> None:
 class CompiledNetwork:
     """The generated C of a network, compiled and loaded: call it on NumPy arrays.
 
-    ``net(x)`` takes (N, C, H, W), (N, H, W), (C, H, W) or (H, W) and returns float32
-    outputs (N, classes), or (classes,) for one image. The batch loop runs in C with the GIL
+    ``net(x)`` takes raw uint8 digits (N, 28, 28) or float inputs (N, C, H, W), (N, H, W),
+    (C, H, W) or (H, W) (see :meth:`__call__`) and returns float32 outputs (N, classes), or
+    (classes,) for one image. The batch loop runs in C with the GIL
     released; each call has its own workspace, so calls from several threads are safe.
 
     ``threads`` (default 1; 0 means one per CPU) splits a batch into that many contiguous
@@ -102,6 +104,18 @@ class CompiledNetwork:
         return [self.build_dir / self.generated.symbols.source, self.build_dir / self.generated.symbols.header]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Run the C on ``x``; what ``x`` means follows its dtype (:mod:`lenetc.inputs`):
+
+        - uint8 (N, 28, 28) or (28, 28): raw digits, pixels 0..255, made inputs by the C's
+          ``<P>_preprocess`` (the model's ``x = pixel * scale + offset`` and padding);
+        - float: preprocessed inputs (N, C, H, W), (N, H, W), (C, H, W) or (H, W);
+        - int8: quantized inputs (int8 models only); any other dtype is refused.
+
+        Returns float32 outputs (N, classes), or (classes,) for one image.
+        """
+        x = np.asarray(x)
+        if input_kind(x, self.net.preprocess, int8=self.plan.qnet is not None) == "pixels":
+            x = self.preprocess(x)
         batch, single = as_batch(x, self.input_shape)
         inp = np.ascontiguousarray(batch, dtype=np.float32)
         check_finite(inp)
@@ -163,8 +177,14 @@ class CompiledInt8Network(CompiledNetwork):
         return out[0] if single else out
 
     def __call__(self, x: np.ndarray, raw: bool = False):
+        """Run the int8 C on ``x``, by the same dtype rule as :meth:`CompiledNetwork.__call__`:
+        uint8 raw digits (through the C's integer ``<P>_preprocess``), float preprocessed inputs
+        (quantized with the input scale and zero point), int8 already quantized inputs."""
         x = np.asarray(x)
-        raw_out = self.run_int8(x if x.dtype == np.int8 else self.qnet.quantize_input(x))
+        kind = input_kind(x, self.net.preprocess, int8=True)
+        if kind == "pixels":
+            x = self.preprocess(x)
+        raw_out = self.run_int8(x if kind != "inputs" else self.qnet.quantize_input(x))
         y = self.qnet.dequantize_output(raw_out).astype(np.float32)
         return (y, raw_out) if raw else y
 

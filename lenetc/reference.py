@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LenetcError
+from .inputs import input_kind
 from .kinds import Shape, kind_of
 
 
@@ -35,8 +36,14 @@ def forward(net, x: np.ndarray, *, return_all: bool = False):
 
     Returns (N, *output_shape) for a batch, the output alone for a single image, or with
     ``return_all`` the list of every layer's batch output (input first). NaN and Inf inputs
-    are refused, as the generated C refuses them.
+    are refused, as the generated C refuses them. What ``x`` means follows its dtype
+    (:mod:`lenetc.inputs`): uint8 arrays are raw 28x28 digits, preprocessed first; floats are
+    network inputs; anything else is refused.
     """
+    x = np.asarray(x)
+    if input_kind(x, net.preprocess) == "pixels":
+        inputs = net.preprocess.apply(x)
+        x = inputs[0] if x.ndim == 2 else inputs
     batch, single = as_batch(x, net.input_shape)
     h = batch.astype(np.float64)
     if not np.isfinite(h).all():

@@ -1,0 +1,148 @@
+"""Issue 21, silent wrong answers (items 7, 8, 9, 11, 13, 15): each case is compared with an
+independent computation (Keras' own predict, ONNX Runtime, the NumPy reference) or refused."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lenetc
+
+HERE = Path(__file__).parent
+KERAS = importlib.util.find_spec("keras") is not None and importlib.util.find_spec("jax") is not None
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    root = str(HERE.parent)
+    e = {**os.environ, "PYTHONPATH": root, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "lenetc", *args], capture_output=True, text=True, env=e, cwd=cwd)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lenetc: error: "), proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+# ---- item 7: Keras channels_first -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keras_layouts(tmp_path_factory) -> Path:
+    if not KERAS:
+        pytest.fail("keras and jax are needed (the test extra installs them)")
+    out = tmp_path_factory.mktemp("keras_layouts")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "keras_layout_models.py"), str(out)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("name", ["cf_flat", "cf_pool"])
+def test_keras_channels_first_matches_keras_predict(keras_layouts: Path, name: str, suffix: str) -> None:
+    """Tolerance 1e-5 of the largest output: Keras computes in float32, the reference in float64."""
+    data = np.load(keras_layouts / f"{name}.npz")
+    want = data["y"].astype(np.float64)
+    net = lenetc.load(keras_layouts / f"{name}{suffix}")
+    got = lenetc.forward(net, data["x"])
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+    assert (got.argmax(1) == want.argmax(1)).all()
+    if suffix == ".keras" and name == "cf_pool":  # the C too (same net, so once)
+        assert np.abs(lenetc.compile(net)(data["x"]) - want).max() <= 1e-5 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("name, words", [("mixed", ["max_pooling2d", "channels_last", "channels_first"]),
+                                         ("last_cf", ["Flatten", "channels_first"])])  # fmt: skip
+def test_keras_layouts_lenetc_cannot_follow_are_refused(keras_layouts: Path, name: str, words) -> None:
+    for suffix in (".keras", ".h5"):
+        one_line_error(run_cli("info", str(keras_layouts / f"{name}{suffix}")), *words)
+
+
+# ---- items 8, 9: one rule for input dtypes ----------------------------------------------------
+
+
+def _digits(n: int = 12, seed: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ink = rng.random((n, 28, 28)) < 0.25
+    return np.where(ink, rng.integers(40, 256, (n, 28, 28)), 0).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def lenet5() -> lenetc.Network:
+    return lenetc.load("lenet5", "random:3")
+
+
+def test_quantize_refuses_pixels_given_as_floats(lenet5) -> None:
+    """Before: float 0..255 pixels were taken as inputs, calibrating an input scale of 1.0."""
+    pixels = _digits()
+    with pytest.raises(lenetc.LenetcError, match="uint8"):
+        lenetc.quantize(lenet5, pixels.astype(np.float32))
+    for bad in (pixels.astype(np.int16), pixels.astype(bool)):
+        with pytest.raises(lenetc.LenetcError, match="ambiguous"):
+            lenetc.quantize(lenet5, bad)
+
+
+def test_quantize_uint8_pixels_equal_their_preprocessed_floats(lenet5) -> None:
+    pixels = _digits()
+    a = lenetc.quantize(lenet5, pixels)
+    b = lenetc.quantize(lenet5, lenet5.preprocess.apply(pixels))
+    assert a.input_q == b.input_q
+    assert [q.out_q for q in a.layers] == [q.out_q for q in b.layers]
+    # the input range is what the preprocessing gives pixels 0..255 (MNIST digits), not 0..255
+    assert a.input_q.scale < 0.1
+
+
+@pytest.fixture(scope="module")
+def compiled_pair(lenet5):
+    qnet = lenetc.quantize(lenet5, _digits(32, seed=9))
+    return lenetc.compile(lenet5), lenetc.compile(qnet)
+
+
+def test_compiled_float_model_preprocesses_uint8_frames(lenet5, compiled_pair) -> None:
+    """Before: uint8 frames ran as if preprocessed (lenet-caffe 88.6 % instead of 99.3 %).
+    Independent check: the float64 reference on the model's preprocessing; tolerance 1e-4 of
+    the largest output (float32 C against float64)."""
+    cf, _ = compiled_pair
+    pixels = _digits()
+    want = lenetc.forward(lenet5, lenet5.preprocess.apply(pixels))
+    got = cf(pixels)
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    assert np.abs(cf(pixels[0]) - want[0]).max() <= 1e-4 * np.abs(want).max()  # one frame
+    assert np.abs(lenetc.forward(lenet5, pixels) - want).max() == 0  # the reference follows the rule too
+    with pytest.raises(lenetc.LenetcError, match="int8"):
+        cf(np.zeros((2, 28, 28), np.int8))
+    with pytest.raises(lenetc.LenetcError, match="ambiguous"):
+        cf(pixels.astype(np.int32))
+    with pytest.raises(lenetc.LenetcError, match="uint8"):
+        cf(pixels.astype(np.float64))
+    with pytest.raises(lenetc.LenetcError, match="28x28"):
+        cf(np.zeros((2, 1, 32, 32), np.uint8))
+
+
+def test_compiled_int8_model_follows_the_same_rule(lenet5, compiled_pair) -> None:
+    """uint8 frames are pixels: bit-exact with the NumPy integer reference on Python's
+    preprocessing and input quantization; int8 inputs are taken as quantized."""
+    from lenetc.quant.reference_int8 import forward_int8
+
+    _, cq = compiled_pair
+    qnet = cq.qnet
+    pixels = _digits()
+    xq = qnet.quantize_input(lenet5.preprocess.apply(pixels))
+    want = forward_int8(qnet, xq)
+    _, raw = cq(pixels, raw=True)
+    np.testing.assert_array_equal(raw, want)
+    _, raw_q = cq(xq, raw=True)
+    np.testing.assert_array_equal(raw_q, want)
+    with pytest.raises(lenetc.LenetcError, match="ambiguous"):
+        cq(pixels.astype(np.uint16))
