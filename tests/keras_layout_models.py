@@ -2,7 +2,7 @@
 tests/test_hardening_answers.py (issue 21 item 7).
 
 Run as ``KERAS_BACKEND=jax python tests/keras_layout_models.py OUT_DIR``. OUT_DIR/<model>.npz
-holds the inputs (N, C, H, W: channels first, as the models take them) and Keras's own
+holds the inputs (as the models take them: N, C, H, W for channels_first ones) and Keras's own
 ``predict`` outputs. Models whose layout lenetc must refuse are saved without a reference.
 """
 
@@ -63,6 +63,22 @@ def last_then_cf_flatten() -> keras.Sequential:
     return keras.Sequential([keras.Input((8, 8, 2)), L.Conv2D(3, 3), L.Flatten(data_format=CF), L.Dense(10)])
 
 
+def api_names() -> keras.Sequential:
+    """Layer names that spell lenetc's C API or another layer's constant (issue 21 item 12)."""
+    return keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            L.Conv2D(4, 3, activation="relu", name="conv1"),
+            L.Conv2D(4, 3, name="conv1_weight"),
+            L.MaxPooling2D(2, name="run"),
+            L.Activation("tanh", name="PROBE"),
+            L.Flatten(name="preprocess"),
+            L.Dense(12, activation="relu", name="workspace_size"),
+            L.Dense(10, name="predict"),
+        ]
+    )
+
+
 def randomise(model: keras.Sequential, rng: np.random.Generator) -> None:
     """Every weight random (biases non-zero; BatchNorm variances positive)."""
     for layer in model.layers:
@@ -76,7 +92,13 @@ def randomise(model: keras.Sequential, rng: np.random.Generator) -> None:
 def main(out: str) -> None:
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
-    models = {"cf_flat": cf_flat(), "cf_pool": cf_pool(), "mixed": mixed(), "last_cf": last_then_cf_flatten()}
+    models = {
+        "cf_flat": cf_flat(),
+        "cf_pool": cf_pool(),
+        "mixed": mixed(),
+        "last_cf": last_then_cf_flatten(),
+        "api_names": api_names(),
+    }
     for name, model in models.items():
         randomise(model, rng)
         shape = model.inputs[0].shape[1:]

@@ -69,6 +69,21 @@ def test_keras_layouts_lenetc_cannot_follow_are_refused(keras_layouts: Path, nam
         one_line_error(run_cli("info", str(keras_layouts / f"{name}{suffix}")), *words)
 
 
+def test_keras_api_names_compile_and_match_keras(keras_layouts: Path, tmp_path: Path) -> None:
+    """Item 12 through the Keras importer: layers named run, predict, PROBE, conv1_weight..."""
+    from conftest import STRICT_FLAGS
+
+    data = np.load(keras_layouts / "api_names.npz")
+    want = data["y"].astype(np.float64)
+    net = lenetc.load(keras_layouts / "api_names.keras")
+    gen = lenetc.generate(net, tmp_path)
+    c = next(p for p in gen.paths if p.suffix == ".c")
+    proc = subprocess.run(["clang", *STRICT_FLAGS, "-c", str(c), "-o", str(tmp_path / "k.o")], capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    x = np.transpose(data["x"], (0, 3, 1, 2))
+    assert np.abs(lenetc.compile(net)(x) - want).max() <= 1e-5 * np.abs(want).max()
+
+
 # ---- items 8, 9: one rule for input dtypes ----------------------------------------------------
 
 
@@ -146,3 +161,52 @@ def test_compiled_int8_model_follows_the_same_rule(lenet5, compiled_pair) -> Non
     np.testing.assert_array_equal(raw_q, want)
     with pytest.raises(lenetc.LenetcError, match="ambiguous"):
         cq(pixels.astype(np.uint16))
+
+
+# ---- item 13: duplicate ONNX names ---------------------------------------------------------
+
+
+def _gemm_model(dup: str):
+    """x (1, 4) -> Gemm(W, b) -> Relu -> y, with one name defined twice as ``dup`` says."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
+    inits = [numpy_helper.from_array(w1, "W"), numpy_helper.from_array(np.zeros(3, np.float32), "b")]
+    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["y"])]
+    if dup == "initializer":
+        inits.append(numpy_helper.from_array(w2, "W"))
+    elif dup == "node_output":
+        nodes = [nodes[0], helper.make_node("Relu", ["h"], ["h"]), helper.make_node("Relu", ["h"], ["y"])]
+    elif dup == "output_is_initializer":
+        nodes = [nodes[0], helper.make_node("Relu", ["h"], ["b"]), helper.make_node("Relu", ["b"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits,
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), onnx
+
+
+@pytest.mark.parametrize("dup", ["initializer", "node_output", "output_is_initializer"])
+def test_onnx_names_defined_twice_are_refused(tmp_path: Path, dup: str) -> None:
+    """Before: two initializers 'W' -> lenetc took the last, ONNX Runtime the first."""
+    model, onnx = _gemm_model(dup)
+    path = tmp_path / f"{dup}.onnx"
+    onnx.save(model, path)
+    one_line_error(run_cli("info", str(path)), "defined twice")
+    with pytest.raises(lenetc.LenetcError, match="defined twice"):
+        lenetc.load(path)
+
+
+def test_onnx_single_definitions_still_import(tmp_path: Path) -> None:
+    """The same graph without a duplicate imports and matches ONNX Runtime (1e-6: one float Gemm)."""
+    import onnxruntime as ort
+
+    model, onnx = _gemm_model("none")
+    path = tmp_path / "ok.onnx"
+    onnx.save(model, path)
+    x = np.random.default_rng(1).normal(size=(1, 4)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = lenetc.forward(lenetc.load(path), x.reshape(1, 4, 1, 1))
+    assert np.abs(got.reshape(want.shape) - want).max() <= 1e-6 * max(1.0, np.abs(want).max())

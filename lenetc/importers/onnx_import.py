@@ -28,7 +28,7 @@ from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_meta import preprocess_from_props
 from .onnx_patterns import PatternOps
 from .onnx_quantized import refuse_quantized
-from .onnx_values import float32_operand, input_shape
+from .onnx_values import check_unique_names, float32_operand, input_shape
 
 
 class OnnxImporter(LayoutOps, PatternOps):
@@ -38,6 +38,7 @@ class OnnxImporter(LayoutOps, PatternOps):
         self.model, self.graph = model, model.graph
         self.opset = opset_of(model)
         refuse_quantized(self.graph)
+        check_unique_names(self.graph)
         self.consts: dict[str, np.ndarray] = {t.name: tensor_to_array(t) for t in self.graph.initializer}
         self.dyn: dict[str, Dyn] = {}
         real_inputs = [i for i in self.graph.input if i.name not in self.consts]
