@@ -210,3 +210,58 @@ def test_onnx_single_definitions_still_import(tmp_path: Path) -> None:
     want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = lenetc.forward(lenetc.load(path), x.reshape(1, 4, 1, 1))
     assert np.abs(got.reshape(want.shape) - want).max() <= 1e-6 * max(1.0, np.abs(want).max())
+
+
+# ---- item 11: cached confidence fits are checked ------------------------------------------------
+
+
+def test_cached_confidence_fit_is_checked_and_refitted() -> None:
+    """Before: a negated temperature in the cache was used (predict answered 6 for a 7)."""
+    import json
+
+    from lenetc import confidence as conf
+
+    net = lenetc.load("lenet5")
+    first = conf.calibration_for(net)
+    want = conf.fit_calibration(net, shape=first.shape)  # recomputed without the cache
+    assert first.temperature == want.temperature and first.min_confidence == want.min_confidence
+    key = {**conf._settings(), "weights": net.weights_hash()}
+    path = conf._cache_path("model", key, ".json")
+    good = json.loads(path.read_text())
+
+    def tampered(**changes) -> dict:
+        doc = {**good, **changes}
+        if changes.pop("rehash", False):
+            doc = conf._model_doc(doc["temperature"], doc["min_confidence"], key)
+        return doc
+
+    for doc in (
+        tampered(temperature=-good["temperature"]),  # checksum no longer matches
+        tampered(temperature=2 * good["temperature"]),
+        tampered(temperature=-good["temperature"], rehash=True),  # checksum redone, value impossible
+        tampered(min_confidence=1.5, rehash=True),
+        [1, 2],
+    ):
+        path.write_text(json.dumps(doc))
+        again = conf.calibration_for(net)
+        assert (again.temperature, again.min_confidence) == (want.temperature, want.min_confidence)
+        assert json.loads(path.read_text()) == good  # the refit replaced the bad entry
+
+
+def test_cached_shape_checks_are_checked_and_refitted() -> None:
+    import io
+
+    from lenetc import confidence as conf
+
+    want = conf.fit_shape()
+    conf._cached_shape()
+    path = conf._cache_path("shape", conf._settings(), ".npz")
+    with np.load(path) as data:
+        arrays = {k: np.array(data[k]) for k in data.files}
+    for change in ({"min_ink": np.array(-5.0)}, {"max_residual": np.array(1e9)}, {"mean": np.zeros(3)}):
+        buf = io.BytesIO()
+        np.savez(buf, **{**arrays, **change})
+        path.write_bytes(buf.getvalue())
+        got = conf._cached_shape()
+        assert (got.min_ink, got.max_solid, got.max_residual) == (want.min_ink, want.max_solid, want.max_residual)
+        np.testing.assert_array_equal(got.basis, want.basis)
