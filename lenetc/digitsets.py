@@ -80,6 +80,27 @@ def _labels(values, n: int, where: str) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def _npy_shape(path: Path) -> tuple[int, ...]:
+    """The shape a .npy file's header states (nothing else is read)."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            return tuple(read_header(fh)[0])
+    except (ValueError, OSError, EOFError) as exc:
+        raise LenetcError(f"cannot read '{path}' as .npy: {exc}") from None
+
+
+def is_digit_batch(path: str | Path) -> bool:
+    """Whether ``path`` is a .npy holding several digits (N, 28, 28) rather than one picture."""
+    p = Path(path)
+    if p.suffix.lower() != ".npy" or not p.is_file():
+        return False
+    return len(_npy_shape(p)) == 3
+
+
 def _read_npy(path: Path) -> np.ndarray:
     try:
         with open(path, "rb") as fh:

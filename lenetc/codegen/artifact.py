@@ -4,6 +4,7 @@ nothing re-plans a model or re-derives a name from a string."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,34 @@ class Generated:
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.paths)
+
+    def to_dict(self) -> dict:
+        """What was generated, for ``generate --json``: the files written (or rendered) with their
+        sizes, the exported functions and macros the header defines, and the memory report."""
+        header = self.files.get(self.symbols.header, "")
+        macros = sorted(set(re.findall(rf"^#define ({re.escape(self.symbols.macro)}_\w+)", header, re.M)))
+        functions = [f for f in self.symbols.api if re.search(rf"\b{re.escape(f)}\(", header)]
+        written = {p.name: p for p in self.paths}
+        files = [
+            {"name": name, "path": str(written[name]) if name in written else None, "bytes": len(text.encode())}
+            for name, text in self.files.items()
+        ]
+        files += [{"name": p.name, "path": str(p), "bytes": p.stat().st_size} for p in self.paths
+                  if p.name not in self.files and p.is_file()]  # fmt: skip
+        p = self.plan
+        return {
+            "model": p.net.name, "prefix": p.prefix, "dtype": p.dtype, "dialect": p.dialect.name,
+            "files": files, "functions": functions, "macros": macros,
+            "memory": {"dialect": p.dialect.name, **self.memory.to_dict()},
+        }  # fmt: skip
+
+    def __repr__(self) -> str:
+        # the C source runs to megabytes: name it and its size instead
+        p = self.plan
+        files = ", ".join(f"{name} ({len(text):,} chars)" for name, text in self.files.items())
+        return (f"Generated(model={p.net.name!r}, prefix={p.prefix!r}, dtype={p.dtype!r}, dialect={p.dialect.name!r}, "
+                f"arena_bytes={self.memory.arena_bytes}, weight_bytes={self.memory.weight_bytes}, files=[{files}], "
+                f"paths={[str(x) for x in self.paths]})")  # fmt: skip
 
     def write(self, out_dir: str | Path, extra: dict[str, str] | None = None) -> Generated:
         """Write the model's files (and ``extra`` ones) into ``out_dir`` atomically."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..limits import MAX_FOLDED_BYTES
 from ..names import safe_name
 from ..network import Network
 from .builder import ChainBuilder
@@ -61,6 +62,7 @@ class OnnxImporter(LayoutOps, PatternOps):
             for name in dict.fromkeys(node.input):
                 self.consumers.setdefault(name, []).append(node)
         self.done: set[int] = set()  # nodes consumed by a pattern (the RBF output)
+        self.folded_bytes = 0
         for node in self.graph.node:
             if id(node) in self.done:
                 continue
@@ -77,6 +79,9 @@ class OnnxImporter(LayoutOps, PatternOps):
             try:
                 if not dynamic:
                     outs = fold(node, [self.consts[n] if n else None for n in node.input], self.opset)
+                    self.folded_bytes += sum(int(np.asarray(v).nbytes) for v in outs)
+                    if self.folded_bytes > MAX_FOLDED_BYTES:
+                        raise LenetcError(f"constant folding has produced more than {MAX_FOLDED_BYTES:,} bytes")
                     self.consts.update({o: v for o, v in zip(node.output, outs, strict=False) if o})
                     continue
                 handler = getattr(self, f"op_{node.op_type}", None)
