@@ -4,9 +4,10 @@
   background, as MNIST stores them; the model's preprocessing (``x = pixel * scale + offset``,
   then padding) makes them inputs.
 - ``float16/32/64``: already preprocessed network inputs (N, C, H, W), (N, H, W) for one
-  channel, (C, H, W) or (H, W). Floats that hold only whole numbers 0..255 where the model's
-  preprocessing never gives such values are refused: they are raw pixels stored as floats, and
-  taking them as inputs would silently give wrong answers (pass ``.astype(np.uint8)``).
+  channel, (C, H, W) or (H, W). 28x28 frames of whole numbers 0..255 with ink (a value of 128
+  or more) where the model's preprocessing never gives such values are refused: they are raw
+  pixels stored as floats, and taking them as inputs would silently give wrong answers (pass
+  ``.astype(np.uint8)``).
 - ``int8``: already quantized inputs, for an int8 model only.
 - Anything else (other integer widths, bool, complex, objects) is refused: which of the above
   it means cannot be told.
@@ -57,11 +58,12 @@ def input_kind(x: np.ndarray, preprocess, *, int8: bool = False, what: str = "in
 
 
 def _looks_like_pixels(x: np.ndarray, preprocess) -> bool:
-    """Whole numbers in 0..255 reaching past 1.5, more than twice the largest input a pixel maps to."""
-    if x.size == 0:
+    """28x28 frames of whole numbers in 0..255 with ink (some value >= 128) reaching more than
+    twice the largest input a pixel maps to: MNIST digits stored as floats."""
+    if x.size == 0 or x.shape[-2:] != FRAME or x.ndim > 4 or (x.ndim == 4 and x.shape[1] != 1):
         return False
     lo, hi = float(np.min(x)), float(np.max(x))
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 255 or hi <= 1.5:
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 255 or hi < 128:
         return False
     reach = float(np.abs(preprocess.pixel_values(np.array([0, 255], np.uint8))).max())
     return hi > 2.0 * reach and bool(np.all(np.floor(x) == x))

@@ -22,6 +22,7 @@ import lenetc
 from lenetc.codegen.plan import make_plan
 from lenetc.codegen.render import render
 from lenetc.codegen.streaming import has_wide_window, supports_window
+from lenetc.firmware.targets import PICOLIBC, TARGETS
 from lenetc.quant import quantize
 
 #: lenet5: sparse C3, subsampling, RBF; lenet-keras: 32/64-channel blocked convolutions (16
@@ -53,6 +54,12 @@ CONFIGS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ],
     "cortex-m-mve": [
         (("arm-none-eabi-gcc",), M55), (("clang", "--target=arm-none-eabi", ARM_SYSROOT), M55),
+    ],
+    # gcc 12 has no RVV intrinsics (riscv_vector.h): gcc builds the riscv-v file's portable path.
+    "riscv-v": [
+        (("clang-19",), TARGETS["riscv32-v"].cpu_flags),
+        (("clang-19",), TARGETS["riscv64-linux"].cpu_flags),
+        (("riscv64-unknown-elf-gcc",), ("-march=rv64gc", "-mabi=lp64d", "-isystem", f"{PICOLIBC}/include")),
     ],
 }  # fmt: skip
 
@@ -93,7 +100,7 @@ def sources(tmp_path_factory) -> dict[str, list[Path]]:
 def _compile(job: tuple[tuple[str, ...], tuple[str, ...], Path]) -> str | None:
     cc, flags, src = job
     # clang warns in its front end, so -fsyntax-only sees every warning; gcc needs the optimiser.
-    mode = ["-fsyntax-only"] if cc[0] == "clang" else ["-O1", "-c", "-o", os.devnull]
+    mode = ["-fsyntax-only"] if cc[0].startswith("clang") else ["-O1", "-c", "-o", os.devnull]
     argv = [*cc, *flags, *STRICT, "-ffp-contract=off", *mode, str(src)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or proc.stderr.strip():
