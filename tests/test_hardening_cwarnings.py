@@ -24,6 +24,7 @@ from lenetc.codegen.render import render
 from lenetc.codegen.streaming import has_wide_window, supports_window
 from lenetc.firmware.targets import PICOLIBC, TARGETS
 from lenetc.quant import quantize
+from lenetc.quant.requant_mode import with_requant
 
 #: lenet5: sparse C3, subsampling, RBF; lenet-keras: 32/64-channel blocked convolutions (16
 #: lanes), HWC flatten, softmax; lenet5-keras: 6/16 channels (8 lanes). lenet-caffe's kernels
@@ -81,7 +82,11 @@ def sources(tmp_path_factory) -> dict[str, list[Path]]:
     digits = calibration_digits(16)
     for name in MODELS:
         net = lenetc.load(name, "random:1")
-        for model in (net, quantize(net, digits)):
+        qnet = quantize(net, digits)
+        models = [net, qnet]
+        if name == "lenet5":  # the other requantization rules' routines (and their fallbacks) too
+            models += [with_requant(qnet, "float"), with_requant(qnet, "tflm")]
+        for model in models:
             for dialect in CONFIGS:
                 for plan in _plans(model, dialect):
                     files = render(plan)

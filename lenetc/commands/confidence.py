@@ -14,11 +14,12 @@ from ..confidence import (
     fit_calibration,
     measure_on_test,
 )
-from .model_args import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def cmd_confidence(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    note_if_guessed(net)
     cal = fit_calibration(net) if args.refit else calibration_for(net)
     m = measure_on_test(net, cal, args.n)
     shape = cal.shape

@@ -101,6 +101,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    note_if_guessed(net)  # the C's <P>_preprocess (and an int8 calibration) use it
     if args.example:
         target = args.target or "host"
         if target not in TARGETS:
@@ -114,7 +115,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return generate_int8(net, args, dialect)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.example:
-        note_if_guessed(net)
         gen = write_example(model, args.output, prefix=args.prefix, target=target, ram_bytes=args.ram_bytes).generated
     else:
         gen = generate(model, args.output, prefix=args.prefix, target=dialect, ram_bytes=args.ram_bytes)
