@@ -265,3 +265,33 @@ def test_cached_shape_checks_are_checked_and_refitted() -> None:
         got = conf._cached_shape()
         assert (got.min_ink, got.max_solid, got.max_residual) == (want.min_ink, want.max_solid, want.max_residual)
         np.testing.assert_array_equal(got.basis, want.basis)
+
+
+# ---- item 15: --backend reference with int8; huge inputs; stack bound; --ram-bytes ----------------
+
+
+def test_eval_int8_reference_backend_runs_the_references(tmp_path: Path) -> None:
+    """Before: --backend reference --dtype int8 silently compiled and ran the C. With CC=false no
+    C can be built, so only the NumPy references can answer; their accuracies are recomputed
+    here from the integer reference (bit-exact: same calibration digits, same test digits)."""
+    import json
+
+    from lenetc.datasets import mnist
+    from lenetc.quant.reference_int8 import forward_int8
+
+    env = {"CC": "false", "LENETC_CACHE": str(tmp_path / "cache")}
+    proc = run_cli("eval", "lenet5", "--dtype", "int8", "--backend", "reference", "-n", "60", "--calib", "20",
+                   "--sqnr-images", "10", "--json", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert doc["backend"] == "reference" and doc["images"] == 60
+    net = lenetc.load("lenet5")
+    qnet = lenetc.quantize(net, n_calib=20)
+    images, labels = mnist("test")
+    x = net.preprocess.apply(images[:60])
+    want_q = (forward_int8(qnet, qnet.quantize_input(x)).argmin(axis=1) == labels[:60]).mean()
+    want_f = (lenetc.forward(net, x).argmin(axis=1) == labels[:60]).mean()
+    assert doc["accuracy_int8"] == pytest.approx(want_q, abs=1e-12)
+    assert doc["accuracy_float32"] == pytest.approx(want_f, abs=1e-12)
+    c = run_cli("eval", "lenet5", "--dtype", "int8", "-n", "60", "--calib", "20", env=env)
+    assert c.returncode == 2 and "false" in c.stderr  # the C backend does need the compiler
