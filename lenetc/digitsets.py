@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LenetcError
-from .images import load_digit, to_mnist
+from .images import load_digit, pixel_values, to_mnist
 from .npz import MAX_NPZ_BYTES, read_npz
 
 #: Largest pixel array read from a .npy (the same bound as a .npz).
@@ -59,13 +59,7 @@ def _pixels(arr: np.ndarray, where: str) -> np.ndarray:
         raise LenetcError(f"{where}: expected digits (N, 28, 28), got shape {arr.shape} dtype {arr.dtype}")
     if arr.dtype == np.uint8 and arr.shape[1:] == (28, 28):
         return arr
-    a = arr.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise LenetcError(f"{where}: the digits hold NaN or Inf")
-    if a.min() < 0 or a.max() > 255:
-        raise LenetcError(f"{where}: pixels must be 0..255 (or 0..1), got {a.min():g}..{a.max():g}")
-    if a.max() <= 1.0 and arr.dtype.kind == "f":
-        a = a * 255.0
+    a = pixel_values(arr, where)
     if a.shape[1:] == (28, 28):
         return np.rint(a).astype(np.uint8)
     return np.stack([to_mnist(img, f"{where}[{i}]") for i, img in enumerate(a)])
@@ -132,7 +126,13 @@ def _read_dir(directory: Path) -> tuple[np.ndarray, np.ndarray | None]:
                     continue
                 if len(row) != 2 or not row[1].strip().isdigit():
                     raise LenetcError(f"{listing}, line {row_no}: expected 'file,label', got {','.join(row)!r}")
-                files.append(directory / row[0].strip())
+                name = row[0].strip()
+                inside = directory.resolve()
+                if Path(name).is_absolute() or inside not in (directory / name).resolve().parents:
+                    raise LenetcError(
+                        f"{listing}, line {row_no}: {name!r} is outside its folder (labels.csv lists its own files)"
+                    )
+                files.append(directory / name)
                 labels.append(int(row[1]))
         if not files:
             raise LenetcError(f"{listing} lists no digits")

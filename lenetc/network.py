@@ -48,6 +48,13 @@ class Preprocess:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise LenetcError(f"preprocess {what} must be a finite number, got {value!r}")
             object.__setattr__(self, what, float(value))
+        # the C computes pixel * scale + offset in float32: every pixel 0..255 must stay finite there
+        reach = 255.0 * abs(self.scale) + abs(self.offset)
+        if reach >= float(np.finfo(np.float32).max):
+            raise LenetcError(
+                f"preprocess scale {self.scale:g} and offset {self.offset:g} take pixels 0..255 beyond float32's "
+                "range (3.4e38)"
+            )
         if self.scale == 0:
             raise LenetcError("preprocess scale must not be 0 (every digit would be the same input)")
         pad = self.pad

@@ -148,9 +148,12 @@ def cdef(plan: Plan) -> str:
 def write_output(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
     """Create ``out_dir`` if needed and write ``files`` there atomically (see
     :func:`write_files_atomic`); an OS error becomes a one-line :class:`LenetcError`."""
+    if not str(out_dir):
+        raise LenetcError("output directory is empty (give -o DIR; '.' for this one)")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         return write_files_atomic(out, files)
     except OSError as exc:
-        raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror or exc}") from None
+        where = f"'{exc.filename}'" if exc.filename else f"to output directory '{out}'"
+        raise LenetcError(f"cannot write {where}: {exc.strerror or exc}") from None

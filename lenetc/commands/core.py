@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import numpy as np
 
@@ -169,6 +170,17 @@ def compare(ref: np.ndarray, got: np.ndarray, net: Network) -> dict[str, float]:
     return {"max_abs": float(err.max()), "max_rel": float(err.max() / scale), "argmax_agreement": agree}
 
 
+def _tolerance(text: str) -> float:
+    """``--tolerance``: a finite number >= 0 (NaN would fail every check, a negative one too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     net = model_from_args(args)
     x, labels, what = verification_inputs(net, args.n, args.seed, args.inputs)
@@ -316,7 +328,7 @@ def register(sub) -> None:
         "(labels from FILE.npz, labels.csv or 0..9 folders; see README)",
     )
     p.add_argument("--prefix", help="C symbol prefix")
-    p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
+    p.add_argument("--tolerance", type=_tolerance, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",
         choices=["numpy", "onnxruntime", *RUNTIMES],

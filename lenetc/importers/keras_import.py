@@ -20,7 +20,7 @@ from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..names import safe_name, shown
 from ..network import Network
-from .builder import ChainBuilder
+from .builder import ChainBuilder, batchnorm_scale
 from .keras_files import KerasWeights, read_keras, storage_paths
 from .onnx_fold import one_line
 
@@ -239,7 +239,7 @@ class KerasImporter:
         gamma = w.pop(0) if cfg.get("scale", True) else np.ones_like(w[-1])
         beta = w.pop(0) if cfg.get("center", True) else np.zeros_like(w[-1])
         mean, var = w
-        s = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + float(cfg.get("epsilon", 1e-3)))
+        s = batchnorm_scale(gamma, var, float(cfg.get("epsilon", 1e-3)))
         t = beta - mean * s
         tail = (1,) * (len(self.b.shape) - 1)
         self.b.add_affine(s.reshape(-1, *tail), t.reshape(-1, *tail), name)

@@ -23,7 +23,7 @@ from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..limits import MAX_FOLDED_BYTES
 from ..names import safe_name
 from ..network import Network
-from .builder import ChainBuilder
+from .builder import ChainBuilder, batchnorm_scale
 from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_array
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_meta import preprocess_from_props
@@ -345,7 +345,7 @@ class OnnxImporter(LayoutOps, PatternOps):
                                   for i, w in enumerate(stats, 1))  # fmt: skip
         if not all(v.size == d.shape[1] for v in (gamma, beta, mean, var)):
             raise _Unsupported(f"statistics are not per channel ({d.shape[1]} channels)")
-        s = gamma.reshape(-1) / np.sqrt(var.reshape(-1) + float(a.get("epsilon", 1e-5)))
+        s = batchnorm_scale(gamma, var, float(a.get("epsilon", 1e-5)))
         t = beta.reshape(-1) - mean.reshape(-1) * s
         tail = (1,) * (len(d.shape) - 2)
         s_full = np.broadcast_to(s.reshape(-1, *tail), d.shape[1:]).reshape(self.b.shape)
