@@ -22,11 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LenetcError
-from .images import load_digit, pixel_values, to_mnist
-from .npz import MAX_NPZ_BYTES, read_npz
+from .images import load_digit, to_mnist
+from .limits import check_image_pixels
+from .npz import MAX_NPZ_BYTES, npz_keys, read_npz
 
 #: Largest pixel array read from a .npy (the same bound as a .npz).
 MAX_BYTES = MAX_NPZ_BYTES
+#: The arrays a digits .npz may hold; any other member is refused before it is inflated.
+DIGIT_MEMBERS = frozenset({"images", "labels"})
 PICTURE_SUFFIXES = (".png", ".pgm", ".pnm", ".jpg", ".jpeg", ".bmp", ".npy")
 
 
@@ -52,17 +55,28 @@ class DigitSet:
 
 
 def _pixels(arr: np.ndarray, where: str) -> np.ndarray:
-    """An (N, H, W) numeric array as uint8 MNIST digits (N, 28, 28)."""
+    """An (N, H, W) numeric array as uint8 MNIST digits (N, 28, 28). Converted one image at a
+    time: a float64 copy of the whole array would cost 8 times a uint8 file's bytes."""
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or not np.issubdtype(arr.dtype, np.number) or arr.shape[0] < 1:
         raise LenetcError(f"{where}: expected digits (N, 28, 28), got shape {arr.shape} dtype {arr.dtype}")
     if arr.dtype == np.uint8 and arr.shape[1:] == (28, 28):
         return arr
-    a = pixel_values(arr, where)
-    if a.shape[1:] == (28, 28):
-        return np.rint(a).astype(np.uint8)
-    return np.stack([to_mnist(img, f"{where}[{i}]") for i, img in enumerate(a)])
+    if np.iscomplexobj(arr):
+        raise LenetcError(f"{where}: pixels must be real numbers, got {arr.dtype}")
+    check_image_pixels(arr.shape[1], arr.shape[2], f"{where}: each image")
+    if arr.dtype.kind == "f" and not all(np.isfinite(img).all() for img in arr):
+        raise LenetcError(f"{where}: the digits hold NaN or Inf")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0 or hi > 255:
+        raise LenetcError(f"{where}: pixels must be 0..255 (or 0..1), got {lo:g}..{hi:g}")
+    scale = 255.0 if hi <= 1.0 and arr.dtype.kind == "f" else 1.0
+    out = np.empty((arr.shape[0], 28, 28), dtype=np.uint8)
+    for i, img in enumerate(arr):
+        a = img.astype(np.float64) * scale
+        out[i] = np.rint(a).astype(np.uint8) if a.shape == (28, 28) else to_mnist(a, f"{where}[{i}]")
+    return out
 
 
 def _labels(values, n: int, where: str) -> np.ndarray:
@@ -162,9 +176,9 @@ def load_digit_set(path: str | Path) -> DigitSet:
     elif p.suffix.lower() == ".npy":
         images, labels = _pixels(_read_npy(p), str(p)), None
     elif p.suffix.lower() == ".npz":
-        arrays, _ = read_npz(p)
-        if "images" not in arrays:
+        if "images" not in npz_keys(p):
             raise LenetcError(f"'{p}': a digits .npz needs an 'images' array (and optionally 'labels')")
+        arrays, _ = read_npz(p, expected=lambda _arch: DIGIT_MEMBERS)
         images = _pixels(arrays["images"], f"{p}: images")
         labels = _labels(arrays["labels"], len(images), f"{p}") if "labels" in arrays else None
     else:

@@ -53,6 +53,8 @@ def evaluate_int8(
     for all 10,000 MNIST digits would need gigabytes). ``backend`` ``c`` runs the compiled C,
     ``reference`` the NumPy references (float64, and the integer reference for int8), in
     batches of :data:`REFERENCE_BATCH`."""
+    if isinstance(sqnr_images, bool) or not isinstance(sqnr_images, int) or sqnr_images < 1:
+        raise LenetcError(f"the number of SQNR digits must be at least 1, got {sqnr_images!r}")
     if backend == "c":
         c_float = compile_model(net)
         c_int8 = compile_model(qnet, dtype="int8")

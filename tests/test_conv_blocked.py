@@ -1,5 +1,5 @@
-"""The blocked float convolution and dense kernels of the x86 dialect (kinds/conv2d_blocked.py,
-kinds/dense_blocked.py) against the
+"""The blocked float convolution and dense kernels of the x86 dialect (lenetc/families/x86/conv2d_blocked.py,
+lenetc/families/x86/dense_blocked.py) against the
 portable kernel, bit for bit, on every x86 path this host can build: AVX-512 (-march=native),
 AVX2+FMA only, and no SIMD at all (the portable lenetc_f32x8 routines). Each output keeps its
 order of fused multiply-adds, so equality is exact; against the float64 reference the
@@ -82,12 +82,12 @@ def test_zoo_same_bits_as_portable(name, path):
 
 def test_few_channels_keep_the_generic_kernel():
     few = _net([Conv2D("c", out_channels=6, kernel=5, act=Act("scaled_tanh"))], (1, 12, 12))
-    assert [op.template for op in lenetc.generate(few, target="x86").plan.ops] == ["conv2d/float32"]
+    assert [op.variant for op in lenetc.generate(few, target="x86").plan.ops] == ["conv2d/float32"]
 
 
 def test_sparse_and_grouped_keep_the_generic_kernel():
     sparse = lenetc.generate(lenetc.load("lenet5"), target="x86").plan.ops
     c3 = [op for op in sparse if op.layer == "C3"]
-    assert c3 and all(op.template == "conv2d/float32" for op in c3)
+    assert c3 and all(op.variant == "conv2d/float32" for op in c3)
     grouped = _net([Conv2D("g", out_channels=6, kernel=3, groups=3)], (3, 8, 8))
-    assert all(op.template != "conv2d/float32_blocked" for op in lenetc.generate(grouped, target="x86").plan.ops)
+    assert all(op.variant != "conv2d/float32_blocked" for op in lenetc.generate(grouped, target="x86").plan.ops)

@@ -1,4 +1,4 @@
-"""The blocked int8 convolution of the x86 dialect (kinds/conv2d_blocked.py) against the NumPy
+"""The blocked int8 convolution of the x86 dialect (lenetc/families/x86/conv2d_blocked.py) against the NumPy
 integer reference and the portable kernel, bit-exact, on every x86 path this host can build:
 AVX-512 VNNI (-march=native, vpdpwssd), AVX-VNNI, AVX2 madd (VNNI off) and no SIMD (the
 portable lenetc_i32x8 routines)."""
@@ -52,7 +52,7 @@ def _check(net: Network, path: str) -> None:
     qnet = lenetc.quantize(net, calib)
     xq = qnet.quantize_input(rng.uniform(-1, 1, (6, *net.input_shape)).astype(np.float32))
     gen = lenetc.generate(qnet, target="x86")
-    assert any(op.template == "conv2d/int8_blocked" for op in gen.plan.ops)
+    assert any(op.variant == "conv2d/int8_blocked" for op in gen.plan.ops)
     got = build(gen, _flags(path), compiler()).run_int8(xq)
     ref = np.asarray(forward_int8(qnet, xq)).reshape(got.shape)
     assert np.array_equal(got, ref)
@@ -74,4 +74,4 @@ def test_zoo_int8_bit_exact(name, path):
 def test_sparse_int8_keeps_the_generic_kernel():
     qnet = lenetc.quantize(lenetc.load("lenet5"), n_calib=50)
     ops = lenetc.generate(qnet, target="x86").plan.ops
-    assert all(op.template != "conv2d/int8_blocked" for op in ops if op.layer == "C3")
+    assert all(op.variant != "conv2d/int8_blocked" for op in ops if op.layer == "C3")
