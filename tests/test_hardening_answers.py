@@ -295,3 +295,20 @@ def test_eval_int8_reference_backend_runs_the_references(tmp_path: Path) -> None
     assert doc["accuracy_float32"] == pytest.approx(want_f, abs=1e-12)
     c = run_cli("eval", "lenet5", "--dtype", "int8", "-n", "60", "--calib", "20", env=env)
     assert c.returncode == 2 and "false" in c.stderr  # the C backend does need the compiler
+
+
+def test_ram_budget_counts_every_kernel_the_target_runs() -> None:
+    """Before: --ram-bytes 2500 on cortex-m4 refused lenet5 int8 ("smallest plan needs 2,752",
+    counting only the DSP kernels) while the portable kernels fit in 2,432."""
+    import json
+
+    proc = run_cli("size", "lenet5", "--dtype", "int8", "--target", "cortex-m4", "--ram-bytes", "2500",
+                   "--calib", "50", "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    mem = doc["memory"]
+    assert mem["dialect"] == "portable"
+    assert mem["arena_bytes"] + doc["stack"] <= 2500  # the stack measured on the M4 object
+    small = run_cli("size", "lenet5", "--dtype", "int8", "--target", "cortex-m4", "--ram-bytes", "1000",
+                    "--calib", "50")  # fmt: skip
+    one_line_error(small, "cortex-m-dsp and portable kernels counted")

@@ -21,7 +21,8 @@ from int8_helpers import STRICT, calibration_digits
 import lenetc
 from lenetc.codegen.plan import make_plan
 from lenetc.codegen.render import render
-from lenetc.codegen.streaming import has_wide_window, supports_window
+from lenetc.codegen.streaming import window_choices
+from lenetc.families import DIALECTS
 from lenetc.firmware.targets import PICOLIBC, TARGETS
 from lenetc.quant import quantize
 from lenetc.quant.requant_mode import with_requant
@@ -68,8 +69,7 @@ CONFIGS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
 def _plans(model, dialect: str) -> list:
     """The fastest plan and the smallest (every window kernel on), which use other kernels."""
     fastest = make_plan(model, None, dialect)
-    ops = [op for op in fastest.ops if supports_window(op)]
-    modes = {op.layer: "window-narrow" if has_wide_window(op) else "window" for op in ops}
+    modes = {op.layer: window_choices(op)[-1] for op in fastest.ops if window_choices(op)}
     return [fastest, make_plan(model, None, dialect, modes=modes)] if modes else [fastest]
 
 
@@ -111,6 +111,10 @@ def _compile(job: tuple[tuple[str, ...], tuple[str, ...], Path]) -> str | None:
     if proc.returncode != 0 or proc.stderr.strip():
         return f"{' '.join(argv)}\n{proc.stderr[:1500]}"
     return None
+
+
+def test_every_dialect_is_in_the_matrix() -> None:
+    assert set(CONFIGS) == set(DIALECTS)
 
 
 @pytest.mark.parametrize("dialect", list(CONFIGS))
