@@ -11,6 +11,7 @@ import numpy as np
 from .codegen.artifact import Generated
 from .errors import LenetcError
 from .extension import ExtensionSource, load_cached
+from .input_range import check_input_range
 from .inputs import input_kind
 from .reference import as_batch, predict_classes
 
@@ -19,21 +20,13 @@ STATUS_MESSAGES = {
     -1: "a NULL pointer was passed",
     -2: "the workspace is misaligned",
     -3: "the image count is negative",
-    -4: "an input value is NaN or Inf (the generated C refuses non-finite input)",
+    -4: "an input value is NaN, Inf or too large for the model's float32 sums (the generated C refuses it)",
 }
 
 
 def _check_status(status: int) -> None:
     if status != 0:
         raise LenetcError(f"generated C returned status {status}: {STATUS_MESSAGES.get(status, 'unknown status')}")
-
-
-def check_finite(x: np.ndarray) -> None:
-    """Refuse NaN and Inf in a float input, as the C does, naming the first bad element."""
-    bad = ~np.isfinite(x)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
 
 
 class CompiledNetwork:
@@ -118,7 +111,7 @@ class CompiledNetwork:
             x = self.preprocess(x)
         batch, single = as_batch(x, self.input_shape)
         inp = np.ascontiguousarray(batch, dtype=np.float32)
-        check_finite(inp)
+        check_input_range(self.net, inp)
         out = np.empty((inp.shape[0], self.output_size), dtype=np.float32)
         self._run_chunks(inp, out, "float[]", "float[]")
         return out[0] if single else out

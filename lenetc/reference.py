@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .errors import LenetcError
+from .input_range import check_input_range
 from .inputs import input_kind
 from .kinds import Shape, kind_of
 
@@ -82,11 +83,7 @@ def forward(net, x: np.ndarray, *, return_all: bool = False):
         inputs = net.preprocess.apply(x)
         x = inputs[0] if x.ndim == 2 else inputs
     batch, single = as_batch(x, net.input_shape)
-    finite = np.isfinite(batch)
-    if not finite.all():
-        where = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
-    del finite
+    check_input_range(net, batch)
     if return_all:
         outs = [batch.astype(np.float64)]
         for layer in net.layers:

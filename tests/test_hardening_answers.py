@@ -312,3 +312,34 @@ def test_ram_budget_counts_every_kernel_the_target_runs() -> None:
     small = run_cli("size", "lenet5", "--dtype", "int8", "--target", "cortex-m4", "--ram-bytes", "1000",
                     "--calib", "50")  # fmt: skip
     one_line_error(small, "cortex-m-dsp and portable kernels counted")
+
+
+@pytest.mark.parametrize("model", ["lenet5", "lenet-caffe"])
+def test_inputs_too_large_for_float32_sums_are_refused_by_c_and_reference(model: str) -> None:
+    """Before: 3e38 inputs overflowed in the C to a near-uniform answer while the float64
+    reference answered class 0. Now the C (its own check, called without Python's) and the
+    reference refuse |x| >= 2^k, and just below 2^k the C still agrees with the reference
+    (relative 1e-4 of the largest output: float32 against float64)."""
+    from lenetc.input_range import input_limit
+
+    net = lenetc.load(model)
+    limit = input_limit(net)
+    assert 1e20 < limit < 3.4e38
+    c = lenetc.compile(net)
+    x = net.preprocess.apply(_digits(2))
+    for big in (3e38, limit):
+        bad = x.copy()
+        bad[0, 0, 5, 5] = big
+        out = np.empty((2, c.output_size), np.float32)
+        with pytest.raises(lenetc.LenetcError, match="status -4"):
+            c._run_chunks(np.ascontiguousarray(bad, np.float32), out, "float[]", "float[]")  # the C alone
+        with pytest.raises(lenetc.LenetcError, match="too large"):
+            lenetc.forward(net, bad)
+        with pytest.raises(lenetc.LenetcError, match="too large"):
+            c(bad)
+    ok = x.copy()
+    ok[0, 0, 5, 5] = np.nextafter(np.float32(limit), np.float32(0))
+    want = lenetc.forward(net, ok)
+    got = c(ok)
+    assert np.isfinite(got).all()
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
