@@ -17,9 +17,11 @@ from lenetc.families.cortex_m_dsp.packing import pack_sxtb16
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
+from lenetc.firmware.targets import TARGETS
 
 MODELS = ("lenet-caffe", "lenet5", "lenet5-keras")
-RUN_ON = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "host")
+#: Every board with SMLAD in its dialect, a Cortex-M without (the portable fallback), the host.
+RUN_ON = (*(n for n, t in TARGETS.items() if t.dialect.caps.smlad), "cortex-m3", "host")
 MATRIX = [(m, t) for m in MODELS for t in RUN_ON]
 
 

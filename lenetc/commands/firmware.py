@@ -7,7 +7,6 @@ import json
 import re
 
 from ..api import generate, prepare
-from ..families import get_dialect
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import fit_measured, format_report, measure
 from ..firmware.targets import TARGETS, get_target
@@ -86,7 +85,7 @@ def run_size(args: argparse.Namespace) -> int:
     if args.ram_bytes is not None:
         gen = fit_measured(prepare(model, args.dtype), args.ram_bytes, target, args.prefix)
     else:
-        gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=get_dialect(target.dialect))
+        gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=target.dialect)
     report = measure(gen, target=target)
     ok, lines = fit_lines(report, args.flash, args.ram)
     if args.json:
