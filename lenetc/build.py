@@ -20,7 +20,7 @@ STATUS_MESSAGES = {
     -1: "a NULL pointer was passed",
     -2: "the workspace is misaligned",
     -3: "the image count is negative",
-    -4: "an input value is NaN, Inf or too large for the model's float32 sums (the generated C refuses it)",
+    -4: "an input value is NaN or Inf, or too large for the model's float32 sums (the generated C refuses it)",
 }
 
 
