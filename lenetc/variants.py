@@ -41,7 +41,9 @@ class Capabilities:
     ``tail_predication``: vector loops need no scalar tail (Helium);
     ``vla``: vector-length agnostic code (RISC-V V, SVE): the lane count is a run-time value;
     ``vector_isa``: the vector instruction set whose intrinsics a family's own templates may
-    use directly (``"mve"``, ``"rvv"``; "" none): a variant written in them requires it.
+    use directly (``"mve"``, ``"rvv"``; "" none): a variant written in them requires it;
+    ``scalar_blocks``: no SIMD at all, so kernels are worth blocking outputs in general-purpose
+    registers (what a compiler's vectoriser would otherwise do).
     """
 
     dot_s16s8: bool = False
@@ -52,6 +54,7 @@ class Capabilities:
     tail_predication: bool = False
     vla: bool = False
     vector_isa: str = ""
+    scalar_blocks: bool = False
 
 
 @dataclass(frozen=True)

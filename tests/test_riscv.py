@@ -71,7 +71,7 @@ INT8 = [*(("lenet5", b) for b in BOARDS), ("lenet-caffe", "riscv32"), ("lenet-ca
 @pytest.mark.parametrize("model, board", INT8, ids=[f"{m}-{b}" for m, b in INT8])
 def test_int8_matches_the_integer_reference(int8_bundles, model, board):
     bundle, want = int8_bundles(model, board)
-    assert bundle.generated.plan.dialect.name == ("riscv-v" if board != "riscv32" else "portable")
+    assert bundle.generated.plan.dialect.name == ("riscv-v" if board != "riscv32" else "scalar-mcu")
     for vlen, result in _runs(bundle, board, BOARDS[board][1]):
         assert result.ok, f"VLEN {vlen}: {result.stdout[-600:]}"
         assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist(), vlen

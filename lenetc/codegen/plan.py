@@ -97,15 +97,16 @@ def _nodes(model: Network | QuantizedNetwork) -> list[Node]:
 
 
 def _fuse(lw: Lowering, nodes: list[Node], unfused: set[str]) -> list[Node]:
-    """Give each convolution followed by a pooling or subsampling it can compute from bands of
-    its rows that layer as its epilogue (the pooling node then disappears); convolutions named
-    in ``unfused`` stay whole-map."""
+    """Give each layer whose kind computes the pooling or subsampling after it from bands of
+    its rows (``Kind.fuses_epilogue``: a convolution) that layer as its epilogue (the pooling
+    node then disappears); layers named in ``unfused`` stay whole-map."""
     out: list[Node] = []
     i = 0
     while i < len(nodes):
         node = nodes[i]
         nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-        conv = node.layer.kind == "conv2d" and not node.layer.is_whole_window(node.in_shape)
+        fuses = KINDS[node.layer.kind].fuses_epilogue
+        conv = fuses is not None and fuses(node)
         make = KINDS[nxt.layer.kind].epilogue if nxt is not None else None
         ctx = make(lw, nxt) if conv and make is not None and node.layer.name not in unfused else None
         if ctx is None:

@@ -83,6 +83,7 @@ class Target:
     has_fpu: bool = True
     size_tool: str = "size"
     toolchain: str = ""  # the example's CMake toolchain file for a cross target
+    clang_toolchain: str = ""  # the toolchain file that compiles with clang instead, where one differs
     #: The instruction counter the example reads around each inference: ``systick`` (Cortex-M,
     #: counts down, ``systick_hz``), ``minstret`` (RISC-V machine mode, counts up, one per
     #: instruction under ``-icount shift=0``) or "" (none).
@@ -179,6 +180,7 @@ def _cortex_m(name: str, desc: str, board: str, cpu: tuple[str, ...], **kw) -> T
         board=board,
         size_tool="arm-none-eabi-size",
         toolchain="arm-none-eabi.cmake",
+        clang_toolchain="arm-none-eabi-clang.cmake",
         counter="systick",
         startup="startup.c",
         link_template="firmware/link.ld.j2",
@@ -275,6 +277,14 @@ TARGETS: dict[str, Target] = {
             ("-mcpu=cortex-m3", "-mfloat-abi=soft"),
             flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, has_fpu=False,
         ),
+        _cortex_m(
+            # ARMv6-M (RP2040, STM32G0, nRF51 class): 16 KiB of RAM, so a small stack and heap
+            # (newlib-nano's printf buffers); SysTick runs at the nRF51's 16 MHz system clock
+            "cortex-m0", "Cortex-M0, BBC micro:bit (nRF51, 256 KiB flash, 16 KiB RAM)", "microbit",
+            ("-mcpu=cortex-m0", "-mfloat-abi=soft"),
+            flash=Memory(0x00000000, 256 * 1024), ram=Memory(0x20000000, 16 * 1024), systick_hz=16_000_000,
+            has_fpu=False, stack_bytes=3 * 1024, heap_bytes=2 * 1024, dialect=DIALECTS["scalar-mcu"],
+        ),
         Target(
             "aarch64-linux", "linux", "Arm64 Linux, static binary under qemu-aarch64",
             cc="aarch64-linux-gnu-gcc", ldflags=("-static", "-lm"),
@@ -284,7 +294,7 @@ TARGETS: dict[str, Target] = {
         ),
         _riscv32(
             "riscv32", "RV32IMC microcontroller (ESP32-C3 class), QEMU virt", "rv32imc", "ilp32", "rv32im/ilp32",
-            "rv32,f=false,d=false,a=false,v=false", has_fpu=False,
+            "rv32,f=false,d=false,a=false,v=false", has_fpu=False, dialect=DIALECTS["scalar-mcu"],
         ),
         _riscv32(
             "riscv32-v", "RV32 with F and RVV (Zve32f, VLEN >= 128), QEMU virt",

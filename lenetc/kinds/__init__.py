@@ -28,13 +28,13 @@ def kind_of(layer: Layer) -> Kind:
 
 
 def merge_activations(layers: list[Layer]) -> list[Layer]:
-    """Fold each stand-alone activation into the convolution, dense or subsampling layer before
-    it when that one has none (the same function, one layer fewer)."""
+    """Fold each stand-alone activation into the layer before it when that one's kind computes
+    an activation (``Kind.takes_act``) and it has none (the same function, one layer fewer)."""
     out: list[Layer] = []
     for layer in layers:
         prev = out[-1] if out else None
-        linear = isinstance(prev, conv2d.Conv2D | dense.Dense | subsampling.Subsampling)
-        if isinstance(layer, activation.Activation) and linear and prev.act is None:
+        takes = prev is not None and kind_of(prev).takes_act
+        if isinstance(layer, activation.Activation) and takes and prev.act is None:
             out[-1] = dataclasses.replace(prev, act=layer.act)
             continue
         out.append(layer)

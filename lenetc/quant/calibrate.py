@@ -26,11 +26,8 @@ import numpy as np
 from ..errors import LenetcError
 from ..inputs import input_kind
 from ..kinds import Layer, QLayer, QuantStep, kind_of, merge_activations
-from ..kinds.conv2d import Conv2D
-from ..kinds.dense import Dense
 from ..kinds.rbf import RBF
 from ..kinds.softmax import Softmax
-from ..kinds.subsampling import Subsampling
 from ..network import Network
 from ..numeric import QParams
 from ..reference import as_batch
@@ -82,7 +79,7 @@ def _mse_range(sample: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
 def _needs_pre_activation(layer: Layer) -> bool:
     """A linear layer with a table activation also calibrates the tensor before the table."""
     act = getattr(layer, "act", None)
-    return isinstance(layer, Conv2D | Dense | Subsampling) and act is not None and act.fn != "relu"
+    return kind_of(layer).takes_act and act is not None and act.fn != "relu"
 
 
 def _batches(net: Network, images: np.ndarray) -> tuple[int, Iterator[np.ndarray]]:
