@@ -63,6 +63,10 @@ CONFIGS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
         (("clang-19",), TARGETS["riscv64-linux"].cpu_flags),
         (("riscv64-unknown-elf-gcc",), ("-march=rv64gc", "-mabi=lp64d", "-isystem", f"{PICOLIBC}/include")),
     ],
+    "scalar-mcu": [
+        (("gcc",), ()), (("clang",), ()), (("clang-19",), TARGETS["riscv32"].cpu_flags),
+        (("riscv64-unknown-elf-gcc",), ("-march=rv32imc", "-mabi=ilp32", "-isystem", f"{PICOLIBC}/include")),
+    ],
 }  # fmt: skip
 
 
