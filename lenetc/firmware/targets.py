@@ -109,7 +109,8 @@ class Target:
     def tools(self) -> tuple[str, ...]:
         """Programs this target needs on PATH to build and run."""
         runner = self.emulator[:1] if self.kind == "linux" else ((self.qemu,) if self.kind == "baremetal" else ())
-        return (self.cc, *runner)
+        linker = tuple(f[len("--ld-path=") :] for f in self.ldflags if f.startswith("--ld-path="))
+        return (self.cc, *linker, *runner)
 
     @property
     def link_options(self) -> tuple[str, ...]:
