@@ -141,7 +141,13 @@ def _read_dir(directory: Path) -> tuple[np.ndarray, np.ndarray | None]:
                     continue
                 if len(row) != 2 or not re.fullmatch("[0-9]+", row[1].strip()):  # not isdigit: '²' is one
                     raise LenetcError(f"{listing}, line {row_no}: expected 'file,label', got {','.join(row)!r}")
-                files.append(directory / row[0].strip())
+                name = row[0].strip()
+                inside = directory.resolve()
+                if Path(name).is_absolute() or inside not in (directory / name).resolve().parents:
+                    raise LenetcError(
+                        f"{listing}, line {row_no}: {name!r} is outside its folder (labels.csv lists its own files)"
+                    )
+                files.append(directory / name)
                 labels.append(int(row[1]))
         if not files:
             raise LenetcError(f"{listing} lists no digits")

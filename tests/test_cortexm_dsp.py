@@ -87,4 +87,5 @@ def test_size_and_profile_accept_cortex_m33(capsys):
     assert main(["profile", "lenet5", "--target", "cortex-m33", "--dtype", "int8", "--json"]) == 0
     prof = json.loads(capsys.readouterr().out)
     assert prof["target"] == "cortex-m33" and prof["dtype"] == "int8"
-    assert abs(sum(r["share"] for r in prof["layers"]) + prof["outside"] / prof["total_instructions"] - 1) < 1e-9
+    # the JSON's instruction counts are whole (rounded): the shares add up to 1 within that rounding
+    assert abs(sum(r["share"] for r in prof["layers"]) + prof["outside"] / prof["total_instructions"] - 1) < 1e-5

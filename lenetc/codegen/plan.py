@@ -194,8 +194,11 @@ def _place_arena(lw: Lowering, elem_bytes: int, align: int) -> tuple[int, int]:
 
 
 def c_prefix(name: str, prefix: str | None = None) -> str:
-    """The C symbol prefix: ``prefix``, or the model name with other characters turned into '_'."""
-    prefix = prefix or re.sub(r"[^A-Za-z0-9_]", "_", name)
+    """The C symbol prefix: ``prefix``, or the model name with other characters turned into '_'
+    (and ``m_`` before a leading digit: ``28x28_lenet`` gives ``m_28x28_lenet``)."""
+    if prefix is None:
+        prefix = re.sub(r"[^A-Za-z0-9_]", "_", name) or "model"
+        prefix = f"m_{prefix}" if prefix[0].isdigit() else prefix
     if not isinstance(prefix, str) or not _IDENT.fullmatch(prefix):
         raise LenetcError(
             f"prefix {shown(prefix)} is not a C identifier (letters, digits, '_', not starting with a digit)"
@@ -252,7 +255,10 @@ def make_plan(
     net.validate()
     numeric = INT8 if qnet is not None else FLOAT32
     modes = dict(modes or {})
+    names = [layer.name for layer in net.layers]
     for name, mode in modes.items():
+        if name not in names:
+            raise LenetcError(f"stage {shown(name)}: model '{net.name}' has no layer of that name ({', '.join(names)})")
         if mode not in MODES:
             raise LenetcError(f"stage '{name}': unknown mode '{mode}' (one of {', '.join(MODES)})")
     lw = Lowering(prefix, numeric, net.params, dialect.caps, VARIANTS, modes)
