@@ -1,6 +1,6 @@
 /* lenetc primitives, portable C99: the fallback of every CPU family, and the primitive contract.
  * A family header, inlined before this one, defines LENETC_HAVE_<NAME> for each routine it
- * implements faster; this file (and lenetc_arch_portable_f32.h for the float ones) fills in the
+ * implements faster; this file (and lenetc_arch_portable_f32.h for the f32 ones) fills in the
  * rest. Every routine is compiled only where the model's code defines LENETC_USE_<NAME>, and
  * each gives exactly the same result on every path. The contract is every routine defined
  * here: a kernel template calls only these (or, under #if defined(LENETC_HAVE_<NAME>) with its
@@ -11,7 +11,7 @@
  *   lenetc_i32x8_*, lenetc_i32x16_*        int32 lanes, pairwise int16 multiply-add
  *   lenetc_dot1/dot4/dot2x2/dotsp2_s16s8p  dot products on SXTB16-packed int8 weights
  *   lenetc_gather_s8, lenetc_dot1/dot4/dot2x1/dot2x2_s8   int8 x int8 (gathered windows)
- *   lenetc_f32x8_*, lenetc_f32x16_*        float lanes, fused multiply-add (the _f32 header)
+ *   lenetc_f32x8_*, lenetc_f32x16_*        f32 lanes, fused multiply-add (the _f32 header)
  *
  * lenetc_dot_s16s8: sum of x[i] * w[i] for i < n, n a multiple of 16; x holds int8 values
  *   widened to int16, w int8. |sum| stays below 2^31 (the planner proves the bound), and
