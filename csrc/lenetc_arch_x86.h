@@ -146,3 +146,50 @@ static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
     _mm256_storeu_si256((__m256i *)(void *)(p + 8), v.hi);
 }
 #endif
+
+/* lenetc_i32x{8,16}_dot4: lane l += sum over t < 4 of x[t] * w[4l + t], x four unsigned bytes
+ * (the int8 input plus 128, the offset folded into the bias at generation time), w int8. One
+ * vpdpbusd per 8 or 16 lanes: AVX-512 VNNI, or AVX-VNNI at 256 bits. The sums wrap modulo 2^32
+ * like every int32 lane here; the finished accumulator equals the exact one, which the planner
+ * proved fits int32. Only defined (LENETC_FAST_I32X*_DOT4) where the CPU has the instruction:
+ * elsewhere the kernels keep their 16-bit madd loop (vpmaddwd), which packs its own weights. */
+#if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_HAVE_I32X16) && defined(LENETC_I32X16_NATIVE) && \
+    defined(__AVX512VNNI__)
+#define LENETC_FAST_I32X16_DOT4 1
+static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
+{
+    int32_t quad;
+    memcpy(&quad, x, sizeof quad);
+    return _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(quad), _mm512_loadu_si512((const void *)w));
+}
+#elif defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_HAVE_I32X16) && !defined(LENETC_I32X16_NATIVE) && \
+    defined(__AVXVNNI__)
+#define LENETC_FAST_I32X16_DOT4 1
+static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
+{
+    int32_t quad;
+    __m256i xv;
+    memcpy(&quad, x, sizeof quad);
+    xv = _mm256_set1_epi32(quad);
+    acc.lo = _mm256_dpbusd_avx_epi32(acc.lo, xv, _mm256_loadu_si256((const __m256i *)(const void *)w));
+    acc.hi = _mm256_dpbusd_avx_epi32(acc.hi, xv, _mm256_loadu_si256((const __m256i *)(const void *)(w + 32)));
+    return acc;
+}
+#endif
+#if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_HAVE_I32X8) && \
+    ((defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__))
+#define LENETC_FAST_I32X8_DOT4 1
+static inline lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
+{
+    int32_t quad;
+    __m256i xv, wv;
+    memcpy(&quad, x, sizeof quad);
+    xv = _mm256_set1_epi32(quad);
+    wv = _mm256_loadu_si256((const __m256i *)(const void *)w);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(acc, xv, wv);
+#else
+    return _mm256_dpbusd_avx_epi32(acc, xv, wv);
+#endif
+}
+#endif

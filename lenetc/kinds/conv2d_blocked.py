@@ -101,6 +101,43 @@ def pack_int8(weight: np.ndarray, bias: np.ndarray, lanes: int = LANES) -> tuple
     return np.ascontiguousarray(w), b
 
 
+def dot4_ctx(lw, fn: str, weight: np.ndarray, bias: np.ndarray, lanes: int, padded: tuple[int, int, int]) -> dict:
+    """The vpdpbusd path's context: four unsigned input bytes times four int8 weights per lane
+    and instruction. The four taps are four input channels of one kernel position (the input
+    then stored channels-innermost, channels padded to a multiple of 4) or, where that wastes
+    more lanes (few input maps, e.g. one), four columns of a kernel row (each row padded to a
+    multiple of 4 columns). The input is offset by +128 to unsigned, so the bias drops
+    128 * sum(w) per channel. Weights are packed [oc/L][ic or 1][kh][quads][L][4]."""
+    oc, ic, kh, kw = weight.shape
+    c, h, w = padded
+    icp, kwp = -(-ic // 4) * 4, -(-kw // 4) * 4
+    hwc = icp * kw <= ic * kwp
+    blocks = -(-oc // lanes)
+    if hwc:
+        wz = np.zeros((blocks * lanes, icp, kh, kw), np.int8)
+        wz[:oc, :ic] = weight
+        quads = kw * icp // 4  # quad (j, q): channels 4q..4q+3 at column j
+        packed = wz.transpose(0, 2, 3, 1).reshape(blocks, lanes, 1, kh, quads, 4)
+        qoff, pstep, tail = [j * icp + 4 * q for j in range(kw) for q in range(icp // 4)], icp, 0
+        nbytes = h * w * icp
+    else:
+        wz = np.zeros((blocks * lanes, ic, kh, kwp), np.int8)
+        wz[:oc, :, :, :kw] = weight
+        quads = kwp // 4
+        packed = wz.reshape(blocks, lanes, ic, kh, quads, 4)
+        qoff, pstep, tail = [4 * q for q in range(quads)], 1, kwp - kw
+        nbytes = c * h * w
+    packed = np.ascontiguousarray(packed.transpose(0, 2, 3, 4, 1, 5))
+    b4 = np.zeros(blocks * lanes, np.int64)
+    b4[:oc] = bias.astype(np.int64) - 128 * weight.reshape(oc, -1).astype(np.int64).sum(axis=1)
+    return {
+        "hwc": hwc, "icp": icp, "quads": quads, "qoff": qoff, "pstep": pstep, "tail": tail,
+        "bytes": nbytes + tail + 4,
+        "weight": lw.const(fn, "wdot4", packed, "int8_t", f"vpdpbusd packing [oc/L][.][kh][quads][L][4] = {packed.shape}"),
+        "bias": lw.const(fn, "bdot4", b4.astype(np.int32), "int32_t", "folded biases minus 128 * sum(w) (input + 128)"),
+    }  # fmt: skip
+
+
 def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], ctx: dict):
     """Emit the blocked int8 kernel on the (already padded) input; ``ctx`` is the generic
     kernel's requantization context (kinds/int8_linear.requant_ctx). None unless the layer is
@@ -131,7 +168,9 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
     vm[:oc], vs[:oc] = q.mult, q.shift
     ctx["vmult"] = lw.const(fn, "vmult", vm, "int32_t", "multipliers for the vector requantization, padded")
     ctx["vshift"] = lw.const(fn, "vshift", vs, "int32_t", "shifts as int32, padded with 1")
-    x16_bytes = 2 * (n_in + 1)
+    dot4 = dot4_ctx(lw, fn, np.asarray(q.weight), np.asarray(q.bias), lanes, padded)
+    ctx["dot4"] = dot4
+    x16_bytes = max(2 * (n_in + 1), dot4["bytes"])
     ctx["band_offset"] = x16_bytes
     e = node.epilogue_ctx
     doc = f"{ctx['doc']}, blocked {lanes} channels x {PIXELS} pixels"
