@@ -133,7 +133,7 @@ def dot4_ctx(lw, fn: str, weight: np.ndarray, bias: np.ndarray, lanes: int, padd
     return {
         "hwc": hwc, "icp": icp, "quads": quads, "qoff": qoff, "pstep": pstep, "tail": tail,
         "bytes": nbytes + tail + 4,
-        "weight": lw.const(fn, "wdot4", packed, "int8_t", f"vpdpbusd packing [oc/L][.][kh][quads][L][4] = {packed.shape}"),
+        "weight": lw.const(fn, "wdot4", packed, "int8_t", f"vpdpbusd packing {packed.shape}"),
         "bias": lw.const(fn, "bdot4", b4.astype(np.int32), "int32_t", "folded biases minus 128 * sum(w) (input + 128)"),
     }  # fmt: skip
 
