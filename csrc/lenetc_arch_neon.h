@@ -21,3 +21,98 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
     return vaddvq_s32(acc);
 }
 #endif
+
+/* lenetc_i32x{8,16}_dot4 with the dot-product extension (Armv8.2 DotProd, sdot): lane l +=
+ * sum over t < 4 of x[t] * w[4l + t], x four signed bytes (the int8 input itself:
+ * LENETC_DOT4_SIGNED tells the kernels to skip x86's +128 offset and keep the plain bias).
+ * Without dotprod the kernels keep their 16-bit multiply-add loop (the portable lenetc_i32x*
+ * routines, which GCC turns into smlal). */
+#if (defined(LENETC_USE_I32X8_DOT4) || defined(LENETC_USE_I32X16_DOT4)) && defined(__ARM_NEON) && \
+    defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+#include <arm_neon.h>
+#define LENETC_DOT4_SIGNED 1
+#endif
+#if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_DOT4_SIGNED)
+#define LENETC_HAVE_I32X16 1
+#define LENETC_FAST_I32X16_DOT4 1
+typedef struct {
+    int32x4_t v[4];
+} lenetc_i32x16;
+static inline lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
+{
+    lenetc_i32x16 r;
+    r.v[0] = vld1q_s32(p);
+    r.v[1] = vld1q_s32(p + 4);
+    r.v[2] = vld1q_s32(p + 8);
+    r.v[3] = vld1q_s32(p + 12);
+    return r;
+}
+static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 a)
+{
+    vst1q_s32(p, a.v[0]);
+    vst1q_s32(p + 4, a.v[1]);
+    vst1q_s32(p + 8, a.v[2]);
+    vst1q_s32(p + 12, a.v[3]);
+}
+/* the 16-bit madd of the kernels' other path, kept for the same type */
+static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t *x, const int16_t *w)
+{
+    const int16x4_t xv = vreinterpret_s16_s32(vdup_n_s32((int32_t)(uint16_t)x[0] | (int32_t)((uint32_t)(uint16_t)x[1] << 16)));
+    int k;
+    for (k = 0; k < 4; ++k) {
+        const int16x8_t wv = vld1q_s16(w + 8 * k);
+        const int32x4_t lo = vmull_s16(vget_low_s16(wv), xv), hi = vmull_s16(vget_high_s16(wv), xv);
+        acc.v[k] = vaddq_s32(acc.v[k], vpaddq_s32(lo, hi));
+    }
+    return acc;
+}
+static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
+{
+    int32_t quad;
+    int8x16_t xv;
+    memcpy(&quad, x, sizeof quad);
+    xv = vreinterpretq_s8_s32(vdupq_n_s32(quad));
+    acc.v[0] = vdotq_s32(acc.v[0], xv, vld1q_s8(w));
+    acc.v[1] = vdotq_s32(acc.v[1], xv, vld1q_s8(w + 16));
+    acc.v[2] = vdotq_s32(acc.v[2], xv, vld1q_s8(w + 32));
+    acc.v[3] = vdotq_s32(acc.v[3], xv, vld1q_s8(w + 48));
+    return acc;
+}
+#endif
+#if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_DOT4_SIGNED)
+#define LENETC_HAVE_I32X8 1
+#define LENETC_FAST_I32X8_DOT4 1
+typedef struct {
+    int32x4_t lo, hi;
+} lenetc_i32x8;
+static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
+{
+    lenetc_i32x8 r;
+    r.lo = vld1q_s32(p);
+    r.hi = vld1q_s32(p + 4);
+    return r;
+}
+static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 a)
+{
+    vst1q_s32(p, a.lo);
+    vst1q_s32(p + 4, a.hi);
+}
+static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
+{
+    const int16x4_t xv = vreinterpret_s16_s32(vdup_n_s32((int32_t)(uint16_t)x[0] | (int32_t)((uint32_t)(uint16_t)x[1] << 16)));
+    const int16x8_t w0 = vld1q_s16(w), w1 = vld1q_s16(w + 8);
+    acc.lo = vaddq_s32(acc.lo, vpaddq_s32(vmull_s16(vget_low_s16(w0), xv), vmull_s16(vget_high_s16(w0), xv)));
+    acc.hi = vaddq_s32(acc.hi, vpaddq_s32(vmull_s16(vget_low_s16(w1), xv), vmull_s16(vget_high_s16(w1), xv)));
+    return acc;
+}
+static inline lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
+{
+    int32_t quad;
+    int8x16_t xv;
+    memcpy(&quad, x, sizeof quad);
+    xv = vreinterpretq_s8_s32(vdupq_n_s32(quad));
+    acc.lo = vdotq_s32(acc.lo, xv, vld1q_s8(w));
+    acc.hi = vdotq_s32(acc.hi, xv, vld1q_s8(w + 16));
+    return acc;
+}
+#endif

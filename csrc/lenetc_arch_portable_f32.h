@@ -81,3 +81,11 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
     }
 }
 #endif
+
+/* lenetc_f32x8_fma_nz: fmaf(x, w, acc) per lane, acc unchanged when x is zero. */
+#if defined(LENETC_USE_F32X8_FMA_NZ) && !defined(LENETC_HAVE_F32X8_FMA_NZ)
+static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
+{
+    return x != 0.0f ? lenetc_f32x8_fma(lenetc_f32x8_set1(x), w, acc) : acc;
+}
+#endif

@@ -86,7 +86,7 @@ static inline __m256i lenetc_i32x8_requant(__m256i acc, const int32_t *mult, con
 
 /* lenetc_i32x16_*: sixteen int32 lanes, one __m512i under AVX-512 (LENETC_I32X16_NATIVE;
  * vpdpwssd with AVX-512 VNNI), else two AVX2 halves; requant works on the halves. */
-#if defined(LENETC_USE_I32X16_MADD) && defined(__AVX512F__) && defined(__AVX512BW__)
+#if (defined(LENETC_USE_I32X16_MADD) || defined(LENETC_USE_I32X16_DOT4)) && defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
 #define LENETC_HAVE_I32X16 1
 #define LENETC_I32X16_NATIVE 1
@@ -112,7 +112,7 @@ static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
 {
     _mm512_storeu_si512((void *)p, v);
 }
-#elif defined(LENETC_USE_I32X16_MADD) && defined(__AVX2__)
+#elif (defined(LENETC_USE_I32X16_MADD) || defined(LENETC_USE_I32X16_DOT4)) && defined(__AVX2__)
 #define LENETC_HAVE_I32X16 1
 typedef struct {
     __m256i lo, hi;

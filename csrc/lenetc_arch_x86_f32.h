@@ -81,3 +81,19 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
     _mm256_storeu_ps(p + 8, v.hi);
 }
 #endif
+
+/* lenetc_f32x8_fma_nz: acc + x * w in every lane, one rounding, except that a zero x leaves acc
+ * as it is (what the one-image dense kernels do by skipping a zero input). AVX-512 VL: one
+ * masked vfmadd with an all-or-nothing mask; AVX2: the fused result blended on x != 0. */
+#if defined(LENETC_USE_F32X8_FMA_NZ) && defined(LENETC_HAVE_F32X8)
+#define LENETC_HAVE_F32X8_FMA_NZ 1
+static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
+{
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    return _mm256_mask3_fmadd_ps(_mm256_set1_ps(x), w, acc, (__mmask8)(x != 0.0f ? 0xFF : 0));
+#else
+    const __m256 xv = _mm256_set1_ps(x);
+    return _mm256_blendv_ps(acc, _mm256_fmadd_ps(xv, w, acc), _mm256_cmp_ps(xv, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+#endif
+}
+#endif

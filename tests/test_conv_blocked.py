@@ -53,7 +53,7 @@ def _flags(path: str) -> tuple[str, ...]:
     return (*native, *STRICT_FLAGS) if path == "native" else (*HOST_FLAGS, *STRICT_FLAGS, *PATHS[path])
 
 
-def _inputs(net, n=5):
+def _inputs(net, n=11):
     return np.random.default_rng(7).uniform(-1, 1, (n, *net.input_shape)).astype(np.float32)
 
 

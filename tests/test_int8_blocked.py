@@ -65,7 +65,7 @@ def _check(net: Network, path: str) -> None:
     rng = np.random.default_rng(9)
     calib = rng.uniform(-1, 1, (32, *net.input_shape)).astype(np.float32)
     qnet = lenetc.quantize(net, calib)
-    xq = qnet.quantize_input(rng.uniform(-1, 1, (6, *net.input_shape)).astype(np.float32))
+    xq = qnet.quantize_input(rng.uniform(-1, 1, (11, *net.input_shape)).astype(np.float32))
     gen = lenetc.generate(qnet, target="x86")
     assert any(op.template == "conv2d/int8_blocked" for op in gen.plan.ops)
     built = build(gen, _flags(path), compiler())

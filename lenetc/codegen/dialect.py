@@ -35,6 +35,9 @@ class Portable:
     #: Arena offsets are multiples of this; ``<P>_WORKSPACE_ALIGN`` is the same number.
     align: int = 4
     header: str = "lenetc_arch_portable.h"
+    #: Images per tile of ``<P>_run_tiled`` (0: no tiled batch entry; microcontrollers run one
+    #: image at a time and keep the flash).
+    batch_tile: int = 0
 
     def __str__(self) -> str:
         return self.name
@@ -48,6 +51,7 @@ class X86(Portable):
     description: str = "x86-64 AVX2+FMA (AVX-512, VNNI where present)"
     align: int = 64  # one cache line: an AVX-512 load never splits two
     header: str = "lenetc_arch_x86.h"
+    batch_tile: int = 8
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Neon(Portable):
     description: str = "Arm NEON (Arm64; sdot where present)"
     align: int = 16
     header: str = "lenetc_arch_neon.h"
+    batch_tile: int = 8
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import numpy as np
 
 from .base import Node
 
-#: Dialects whose header has fast ``lenetc_f32x8_*`` routines.
-BLOCKED_DIALECTS = frozenset({"x86"})
+#: Dialects whose headers have fast ``lenetc_f32x8_*`` and dot4 routines (x86, Arm NEON).
+BLOCKED_DIALECTS = frozenset({"x86", "neon"})
 LANES = 8
 PIXELS = 8
 #: With more output channels than one 8-lane block, 16 lanes: one AVX-512 register (8 pixels

@@ -9,7 +9,7 @@ import numpy as np
 from ..activations import Act, act_grad, act_onnx, apply_act
 from . import conv2d_cortexm
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
-from .dense_blocked import lower_blocked_dense
+from .dense_blocked import lower_blocked_dense, lower_blocked_dense_int8
 from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 
 #: Dense layers with at least this many outputs vectorise across outputs (weights stored in-major).
@@ -121,6 +121,11 @@ def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarr
         n_pad=n_pad,
         weight=lw.const(fn, "weight", rows, "int8_t", comment),
     )
+    # ---- host dialects: the VNNI tile kernel (kinds/dense_blocked.py) where it applies ----
+    blocked = lower_blocked_dense_int8(lw, q, w, fn, ctx, src)
+    if blocked is not None:
+        return blocked
+    # ----
     return lw.emit(template, q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", n_pad))
 
 
