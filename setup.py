@@ -20,6 +20,10 @@ setup(
         "onnx": ["onnx>=1.14", "onnxruntime>=1.16"],
         "keras": ["h5py>=3"],
         "plot": ["matplotlib>=3.5"],
+        # .tflite import (the schema's generated reader) and verify --against tflm|litert
+        "tflite": ["tflite>=2.10", "flatbuffers>=2", "tflite-micro", "ai-edge-litert"],
+        # lenetc npu: Arm's Vela compiler for the Ethos-U NPUs
+        "npu": ["ethos-u-vela>=4"],
         # the test suite exercises every optional feature, so it installs every extra
         "test": [
             "pytest>=7",
@@ -34,6 +38,11 @@ setup(
             # Keras 3 itself writes the .keras fixtures of test_keras3_files.py (jax: the lightest backend)
             "keras>=3",
             "jax",
+            # the TFLite tests run the real TFLM and LiteRT interpreters on the fixtures
+            "tflite>=2.10",
+            "flatbuffers>=2",
+            "tflite-micro",
+            "ai-edge-litert",
         ],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},

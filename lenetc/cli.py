@@ -13,7 +13,7 @@ import sys
 from ._version import __version__
 from .errors import LenetcError
 
-COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache", "profile")
+COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache", "profile", "report")
 
 
 class DefaultsFormatter(argparse.HelpFormatter):

@@ -17,6 +17,7 @@ from .errors import LenetcError
 from .network import Network
 from .plotting import plot_format, pyplot, save_figure
 from .reference import forward, predict_classes
+from .text import count
 
 BACKENDS = ("c", "reference")
 
@@ -123,7 +124,7 @@ def format_report(report: EvalReport) -> str:
     """Accuracy line, confusion matrix (rows: true digit, columns: predicted) and per-digit accuracy."""
     lines = [
         f"{report.model} ({report.backend}, {report.dtype}): {100 * report.accuracy:.2f} % "
-        f"({report.correct}/{report.n}) on {report.source}, {report.n - report.correct} errors",
+        f"({report.correct}/{report.n}) on {report.source}, {count(report.n - report.correct, 'error')}",
         f"time: {report.seconds:.3f} s ({report.n / max(report.seconds, 1e-9):,.0f} digits/s)"
         + (f", build {report.build_seconds:.2f} s" if report.backend == "c" else ""),
         "",
@@ -142,12 +143,18 @@ def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> P
     """Draw the confusion matrix and up to ``max_errors`` misclassified digits into ``path``
     (PNG, SVG or PDF, from its extension), atomically."""
     plot_format(path)
+    return save_figure(report_figure(report, max_errors), path)
+
+
+def report_figure(report: EvalReport, max_errors: int = 40):
+    """The matplotlib figure of :func:`plot_report`."""
     plt = pyplot()
     wrong = np.flatnonzero(report.labels != report.predictions)[:max_errors]
     cols = 10
     rows = max(1, -(-len(wrong) // cols))
     fig = plt.figure(figsize=(12, 6 + 1.2 * rows))
-    grid = fig.add_gridspec(2, 1, height_ratios=[6, 1.2 * rows])
+    # room between the matrix's "predicted" label and the mistakes' captions below it
+    grid = fig.add_gridspec(2, 1, height_ratios=[6, 1.2 * rows], hspace=0.3)
     ax = fig.add_subplot(grid[0])
     matrix = report.confusion
     ax.imshow(np.log1p(matrix), cmap="Blues")
@@ -165,4 +172,4 @@ def plot_report(report: EvalReport, path: str | Path, max_errors: int = 40) -> P
         a.imshow(report.images[idx], cmap="gray_r")
         a.set_title(f"{report.labels[idx]}→{report.predictions[idx]}", fontsize=8)
         a.axis("off")
-    return save_figure(fig, path)
+    return fig

@@ -23,6 +23,8 @@ BOX_SIZE = 20
 def load_digit(path: str | Path) -> np.ndarray:
     """A digit picture as uint8 (28, 28), white ink (255) on black (0), centred like MNIST."""
     path = Path(path)
+    if path.is_dir():
+        raise LenetcError(f"'{path}' is a folder, not an image (a folder of digits goes to eval/verify --inputs)")
     if not path.is_file():
         raise LenetcError(f"image '{path}' does not exist")
     suffix = path.suffix.lower()

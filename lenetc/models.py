@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,12 +11,14 @@ from . import zoo
 from .errors import LenetcError
 from .importers.keras_import import load_keras
 from .importers.onnx_import import load_onnx
+from .importers.tflite_import import load_tflite
 from .network import Network, Preprocess, stated_preprocess
 from .npz import load_npz
+from .quant.qnetwork import QuantizedNetwork
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-IMPORTED_SUFFIXES = (".onnx", ".h5", ".keras")
-_RANDOM = re.compile(r"^random(?::(\d+))?$")
+IMPORTED_SUFFIXES = (".onnx", ".h5", ".keras", ".tflite")
+_RANDOM = re.compile(r"random(?::([0-9]+))?")
 
 
 def shipped_weights(name: str) -> Path | None:
@@ -31,6 +34,10 @@ def load(
 ) -> Network:
     """Load a model.
 
+    An int8 ``.tflite`` file gives a :class:`~lenetc.quant.qnetwork.QuantizedNetwork` with the
+    file's own scales, requantizing as TensorFlow Lite Micro does (``requant="tflm"``); its
+    ``net`` is the float network of the dequantized weights.
+
     ``model`` is a zoo name (``lenet5``, ``lenet-caffe``, ``lenet-keras``, ``lenet5-keras``,
     ``lenet5-softmax``) or a path to an ``.npz`` that carries its architecture, an ``.onnx`` file, or a
     Keras ``.h5``/``.keras`` file (imported by :mod:`lenetc.importers`). ``weights``
@@ -44,6 +51,9 @@ def load(
     net = _load(str(model), weights)
     if preprocess is None:
         return net
+    if isinstance(net, QuantizedNetwork):  # an int8 .tflite file
+        pre = stated_preprocess(net.net.preprocess, preprocess, "the preprocess argument of load()")
+        return dataclasses.replace(net, net=net.net.with_preprocess(pre))
     return net.with_preprocess(stated_preprocess(net.preprocess, preprocess, "the preprocess argument of load()"))
 
 
@@ -57,7 +67,7 @@ def _load(model: str, weights: str | Path | None) -> Network:
                 f"no trained weights ship for '{model}': give --weights FILE.npz (weights=...), "
                 f"train some with 'lenetc train {model} -o FILE.npz', or ask for random ones with --weights random:SEED"
             )
-        match = _RANDOM.match(str(weights))
+        match = _RANDOM.fullmatch(str(weights))
         if match:
             arch.params = zoo.random_params(arch, int(match.group(1) or 0))
             return arch.validate()
@@ -74,8 +84,13 @@ def _load(model: str, weights: str | Path | None) -> Network:
         return load_onnx(path)
     if suffix in (".h5", ".keras"):
         return load_keras(path)
+    if suffix == ".tflite":
+        return load_tflite(path)
     if path.exists():
         raise LenetcError(
-            f"cannot load '{model}': unsupported file type '{suffix or path.name}' (expected .npz, .onnx, .h5, .keras)"
+            f"cannot load '{model}': unsupported file type '{suffix or path.name}' "
+            "(expected .npz, .onnx, .h5, .keras, .tflite)"
         )
-    raise LenetcError(f"unknown model '{model}' (zoo: {', '.join(zoo.ZOO)}; or give a .npz/.onnx/.h5/.keras path)")
+    raise LenetcError(
+        f"unknown model '{model}' (zoo: {', '.join(zoo.ZOO)}; or give a .npz/.onnx/.h5/.keras/.tflite path)"
+    )

@@ -16,8 +16,10 @@ from .errors import LenetcError
 from .kinds import Layer, Shape, layer_from_json
 from .kinds.rbf import RBF
 from .kinds.softmax import Softmax
+from .limits import check_tensor
 from .names import name_problem, shown
 from .numeric import fma_f32
+from .text import plus
 
 ARCH_KEY = "__arch__"
 FORMAT_VERSION = 1
@@ -56,7 +58,7 @@ class Preprocess:
     def describe(self) -> str:
         """One line for ``info`` and ``verify``: the mapping and where it comes from."""
         pad = f", padded by {self.pad}" if self.pad else ""
-        return f"x = pixel * {self.scale:.9g} + {self.offset:.9g}{pad}; source: {self.source}"
+        return f"x = pixel * {self.scale:.9g}{plus(self.offset, '.9g')}{pad}; source: {self.source}"
 
     def pixel_values(self, pixels: np.ndarray) -> np.ndarray:
         """``pixel * scale + offset`` in float32 as the generated C's ``<P>_preprocess`` computes
@@ -158,6 +160,7 @@ class Network:
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise LenetcError(f"model '{self.name}': duplicate layer name(s) {sorted(dup)}")
+        self._check_sizes(where)
         expected = self.expected_params()
         for key, shape in expected.items():
             if key not in self.params:
@@ -178,6 +181,15 @@ class Network:
         if extra:
             raise LenetcError(f"unexpected weight '{extra[0]}'{where}: model '{self.name}' has no such parameter")
         return self
+
+    def _check_sizes(self, where: str) -> None:
+        """Every tensor within :data:`~lenetc.limits.MAX_TENSOR_ELEMENTS`, checked shape by shape
+        before anything is allocated for it."""
+        shape = tuple(self.input_shape)
+        check_tensor(shape, f"model '{self.name}'{where}: the input")
+        for layer in self.layers:
+            shape = tuple(layer.output_shape(shape))
+            check_tensor(shape, f"model '{self.name}'{where}: the output of layer '{layer.name}'")
 
     # ---- counts ----------------------------------------------------------------------
     def layer_info(self) -> list[LayerInfo]:

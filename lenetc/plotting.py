@@ -3,6 +3,7 @@ and the file is written atomically with the umask's mode."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from .errors import LenetcError
 from .fileio import check_output_file, write_file
 
+MISSING_MATPLOTLIB = "--plot needs matplotlib, which is not installed (pip install matplotlib)"
 #: Extensions ``--plot`` accepts, each the matplotlib format of the same name.
 PLOT_FORMATS = ("png", "svg", "pdf")
 
@@ -29,6 +31,8 @@ def check_plot_path(path: str | Path) -> None:
     cannot be written."""
     check_output_file(path)
     plot_format(path)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise LenetcError(MISSING_MATPLOTLIB)
 
 
 def report_written(path: str | Path, to_stderr: bool = False) -> None:
@@ -44,7 +48,7 @@ def pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise LenetcError("--plot needs matplotlib, which is not installed (pip install matplotlib)") from None
+        raise LenetcError(MISSING_MATPLOTLIB) from None
     return plt
 
 

@@ -16,3 +16,11 @@ def test_readme_test_command_is_what_ci_runs():
     marker = ci.index("# --- README test command (keep identical to README.md) ---")
     assert ci[marker + 1] == block.group(1)
     assert " -n auto" in block.group(1) and "pytest" in block.group(1)
+
+
+def test_ci_installs_every_targets_packages():
+    from lenetc.firmware.targets import apt_packages
+
+    ci = (ROOT / ".ci" / "run").read_text()
+    missing = [p for p in apt_packages() if not re.search(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])", ci)]
+    assert not missing, f".ci/run does not install {missing}"

@@ -14,6 +14,14 @@ import pytest
 import lenetc
 from lenetc import RBF, Act, Activation, Affine, Conv2D, Dense, Flatten, Network, Pool2D, Softmax, Subsampling
 from lenetc.kinds import KINDS, QLayer
+from lenetc.kinds.activation import QActivation
+from lenetc.kinds.affine import QAffine
+from lenetc.kinds.conv2d import QConv2D
+from lenetc.kinds.dense import QDense
+from lenetc.kinds.flatten import QFlatten
+from lenetc.kinds.pool2d import QPool2D
+from lenetc.kinds.rbf import QRBF
+from lenetc.kinds.subsampling import QSubsampling
 from lenetc.numeric import QParams
 from lenetc.quant import QuantizedNetwork, forward_int8
 from lenetc.zoo import random_params
@@ -123,23 +131,22 @@ def _both(qnet: QuantizedNetwork, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return forward_int8(qnet, xq), lenetc.compile(qnet).run_int8(xq)
 
 
-def _linear(q: QLayer, weight, bias, channels: int, zp: int = 0, lo: int = -128) -> QLayer:
-    q.weight = np.asarray(weight, np.int8)
-    q.bias = np.asarray(bias, np.int32)
-    q.mult = np.full(channels, HALF[0], np.int32)
-    q.shift = np.full(channels, HALF[1], np.int32)
-    q.req_zp, q.lo, q.acc_bound = zp, lo, 10_000
-    return q
+def _linear(cls, head: tuple, weight, bias, zp: int = 0, lo: int = -128, lut=None):
+    """An integer linear layer of type ``cls`` with every output channel requantized by exactly 1/2."""
+    channels = len(bias)
+    return cls(*head, acc_bound=10_000, weight=np.asarray(weight, np.int8), bias=np.asarray(bias, np.int32),
+               w_scale=np.ones(channels), mult=np.full(channels, HALF[0], np.int32),
+               shift=np.full(channels, HALF[1], np.int32), req_zp=zp, lo=lo, lut=lut)  # fmt: skip
 
 
 def test_conv_int8_hand_computed():
     layer = Conv2D("c", out_channels=2, kernel=2)
     net = _net("c", (1, 3, 3), [layer])
-    q = QLayer("c", "conv2d", layer, (1, 3, 3), (2, 2, 2), UNIT, QParams(0.5, 3))
+    head = ("c", layer, (1, 3, 3), (2, 2, 2), UNIT, QParams(0.5, 3))
     # channel 0: x[i,j] - x[i+1,j+1] = -4 on [[1 2 3] [4 5 6] [7 8 9]], + bias 1 -> -3 -> -1.5 -> -2 (away from 0)
     # channel 1: sum of the window (12, 16, 24, 28) + bias -1 -> 11, 15, 23, 27 -> halves 5.5.. -> 6, 8, 12, 14
     w = [[[[1, 0], [0, -1]]], [[[1, 1], [1, 1]]]]
-    _linear(q, w, [1, -1], 2, zp=3)
+    q = _linear(QConv2D, head, w, [1, -1], zp=3)
     ref, got = _both(_qnet(net, [q]), np.arange(1, 10).reshape(1, 1, 3, 3))
     expected = np.array([[-2, -2, -2, -2], [6, 8, 12, 14]]) + 3
     np.testing.assert_array_equal(ref.reshape(2, 4), expected)
@@ -149,13 +156,13 @@ def test_conv_int8_hand_computed():
 def test_dense_int8_hand_computed_with_relu_clamp():
     layer = Dense("d", units=3, act=Act("relu"))
     net = _net("d", (1, 1, 4), [layer])
-    q = QLayer("d", "dense", layer, (1, 1, 4), (3,), UNIT, QParams(0.5, -10))
+    head = ("d", layer, (1, 1, 4), (3,), UNIT, QParams(0.5, -10))
     # x = [10, -20, 30, 5]; acc = w.x + b: 10-20+30+5+0 = 25 -> 12.5 -> 13; -(10)... see below
     w = [[1, 1, 1, 1], [-1, 0, 0, 0], [0, 2, 0, -2]]
     b = [0, 3, -1]
     # acc: 25, -7, -51 -> x/2: 12.5 -> 13, -3.5 -> -4, -25.5 -> -26; + zp -10: 3, -14, -36
     # ReLU is the clamp at the output zero point: lo = -10 -> 3, -10, -10
-    _linear(q, w, b, 3, zp=-10, lo=-10)
+    q = _linear(QDense, head, w, b, zp=-10, lo=-10)
     ref, got = _both(_qnet(net, [q]), [[[[10, -20, 30, 5]]]])
     np.testing.assert_array_equal(ref.reshape(-1), [3, -10, -10])
     np.testing.assert_array_equal(got.reshape(-1), [3, -10, -10])
@@ -164,10 +171,10 @@ def test_dense_int8_hand_computed_with_relu_clamp():
 def test_subsampling_int8_hand_computed_with_table():
     layer = Subsampling("s", size=2, act=Act("tanh"))
     net = _net("s", (2, 2, 2), [layer])
-    q = QLayer("s", "subsampling", layer, (2, 2, 2), (2, 1, 1), UNIT, QParams(1.0, 0))
+    head = ("s", layer, (2, 2, 2), (2, 1, 1), UNIT, QParams(1.0, 0))
     # map 0: (1+2+3+4) * 3 + 1 = 31 -> 15.5 -> 16; map 1: (-5-6-7-8) * -2 - 3 = 49 -> 24.5 -> 25
-    _linear(q, [3, -2], [1, -3], 2)
-    q.lut = (np.arange(-128, 128) // 2).astype(np.int8)  # a table that halves (floor): 16 -> 8, 25 -> 12
+    halves = (np.arange(-128, 128) // 2).astype(np.int8)  # a table that halves (floor): 16 -> 8, 25 -> 12
+    q = _linear(QSubsampling, head, [3, -2], [1, -3], lut=halves)
     ref, got = _both(_qnet(net, [q]), [[[[1, 2], [3, 4]], [[-5, -6], [-7, -8]]]])
     np.testing.assert_array_equal(ref.reshape(-1), [8, 12])
     np.testing.assert_array_equal(got.reshape(-1), [8, 12])
@@ -179,8 +186,8 @@ def test_pooling_int8_hand_computed():
     net = _net("p", (1, 4, 4), [mx, av])
     zp = -3
     q_in = QParams(1.0, zp)
-    qm = QLayer("m", "pool2d", mx, (1, 4, 4), (1, 2, 2), q_in, q_in)
-    qa = QLayer("a", "pool2d", av, (1, 2, 2), (1, 1, 1), q_in, q_in)
+    qm = QPool2D("m", mx, (1, 4, 4), (1, 2, 2), q_in, q_in)
+    qa = QPool2D("a", av, (1, 2, 2), (1, 1, 1), q_in, q_in)
     x = [[[[-128, 5, 0, 1], [7, -1, 2, 3], [-9, -8, 127, 0], [-7, -100, 4, 4]]]]
     # max: 7, 3, -7, 127; average of (q - zp) = 10, 6, -4, 130 -> 142 / 4 = 35.5 -> 36; + zp -> 33
     qnet = QuantizedNetwork(net, q_in, [qm, qa], q_in, "int8")
@@ -193,8 +200,8 @@ def test_pooling_int8_hand_computed():
 def test_lookup_table_int8_hand_computed():
     layer = Activation("a", act=Act("sigmoid"))
     net = _net("a", (1, 1, 4), [layer])
-    q = QLayer("a", "activation", layer, (1, 1, 4), (1, 1, 4), UNIT, UNIT)
-    q.lut = np.arange(-128, 128)[::-1].astype(np.int8)  # q -> -1 - q
+    flip = np.arange(-128, 128)[::-1].astype(np.int8)  # q -> -1 - q
+    q = QActivation("a", layer, (1, 1, 4), (1, 1, 4), UNIT, UNIT, lut=flip)
     ref, got = _both(_qnet(net, [q]), [[[[-128, -1, 0, 127]]]])
     np.testing.assert_array_equal(ref.reshape(-1), [127, 0, -1, -128])
     np.testing.assert_array_equal(got.reshape(-1), [127, 0, -1, -128])
@@ -203,10 +210,9 @@ def test_lookup_table_int8_hand_computed():
 def test_rbf_int8_hand_computed():
     layer = RBF("r", units=2)
     net = _net("r", (1, 1, 3), [Flatten("f"), layer])
-    f = QLayer("f", "flatten", net.layers[0], (1, 1, 3), (3,), UNIT, UNIT)
-    q = QLayer("r", "rbf", layer, (3,), (2,), UNIT, UNIT)
-    q.proto = np.array([[1, -1, 1], [127, -128, 0]], np.int16)
-    q.acc_bound = 200_000
+    f = QFlatten("f", net.layers[0], (1, 1, 3), (3,), UNIT, UNIT)
+    proto = np.array([[1, -1, 1], [127, -128, 0]], np.int16)
+    q = QRBF("r", layer, (3,), (2,), UNIT, UNIT, acc_bound=200_000, proto=proto)
     # x = [4, -2, -128]: (3^2 + 1^2 + 129^2) = 16651; (123^2 + 126^2 + 128^2) = 47389
     ref, got = _both(_qnet(net, [f, q], "int32"), [[[[4, -2, -128]]]])
     np.testing.assert_array_equal(ref.reshape(-1), [16651, 47389])
@@ -216,9 +222,9 @@ def test_rbf_int8_hand_computed():
 def test_affine_int8_hand_computed():
     layer = Affine("a", per="channel")
     net = _net("a", (2, 1, 2), [layer])
-    q = QLayer("a", "affine", layer, (2, 1, 2), (2, 1, 2), UNIT, UNIT)
+    head = ("a", layer, (2, 1, 2), (2, 1, 2), UNIT, UNIT)
     # channel 0: q * 3 + 1, channel 1: q * -1 - 4, then halved (ties away from zero)
-    _linear(q, [3, -1], [1, -4], 2)
+    q = _linear(QAffine, head, [3, -1], [1, -4])
     ref, got = _both(_qnet(net, [q]), [[[[1, -3]], [[5, -5]]]])
     # 4 -> 2, -8 -> -4, -9 -> -4.5 -> -5, 1 -> 0.5 -> 1
     np.testing.assert_array_equal(ref.reshape(-1), [2, -4, -5, 1])

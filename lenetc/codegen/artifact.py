@@ -123,6 +123,14 @@ class Generated:
     def __iter__(self) -> Iterator[Path]:
         return iter(self.paths)
 
+    def __repr__(self) -> str:
+        # the C source runs to megabytes: name it and its size instead
+        p = self.plan
+        files = ", ".join(f"{name} ({len(text):,} chars)" for name, text in self.files.items())
+        return (f"Generated(model={p.net.name!r}, prefix={p.prefix!r}, dtype={p.dtype!r}, dialect={p.dialect.name!r}, "
+                f"arena_bytes={self.memory.arena_bytes}, weight_bytes={self.memory.weight_bytes}, files=[{files}], "
+                f"paths={[str(x) for x in self.paths]})")  # fmt: skip
+
     def write(self, out_dir: str | Path, extra: dict[str, str] | None = None) -> Generated:
         """Write the model's files (and ``extra`` ones) into ``out_dir`` atomically."""
         self.paths = write_output(out_dir, {**self.files, **(extra or {})})

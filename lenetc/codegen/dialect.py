@@ -85,7 +85,18 @@ class CortexMMve(Portable):
     header: str = "lenetc_arch_cortexm_mve.h"
 
 
-DIALECTS: dict[str, Portable] = {d.name: d for d in (Portable(), X86(), Neon(), CortexMDsp(), CortexMMve())}
+@dataclass(frozen=True)
+class RiscvV(Portable):
+    """RISC-V with the vector extension (RVV 1.0; Zve32x for int8, Zve32f for float32):
+    vector-length agnostic kernels (``vsetvl`` strip-mining), correct at any VLEN."""
+
+    name: str = "riscv-v"
+    description: str = "RISC-V vector RVV 1.0 (Zve32x/Zve32f, any VLEN)"
+    align: int = 16
+    header: str = "lenetc_arch_riscv_v.h"
+
+
+DIALECTS: dict[str, Portable] = {d.name: d for d in (Portable(), X86(), Neon(), CortexMDsp(), CortexMMve(), RiscvV())}
 PORTABLE = DIALECTS["portable"]
 
 
@@ -123,6 +134,8 @@ def dialect_from_macros(macros: frozenset[str]) -> Portable:
         return DIALECTS["cortex-m-mve"]
     if "__ARM_FEATURE_DSP" in macros:
         return DIALECTS["cortex-m-dsp"]
+    if "__riscv_vector" in macros:
+        return DIALECTS["riscv-v"]
     return PORTABLE
 
 

@@ -18,13 +18,18 @@ from ..errors import LenetcError
 from ..ir import Const, Lowering, Op, Tensor
 from ..kinds import KINDS, Node, merge_activations
 from ..kinds.shared_ops import emit_copy
+from ..limits import check_c_size
+from ..names import shown
 from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
 from ..quant.qnetwork import QuantizedNetwork
 from .dialect import PORTABLE, Portable, get_dialect
 from .streaming import MODES, Stage, stage_mode, supports_window, to_window
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A C identifier, matched whole (``re.fullmatch``: ``$`` would also accept a trailing newline).
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Longest prefix: it names files (``<prefix>.h``) and starts every symbol.
+MAX_PREFIX_LENGTH = 64
 
 
 @dataclass
@@ -189,8 +194,12 @@ def _place_arena(lw: Lowering, elem_bytes: int, align: int) -> tuple[int, int]:
 def c_prefix(name: str, prefix: str | None = None) -> str:
     """The C symbol prefix: ``prefix``, or the model name with other characters turned into '_'."""
     prefix = prefix or re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not _IDENT.match(prefix):
-        raise LenetcError(f"prefix '{prefix}' is not a C identifier (letters, digits, '_', not starting with a digit)")
+    if not isinstance(prefix, str) or not _IDENT.fullmatch(prefix):
+        raise LenetcError(
+            f"prefix {shown(prefix)} is not a C identifier (letters, digits, '_', not starting with a digit)"
+        )
+    if len(prefix) > MAX_PREFIX_LENGTH:
+        raise LenetcError(f"prefix {shown(prefix)} is {len(prefix)} characters long (at most {MAX_PREFIX_LENGTH})")
     return prefix
 
 
@@ -202,11 +211,25 @@ def _apply_modes(lw: Lowering, modes: dict[str, str]) -> None:
             to_window(lw, op, narrow=modes[op.layer] == "window-narrow")
 
 
-def _stages(lw: Lowering, elem_bytes: int) -> list[Stage]:
+def _stages(lw: Lowering, elem_bytes: int, out_elem_bytes: int) -> list[Stage]:
     def nbytes(tid: int) -> int:
-        return lw.tensors[tid].nbytes(elem_bytes) if tid >= 0 else 0
+        if tid < 0:
+            return 0
+        t = lw.tensors[tid]
+        # the caller's output has the output's C type (int8 RBF distances are int32_t)
+        return t.nbytes(out_elem_bytes if t.storage == "output" else elem_bytes)
 
     return [Stage(op.layer, stage_mode(op), nbytes(op.src), nbytes(op.dst), nbytes(op.scratch)) for op in lw.ops]
+
+
+def _check_c_limits(lw: Lowering, arena: int, elem_bytes: int) -> None:
+    """Refuse what the C types cannot hold: the arena (``uint32_t <P>_workspace_size()``, int
+    offsets), every tensor's elements and bytes (int loop bounds and indices), every constant array."""
+    check_c_size(arena, "the arena (bytes)", "uint32_t workspace size and int offsets")
+    for t in lw.tensors:
+        check_c_size(t.nbytes(elem_bytes), f"tensor {t.id} {list(t.shape)} (bytes)")
+    for c in lw.consts:
+        check_c_size(int(c.values.size), f"constant array {c.name} (elements)")
 
 
 def make_plan(
@@ -243,5 +266,7 @@ def make_plan(
     _apply_modes(lw, modes)
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
-    stages = _stages(lw, numeric.elem_bytes)
+    _check_c_limits(lw, arena, numeric.elem_bytes)
+    out_elem_bytes = 4 if qnet is not None and qnet.output_dtype == "int32" else numeric.elem_bytes
+    stages = _stages(lw, numeric.elem_bytes, out_elem_bytes)
     return Plan(net, prefix, numeric, lw.ops, lw.tensors, lw.consts, arena, bound, qnet, dialect, stages)

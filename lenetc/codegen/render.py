@@ -16,6 +16,7 @@ from ..fileio import write_files_atomic
 from ..numeric import c_array, c_double, c_float, c_int
 from ..paths import csrc_dir, templates_dir
 from ..quant.pixel_map import PixelMap, pixel_map
+from ..text import plural_noun
 from .dialect import PORTABLE
 from .plan import Plan
 
@@ -53,6 +54,7 @@ def environment() -> jinja2.Environment:
     env.filters["c_double"] = c_double
     env.filters["c_int"] = lambda v, plain=False: str(int(v)) if plain else c_int(v)
     env.filters["comment"] = comment_text
+    env.filters["plural_noun"] = plural_noun
     env.globals["act_expr"] = act_expr
     env.globals["c_array"] = c_array
     return env
@@ -66,6 +68,8 @@ def _helpers(code: str, plan: Plan) -> str:
     headers = [plan.dialect.header, PORTABLE.header] if plan.dialect.header != PORTABLE.header else [PORTABLE.header]
     if plan.numeric.is_float:  # a family's float primitives (<header>_f32.h), kept out of integer-only C
         headers = [n for h in headers for n in (h, h.replace(".h", "_f32.h")) if (csrc_dir() / n).is_file()]
+    if plan.numeric.is_float:  # before any fmaf: the soft-float RISC-V replacement (lenetc_fmaf.h)
+        headers.insert(0, "lenetc_fmaf.h")
     headers.append(_NUMERIC_HELPERS[plan.numeric.name])
     if "requant_f" in used:  # --requant float: the one helper with float arithmetic, kept out otherwise
         headers.append("lenetc_int8_f32.h")

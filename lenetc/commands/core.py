@@ -18,8 +18,10 @@ from ..firmware.targets import TARGETS
 from ..images import load_digit
 from ..network import Network
 from ..reference import forward, predict_classes
+from ..tflite_runtime import RUNTIMES
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
 from .model_args import TARGET_HELP, add_model_args, model_from_args, note_if_guessed, resolve_dialect
+from .tflite import verify_tflite
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -78,13 +80,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"model {net.name}: input {_shape(net.input_shape)}, output {_shape(net.output_shape)} ({net.output_kind})")
     print(f"MNIST preprocessing: {net.preprocess.describe()}")
-    print(f"{'layer':<10} {'kind':<12} {'output':<10} {'params':>9} {'connections':>12} {'MACs':>10}  description")
+    # columns as wide as the longest name (imported layers can have long ones)
+    wn = max([10, *(len(r.name) for r in rows)])
+    wk = max([12, *(len(r.kind) for r in rows)])
+    print(f"{'layer':<{wn}} {'kind':<{wk}} {'output':<10} {'params':>9} {'connections':>12} {'MACs':>10}  description")
     for r in rows:
         print(
-            f"{r.name:<10} {r.kind:<12} {_shape(r.output_shape):<10} {r.params:>9,} {r.connections:>12,} "
+            f"{r.name:<{wn}} {r.kind:<{wk}} {_shape(r.output_shape):<10} {r.params:>9,} {r.connections:>12,} "
             f"{r.macs:>10,}  {r.description}"
         )
-    print(f"{'total':<10} {'':<12} {'':<10} {totals['params']:>9,} {totals['connections']:>12,} {totals['macs']:>10,}")
+    print(f"{'total':<{wn}} {'':<{wk}} {'':<10} {totals['params']:>9,} {totals['connections']:>12,} "
+          f"{totals['macs']:>10,}")  # fmt: skip
     print(
         f"generated C ({dialect.name}, workspace aligned to {dialect.align}): arena {mem.arena_bytes:,} bytes "
         f"(liveness bound {mem.arena_lower_bound:,}), weights {mem.weight_bytes:,} bytes"
@@ -166,6 +172,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     x, labels, what = verification_inputs(net, args.n, args.seed, args.inputs)
     if labels is not None:
         note_if_guessed(net)
+    if args.against in RUNTIMES:
+        return verify_tflite(args, net, x, what)
     if args.dtype == "int8":
         if args.against == "onnxruntime":
             raise LenetcError(
@@ -223,7 +231,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _add_dtype(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", default="float32", choices=["float32", "int8"], help="arithmetic of the generated C")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "int8"],
+        help="arithmetic of the generated C (default float32; int8 for an int8 .tflite file)",
+    )
     add_int8_args(p)
 
 
@@ -283,9 +296,10 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",
-        choices=["numpy", "onnxruntime"],
+        choices=["numpy", "onnxruntime", *RUNTIMES],
         default="numpy",
-        help="reference: the NumPy float64 forward pass, or ONNX Runtime on the .onnx file (or the model's export)",
+        help="reference: the NumPy float64 forward pass, ONNX Runtime on the .onnx file (or the model's export), "
+        "or for a .tflite file TensorFlow Lite Micro (tflm) or LiteRT (litert) on the file itself",
     )
     p.add_argument(
         "--min-accuracy",

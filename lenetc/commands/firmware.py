@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_size)
 
 
-_BYTES = re.compile(r"^(\d+)\s*([KkMm]i?[Bb]?|[Bb])?$")
+_BYTES = re.compile(r"([0-9]+) *([KkMm]i?[Bb]?|[Bb])?")
 
 
 def byte_count(text: str) -> int:
@@ -56,7 +56,7 @@ def byte_count(text: str) -> int:
             return int(t, 16)
         except ValueError:
             pass
-    m = _BYTES.match(t)
+    m = _BYTES.fullmatch(t)
     if not m:
         raise argparse.ArgumentTypeError(f"not a byte count: '{text}' (e.g. 262144, 256K, 1M)")
     unit = (m.group(2) or "b")[0].lower()

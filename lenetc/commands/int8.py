@@ -13,6 +13,7 @@ from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
 from ..codegen.dialect import PORTABLE, Portable
 from ..digitsets import load_digit_set
+from ..errors import LenetcError
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
 from ..network import Network
 from ..plotting import report_written
@@ -20,6 +21,7 @@ from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
 from ..quant.qnetwork import QuantizedNetwork
 from ..quant.reference_int8 import forward_int8
 from ..quant.requant_mode import REQUANT_MODES, with_requant
+from ..text import minus, plus
 
 
 def add_int8_args(p) -> None:
@@ -40,15 +42,23 @@ def add_int8_args(p) -> None:
     p.add_argument(
         "--requant",
         choices=REQUANT_MODES,
-        default="int",
+        default=None,
         help="int8: requantization rule; int (default): integer multiplier and shift, any CPU; float: "
-        "float32 scale with ties to even, as ONNX Runtime computes it (for CPUs with an FPU)",
+        "float32 scale with ties to even, as ONNX Runtime computes it (for CPUs with an FPU); tflm (default for "
+        ".tflite files): TensorFlow Lite Micro's reference kernels bit for bit, integer only",
     )
 
 
 def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
     """``net`` calibrated as the flags say (default: the first MNIST training digits); the
-    calibration set's description is kept in ``notes["calibration"]``."""
+    calibration set's description is kept in ``notes["calibration"]``. An int8 .tflite file's own
+    quantized network is used as it is (``--requant`` default ``tflm`` for it)."""
+    file_qnet = getattr(args, "file_qnet", None)
+    if file_qnet is not None and file_qnet.net is net:
+        if getattr(args, "calib", None) is not None or getattr(args, "calib_data", None) is not None:
+            raise LenetcError("--calib/--calib-data: an int8 .tflite file carries its own scales")
+        file_qnet.notes["calibration"] = "the file's own scales"
+        return with_requant(file_qnet, getattr(args, "requant", None) or "tflm")
     n = getattr(args, "calib", None)
     method = getattr(args, "calib_method", DEFAULT_METHOD)
     path = getattr(args, "calib_data", None)
@@ -60,7 +70,7 @@ def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwo
         n = DEFAULT_CALIBRATION if n is None else n
         qnet = quantize(net, None, method, n_calib=n, data=getattr(args, "data", None))
         qnet.notes["calibration"] = f"{qnet.calibration_images:,} MNIST training digits"
-    mode = getattr(args, "requant", "int")
+    mode = getattr(args, "requant", None) or "int"
     return qnet if mode == "int" else with_requant(qnet, mode)
 
 
@@ -77,14 +87,14 @@ def calibration_source(qnet: QuantizedNetwork) -> str:
 def memory_lines(fgen: Generated, qgen: Generated) -> list[str]:
     """Flash and arena bytes, float32 against int8, and the accumulator bound, for ``info``/``generate``."""
     fplan, qplan = fgen.plan, qgen.plan
-    stack = max((2 * op.ctx.get("nseg", 1) * op.ctx["segp"] if "segp" in op.ctx else 2 * op.ctx.get("n_pad", 0))
-                for op in qplan.ops)  # fmt: skip
+    scratch = max((s.scratch_bytes for s in qgen.memory.stages), default=0)
+    equal = "=" if qplan.arena_bytes == qplan.arena_lower_bound else "above its"
     return [
         f"{'':<8} {'flash (weights + tables)':>26} {'arena':>10}",
         f"{'float32':<8} {fplan.weight_bytes():>26,} {fplan.arena_bytes:>10,}",
         f"{'int8':<8} {qplan.weight_bytes():>26,} {qplan.arena_bytes:>10,}",
-        f"int8 arena {qplan.arena_bytes:,} bytes = liveness lower bound {qplan.arena_lower_bound:,} "
-        f"(the most bytes alive during any one layer); kernel stack scratch up to {stack:,} bytes",
+        f"int8 arena {qplan.arena_bytes:,} bytes {equal} liveness lower bound {qplan.arena_lower_bound:,} "
+        f"(the most bytes alive during any one layer); kernel scratch, up to {scratch:,} bytes, is in the arena",
         f"int8 accumulators: |acc| <= {qplan.acc_bound:,} < 2^31 on every int8 input (no overflow)",
     ]
 
@@ -92,10 +102,12 @@ def memory_lines(fgen: Generated, qgen: Generated) -> list[str]:
 def scale_lines(qnet: QuantizedNetwork) -> list[str]:
     """Per-layer output scale, zero point and accumulator bound."""
     lines = [f"input scale {qnet.input_q.scale:.6g} zero point {qnet.input_q.zero_point}"]
-    lines.append(f"{'layer':<10} {'kind':<12} {'out scale':>12} {'zp':>5} {'|acc| bound':>14} {'flash':>9}")
-    for row in qnet.summary():
+    rows = qnet.summary()
+    wn = max([10, *(len(str(r["layer"])) for r in rows)])
+    lines.append(f"{'layer':<{wn}} {'kind':<12} {'out scale':>12} {'zp':>5} {'|acc| bound':>14} {'flash':>9}")
+    for row in rows:
         lines.append(
-            f"{row['layer']:<10} {row['kind']:<12} {row['out_scale']:>12.6g} {row['out_zero_point']:>5} "
+            f"{row['layer']:<{wn}} {row['kind']:<12} {row['out_scale']:>12.6g} {row['out_zero_point']:>5} "
             f"{row['acc_bound']:>14,} {row['const_bytes']:>9,}"
         )
     if qnet.final_softmax:
@@ -162,8 +174,9 @@ def generate_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
                     ram_bytes=getattr(args, "ram_bytes", None))  # fmt: skip
     for path in qgen.paths:
         print(f"wrote {path}")
-    print(f"input: q = round(x / {qnet.input_q.scale:.9g}) + {qnet.input_q.zero_point}; "
-          f"output {qnet.output_dtype}: x = {qnet.output_q.scale:.9g} * (q - {qnet.output_q.zero_point})")  # fmt: skip
+    inq, outq = qnet.input_q, qnet.output_q
+    print(f"input: q = round(x / {inq.scale:.9g}){plus(inq.zero_point)}; "
+          f"output {qnet.output_dtype}: x = {outq.scale:.9g} * (q{minus(outq.zero_point)})")  # fmt: skip
     print(f"C dialect {dialect.name}")
     for line in memory_lines(generated(make_plan(net, args.prefix, dialect)), qgen):
         print(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from ..codegen.dialect import DIALECTS, Portable, host_dialect
@@ -11,6 +12,7 @@ from ..extension import compiler, host_flags
 from ..firmware.targets import TARGETS
 from ..models import IMPORTED_SUFFIXES, load
 from ..network import Network, stated_preprocess
+from ..quant.qnetwork import QuantizedNetwork
 from ..zoo import ZOO
 
 #: Where a preprocessing given on the command line says it came from (``info`` prints it).
@@ -19,7 +21,7 @@ CLI_SOURCE = "the command line (--scale/--offset/--pad)"
 
 MODEL_HELP = (
     f"zoo name ({', '.join(ZOO)}; `lenetc list`) or a model file: .npz (lenetc's), "
-    f"{', '.join(IMPORTED_SUFFIXES)} (ONNX, Keras)"
+    f"{', '.join(IMPORTED_SUFFIXES)} (ONNX, Keras, TensorFlow Lite)"
 )
 #: What ``--target`` accepts for the generated C's dialect.
 TARGET_HELP = (
@@ -59,10 +61,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def model_from_args(args: argparse.Namespace) -> Network:
     """The model the arguments name, with the preprocessing the user stated (if any)."""
     net = load(args.model, args.weights)
+    if isinstance(net, QuantizedNetwork):  # an int8 .tflite file: its own scales, int8 unless told otherwise
+        args.file_qnet = net
+        net = net.net
+        if getattr(args, "dtype", "") is None:
+            args.dtype = "int8"
+    elif getattr(args, "dtype", "") is None:
+        args.dtype = "float32"
     given = {k: getattr(args, k, None) for k in ("scale", "offset", "pad")}
     given = {k: v for k, v in given.items() if v is not None}
     if given:
         net = net.with_preprocess(stated_preprocess(net.preprocess, given, CLI_SOURCE))
+        if getattr(args, "file_qnet", None) is not None:
+            args.file_qnet = dataclasses.replace(args.file_qnet, net=net)
     return net
 
 

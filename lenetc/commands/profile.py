@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..firmware.bundle import supported_dtypes
+from ..firmware.make_args import OPT_FLAGS
 from ..firmware.profile import format_profile, profile
 from ..firmware.targets import TARGETS
 from .int8 import add_int8_args, quantize_from_args
@@ -28,7 +29,9 @@ def register(subparsers) -> None:
     )
     baremetal = [name for name, t in TARGETS.items() if t.kind == "baremetal"]
     p.add_argument("--target", default="cortex-m4", choices=baremetal, help="default cortex-m4")
-    p.add_argument("--opt", default="-O2", help="optimisation flag of the build (default -O2)")
+    p.add_argument(
+        "--opt", default="-O2", metavar="FLAG", help=f"optimisation flag of the build: {', '.join(OPT_FLAGS)}"
+    )
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     add_int8_args(p)
     p.set_defaults(func=run_profile)

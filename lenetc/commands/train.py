@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -83,7 +84,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    log(f"training {net.name}: {config}")
+    if not args.quiet:
+        settings = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(config).items() if v is not None)
+        log(f"training {net.name}: {settings}")
     result = train(net, config, train_data, test_data, progress=not args.quiet, log=log)
     save_npz(result.net, out)
     last = result.history[-1]

@@ -26,7 +26,7 @@ from ..errors import LenetcError
 from ..fileio import check_output_file, write_file
 from ..importers.onnx_fold import need_onnx
 from ..kinds import QLayer
-from ..kinds.int8_linear import unfolded_bias
+from ..kinds.int8_linear import QLinear, unfolded_bias
 from ..numeric import QParams
 from ..quant.qnetwork import QuantizedNetwork
 from .onnx_export import EXPORT_OPSET, _Graph
@@ -52,11 +52,9 @@ class _QGraph(_Graph):
         return self.node("DequantizeLinear", [x, s, z], name)
 
 
-def _linear(g: _QGraph, q: QLayer, x: str) -> str:
+def _linear(g: _QGraph, q: QLinear, x: str) -> str:
     """Conv or Gemm on dequantized int8 weights and the unfolded int32 bias; returns the int8 output."""
     n = q.name
-    if q.w_scale is None:
-        raise LenetcError(f"layer '{n}' ({q.kind}): no float weight scale kept, cannot export it as QDQ ONNX")
     w_scale = np.asarray(q.w_scale, np.float32)
     oc = q.weight.shape[0]
     w = g.node(

@@ -21,6 +21,7 @@ from ..errors import LenetcError
 from ..numeric import NUMERIC_TYPES
 from ..quant.reference_int8 import forward_int8
 from ..reference import forward, predict_classes
+from ..text import plus
 from .digits import DEFAULT_COUNT, Digits, as_digits
 from .size import fit_measured
 from .targets import BAREMETAL, TARGETS, WARN_CFLAGS, get_target
@@ -132,7 +133,7 @@ def _ctx(plan: Plan, example: Example | None, default_target: str) -> dict:
             spec=dtype_spec(plan),
             n=len(example.inputs),
             source=example.digits.source,
-            preprocess=f"pixel * {p.scale:.9g} + {p.offset:.9g}, padded by {p.pad}",
+            preprocess=f"pixel * {p.scale:.9g}{plus(p.offset, '.9g')}, padded by {p.pad}",
             inputs=[x.reshape(-1) for x in example.inputs],
             frames=[f.reshape(-1) for f in example.digits.images],
             labels=[int(v) for v in example.digits.labels],
@@ -155,13 +156,14 @@ def render_example(
         "main.c": env.get_template("firmware/main.c.j2").render(ctx),
         "Makefile": env.get_template("firmware/Makefile.j2").render(ctx),
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(ctx),
-        "arm-none-eabi.cmake": env.get_template("firmware/arm-none-eabi.cmake.j2").render(ctx),
-        "aarch64-linux-gnu.cmake": env.get_template("firmware/aarch64-linux-gnu.cmake.j2").render(ctx),
-        "startup.c": env.get_template("firmware/startup.c.j2").render(ctx),
     }
-    link = env.get_template("firmware/link.ld.j2")
-    for name in BAREMETAL:
-        files[f"link_{name}.ld"] = link.render({**ctx, "target": TARGETS[name]})
+    # each target's toolchain file, start-up code and linker script (shared ones rendered once)
+    for t in TARGETS.values():
+        for name in (t.toolchain, t.startup):
+            if name and name not in files:
+                files[name] = env.get_template(f"firmware/{name}.j2").render(ctx)
+        if t.link_template:
+            files[f"link_{t.name}.ld"] = env.get_template(t.link_template).render({**ctx, "target": t})
     return files
 
 
@@ -191,6 +193,9 @@ class Bundle:
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.paths)
+
+    def __repr__(self) -> str:
+        return f"Bundle(directory={str(self.directory)!r}, generated={self.generated!r})"
 
     def executable(self, target: str) -> Path:
         """Where the Makefile puts the program it builds for ``target``."""

@@ -1,10 +1,11 @@
-"""Deterministic instruction counts per inference on emulated Cortex-M cores.
+"""Deterministic instruction counts per inference on emulated Cortex-M and RISC-V cores.
 
 The example firmware reads SysTick around each ``<prefix>_run``. Under QEMU with
 ``-icount shift=0`` every guest instruction advances virtual time by exactly 1 ns, and
 SysTick runs at the board's core clock, so one tick is ``1e9 / clock`` instructions
-(40 on the 25 MHz MPS2 boards, 31.25 on the 32 MHz AN547). Counts are the same on every
-run and every host; the resolution is one tick.
+(40 on the 25 MHz MPS2 boards, 31.25 on the 32 MHz AN547). On RISC-V it reads ``minstret``,
+which then counts exactly one per instruction. Counts are the same on every run and every
+host; the resolution is one tick.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..api import Model
 from ..errors import LenetcError
 from .bundle import write_example
+from .make_args import check_opt
 from .run import build_and_run
 from .targets import Target, get_target
 
@@ -54,9 +56,10 @@ def count_instructions(
 ) -> InstructionCount:
     """Build the example for ``target`` with optimisation ``opt`` (the Makefile's OPT), run it
     under ``-icount shift=0`` and count; ``ram_bytes`` plans the model for that RAM budget."""
+    opt = check_opt(opt)
     t = target if isinstance(target, Target) else get_target(target)
-    if t.kind != "baremetal":
-        raise LenetcError(f"instruction counting needs a Cortex-M target, not '{t.name}'")
+    if t.kind != "baremetal" or not t.counter:
+        raise LenetcError(f"instruction counting needs a bare-metal target with a counter, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-icount-", dir=work_dir) as tmp:
         bundle = write_example(model, Path(tmp), dtype=dtype, digits=digits, target=t.name, calibration=calibration,
                                 ram_bytes=ram_bytes)  # fmt: skip

@@ -1,7 +1,8 @@
-"""Per-layer instruction profile of a model on an emulated Cortex-M core (``lenetc profile``).
+"""Per-layer instruction profile of a model on an emulated Cortex-M or RISC-V core (``lenetc profile``).
 
 The example firmware is built twice: plain (the whole-inference count every goal is read from)
-and with the model's probe hook ``<P>_PROBE(i)`` pointed at a function that records SysTick
+and with the model's probe hook ``<P>_PROBE(i)`` (upper-case prefix) pointed at the target's counter
+(SysTick, or ``minstret`` on RISC-V), recording it
 before the first op and after each op. Under QEMU ``-icount shift=0`` both runs are
 deterministic. The probes' own cost is measured, not guessed: the probed firmware times 64 probes back to
 back (each is one volatile load and one store, inlined as in the model), and every op's interval
@@ -20,6 +21,7 @@ from pathlib import Path
 from ..api import Model
 from ..errors import LenetcError
 from .bundle import write_example
+from .make_args import check_opt
 from .run import build_and_run
 from .targets import Target, get_target
 
@@ -69,12 +71,19 @@ class Profile:
         return sum(r.macs for r in self.layers)
 
     def to_dict(self) -> dict:
+        """The profile as JSON: instruction counts are whole instructions (averaged over the
+        digits, then rounded); ``stack_painted_bytes`` is the stack measured by painting on the
+        target (``size --json``'s ``stack`` is GCC's static bound instead)."""
         doc = asdict(self)
         for row, layer in zip(doc["layers"], self.layers):
+            row["instructions"] = round(layer.instructions)
             row["per_mac"] = layer.per_mac
             row["share"] = layer.instructions / self.total_instructions
+        for key in ("total_instructions", "probe_instructions", "outside", "span"):
+            doc[key] = round(doc[key])
         doc["macs"] = self.macs
-        doc["residual"] = self.residual
+        doc["residual"] = round(self.residual)
+        doc["stack_painted_bytes"] = doc.pop("stack_bytes")
         return doc
 
 
@@ -107,16 +116,17 @@ def profile(
     model: Model, dtype: str | None = None, target: str | Target = "cortex-m4", digits=None, opt: str = "-O2"
 ) -> Profile:
     """Build and run the plain and the probed example for ``target``; one :class:`Profile`."""
+    opt = check_opt(opt)
     t = target if isinstance(target, Target) else get_target(target)
-    if t.kind != "baremetal":
-        raise LenetcError(f"profiling needs a Cortex-M target, not '{t.name}'")
+    if t.kind != "baremetal" or not t.counter:
+        raise LenetcError(f"profiling needs a bare-metal target with an instruction counter, not '{t.name}'")
     with tempfile.TemporaryDirectory(prefix="lenetc-profile-") as tmp:
         bundle = write_example(model, Path(tmp) / "plain", dtype=dtype, digits=digits, target=t.name)
         plain = build_and_run(bundle, t, icount=True, make_vars={"OPT": opt})
         plan = bundle.generated.plan
         n_probes = len(plan.ops) + 1
         probed_bundle = write_example(model, Path(tmp) / "probed", dtype=dtype, digits=digits, target=t.name)
-        flags = f"-Werror -D{plan.prefix}_PROBE_COUNTER=0xE000E018u -DLENETC_EXAMPLE_PROFILE={n_probes}"
+        flags = f"-Werror {t.probe_flags(plan.prefix.upper())} -DLENETC_EXAMPLE_PROFILE={n_probes}"
         probed = build_and_run(probed_bundle, t, icount=True, extra_cflags=flags, make_vars={"OPT": opt})
     for name, result in (("plain", plain), ("probed", probed)):
         if not result.ok or not result.ticks:

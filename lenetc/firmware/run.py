@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import LenetcError
 from .bundle import Bundle
+from .make_args import make_arguments
 from .targets import Target, get_target
 
 #: Seconds a single emulated run may take; every example finishes in well under one.
@@ -55,13 +56,14 @@ def parse_output(target: str, returncode: int, stdout: str) -> RunResult:
 
 
 def build(bundle: Bundle, target: str | Target, extra_cflags: str = "-Werror", make_vars: dict | None = None) -> Path:
-    """Build ``bundle`` for ``target`` with its Makefile; returns the program."""
+    """Build ``bundle`` for ``target`` with its Makefile; returns the program. Every variable
+    is checked before make sees it (:func:`lenetc.firmware.make_args.make_arguments`)."""
     t = target if isinstance(target, Target) else get_target(target)
     missing = t.missing_tools()
     if missing:
         raise LenetcError(f"target '{t.name}' needs {', '.join(missing)} (Debian packages: {' '.join(t.packages)})")
     variables = {"TARGET": t.name, "EXTRA_CFLAGS": extra_cflags, **(make_vars or {})}
-    cmd = ["make", "-s", "-C", str(bundle.directory), *(f"{k}={v}" for k, v in variables.items())]
+    cmd = ["make", "-s", "-C", str(bundle.directory), *make_arguments(variables)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-12:]

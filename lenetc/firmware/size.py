@@ -129,12 +129,16 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
         for name, text in gen.files.items():
             (d / name).write_text(text)
         src, obj = d / symbols.source, d / f"{symbols.prefix}.o"
-        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage", "-fcallgraph-info=su"]
+        flags = [*t.cflags, "-ffunction-sections", "-fdata-sections", "-fstack-usage"]
+        flags += ["-fcallgraph-info=su"] if t.callgraph_info else []
         proc = subprocess.run([t.cc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True, cwd=d)
         if proc.returncode != 0:
             raise LenetcError(f"compiling {src.name} for '{t.name}' failed: {proc.stderr.strip()[:500]}")
         sections = section_sizes(t.size_tool, obj)
-        stack, bounded = call_tree_stack((d / f"{symbols.prefix}.ci").read_text(), symbols.run)
+        if t.callgraph_info:
+            stack, bounded = call_tree_stack((d / f"{symbols.prefix}.ci").read_text(), symbols.run)
+        else:  # clang writes frames (.su) but no call graph: run + run_ws + the largest kernel frame
+            stack, bounded = stack_usage((d / f"{symbols.prefix}.su").read_text(), symbols)
 
     def total(*prefixes: str) -> int:
         return sum(v for k, v in sections.items() if any(k == p or k.startswith(p + ".") for p in prefixes))
@@ -144,9 +148,9 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
         dtype=gen.plan.dtype,
         target=t.name,
         code=total(".text"),
-        weights=total(".rodata"),
-        data=total(".data"),
-        bss=total(".bss"),
+        weights=total(".rodata", ".srodata"),  # RISC-V puts small constants in .srodata/.sdata/.sbss
+        data=total(".data", ".sdata"),
+        bss=total(".bss", ".sbss"),
         stack=stack,
         stack_bounded=bounded,
     )
@@ -155,8 +159,9 @@ def measure(gen: Generated, target: str | Target = "cortex-m4") -> SizeReport:
 def format_report(r: SizeReport) -> str:
     """The human-readable report ``lenetc size`` prints."""
     kib = lambda n: f"{n:>9,} B  ({n / 1024:8.1f} KiB)"  # noqa: E731
+    how = "compiled" if r.target == "host" else "cross-compiled"
     lines = [
-        f"{r.model} ({r.dtype}) on {r.target}, measured from the cross-compiled object:",
+        f"{r.model} ({r.dtype}) on {r.target}, measured from the {how} object:",
         f"  flash   {kib(r.flash)}  = code {r.code:,} + weights {r.weights:,} + data {r.data:,}",
         f"  RAM     {kib(r.ram)}  = arena (bss) {r.bss:,} + data {r.data:,} + stack {r.stack:,}"
         + ("" if r.stack_bounded else " (a frame is dynamically sized: stack is a lower bound)"),

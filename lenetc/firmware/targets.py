@@ -1,14 +1,15 @@
 """The machines a firmware bundle is built for: one object per target describing its dialect.
 
 A target says which compiler builds it, with which CPU flags, where its memories are and
-how to run the result (natively, under ``qemu-aarch64``, or bare-metal under
-``qemu-system-arm`` with semihosting for output and exit status).
+how to run the result (natively, under ``qemu-aarch64``/``qemu-riscv64``, or bare-metal under
+``qemu-system-arm``/``qemu-system-riscv32`` with semihosting for output and exit status), and
+which instruction counter its firmware reads (SysTick on Cortex-M, ``minstret`` on RISC-V).
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import LenetcError
 
@@ -22,6 +23,11 @@ WARN_CFLAGS = ("-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion")
 QEMU_SYSTEM_ARGS = (
     "-display", "none", "-serial", "null", "-monitor", "none",
     "-semihosting-config", "enable=on,target=native",
+)  # fmt: skip
+#: picolibc writes its semihosting console with SYS_WRITEC/SYS_WRITE0, which QEMU sends to its
+#: stderr unless the console is a character device: this one is QEMU's stdout.
+SEMIHOSTING_STDOUT = (
+    "-chardev", "stdio,id=semihost0", "-semihosting-config", "enable=on,target=native,chardev=semihost0",
 )  # fmt: skip
 
 
@@ -68,6 +74,22 @@ class Target:
     has_fpu: bool = True
     size_tool: str = "size"
     toolchain: str = ""  # the example's CMake toolchain file for a cross target
+    #: The instruction counter the example reads around each inference: ``systick`` (Cortex-M,
+    #: counts down, ``systick_hz``), ``minstret`` (RISC-V machine mode, counts up, one per
+    #: instruction under ``-icount shift=0``) or "" (none).
+    counter: str = ""
+    #: The system emulator of a bare-metal target and its machine arguments after ``-M board``.
+    qemu: str = "qemu-system-arm"
+    qemu_args: tuple[str, ...] = ()
+    #: The example's start-up file and linker-script template ("" when the C library's own do).
+    startup: str = ""
+    link_template: str = ""
+    #: RISC-V vector length in bits the emulator gives by default (0: no vector unit); the
+    #: generated code is vector-length agnostic, so ``run_command(vlen=...)`` may change it.
+    vlen: int = 0
+    #: The compiler writes GCC's ``-fcallgraph-info=su`` call graph (``lenetc size`` then bounds
+    #: the stack over the call tree; otherwise from ``-fstack-usage`` frames alone).
+    callgraph_info: bool = True
 
     @property
     def cflags(self) -> tuple[str, ...]:
@@ -76,24 +98,55 @@ class Target:
     @property
     def tools(self) -> tuple[str, ...]:
         """Programs this target needs on PATH to build and run."""
-        runner = (
-            self.emulator[:1] if self.kind == "linux" else (("qemu-system-arm",) if self.kind == "baremetal" else ())
-        )
+        runner = self.emulator[:1] if self.kind == "linux" else ((self.qemu,) if self.kind == "baremetal" else ())
         return (self.cc, *runner)
+
+    @property
+    def link_options(self) -> tuple[str, ...]:
+        """``ldflags`` without the library group (CMake puts link options before the objects)."""
+        group = "-Wl,--start-group"
+        return self.ldflags[: self.ldflags.index(group)] if group in self.ldflags else self.ldflags
+
+    @property
+    def link_libraries(self) -> tuple[str, ...]:
+        """The library group of ``ldflags`` and what follows it (after the objects)."""
+        return self.ldflags[len(self.link_options) :]
 
     def missing_tools(self) -> list[str]:
         return [tool for tool in self.tools if shutil.which(tool) is None]
 
-    def run_command(self, exe: str, icount: bool = False) -> list[str]:
-        """The command that runs the built program ``exe`` and prints its output."""
+    def run_command(self, exe: str, icount: bool = False, vlen: int | str | None = None) -> list[str]:
+        """The command that runs the built program ``exe`` and prints its output; ``vlen``
+        replaces the emulated vector length of a RISC-V vector target."""
+        v = str(vlen or self.vlen)
         if self.kind == "host":
             return [exe]
         if self.kind == "linux":
-            return [*self.emulator, exe]
+            return [*(a.replace("{vlen}", v) for a in self.emulator), exe]
         extra = ["-icount", "shift=0"] if icount else []
-        return ["qemu-system-arm", "-M", self.board, *extra, *QEMU_SYSTEM_ARGS, "-kernel", exe]
+        machine = [a.replace("{vlen}", v) for a in self.qemu_args]
+        console = QEMU_SYSTEM_ARGS if self.qemu == "qemu-system-arm" else (*QEMU_SYSTEM_ARGS[:6], *SEMIHOSTING_STDOUT)
+        return [self.qemu, "-M", self.board, *machine, *extra, *console, "-kernel", exe]
+
+    def with_vlen(self, vlen: int) -> Target:
+        """This target with the emulator giving a vector length of ``vlen`` bits."""
+        if not self.vlen:
+            raise LenetcError(f"target '{self.name}' has no vector unit")
+        if vlen < 128 or vlen & (vlen - 1):
+            raise LenetcError(f"VLEN {vlen}: the RISC-V vector targets need a power of two >= 128")
+        return replace(self, vlen=vlen)
+
+    def probe_flags(self, prefix: str) -> str:
+        """The compiler flags that point the model's per-op probe at this target's counter."""
+        if self.counter == "minstret":
+            return f"-D{prefix}_PROBE_MINSTRET"
+        if self.counter == "systick":
+            return f"-D{prefix}_PROBE_COUNTER=0xE000E018u"
+        raise LenetcError(f"target '{self.name}' has no deterministic instruction counter")
 
     def instructions_per_tick(self) -> float:
+        if self.counter == "minstret":
+            return 1.0
         if not self.systick_hz:
             raise LenetcError(f"target '{self.name}' has no deterministic instruction counter")
         return 1e9 / self.systick_hz
@@ -117,6 +170,58 @@ def _cortex_m(name: str, desc: str, board: str, cpu: tuple[str, ...], **kw) -> T
         board=board,
         size_tool="arm-none-eabi-size",
         toolchain="arm-none-eabi.cmake",
+        counter="systick",
+        startup="startup.c",
+        link_template="firmware/link.ld.j2",
+        **kw,
+    )
+
+
+#: Debian's picolibc for RISC-V (one library per ISA/ABI) and GCC's libgcc beside it: clang-19
+#: compiles (RVV 1.0 intrinsics; GCC 12 has none) and drives GNU ld (lld-19 cannot read
+#: picolibc's scripts; the example brings its own).
+PICOLIBC = "/usr/lib/picolibc/riscv64-unknown-elf"
+RISCV_LIBGCC = "/usr/lib/gcc/riscv64-unknown-elf/12.2.0"
+_RISCV_PACKAGES = ("clang-19", "lld-19", "gcc-riscv64-unknown-elf", "picolibc-riscv64-unknown-elf")
+
+
+def _riscv_flags(triple: str, march: str, mabi: str) -> tuple[str, ...]:
+    return (f"--target={triple}", f"-march={march}", f"-mabi={mabi}", "-mcmodel=medany", "-isystem",
+            f"{PICOLIBC}/include", "-ffunction-sections", "-fdata-sections")  # fmt: skip
+
+
+def _riscv_ld(multilib: str, emulation: str, libs: tuple[str, ...]) -> tuple[str, ...]:
+    return ("-nostdlib", "--ld-path=/usr/bin/riscv64-unknown-elf-ld", f"-Wl,-m{emulation}",
+            f"-L{PICOLIBC}/lib/{multilib}", f"-L{RISCV_LIBGCC}/{multilib}".rstrip("/."), "-Wl,--start-group",
+            *(f"-l{x}" for x in libs), "-lgcc", "-Wl,--end-group", "-Wl,--gc-sections")  # fmt: skip
+
+
+#: QEMU virt: with -bios none it starts at 0x80000000 (the start-up code is put first);
+#: 8 MiB of its RAM as "flash" (code, weights), the next 8 MiB as data.
+_VIRT_FLASH = Memory(0x80000000, 8 * 1024 * 1024)
+_VIRT_RAM = Memory(0x80800000, 8 * 1024 * 1024)
+
+
+def _riscv32(name: str, desc: str, march: str, mabi: str, multilib: str, cpu: str, **kw) -> Target:
+    return Target(
+        name=name,
+        kind="baremetal",
+        description=desc,
+        cc="clang-19",
+        cpu_flags=_riscv_flags("riscv32-unknown-elf", march, mabi),
+        ldflags=_riscv_ld(multilib, "elf32lriscv", ("c", "m", "semihost")),
+        packages=(*_RISCV_PACKAGES, "qemu-system-misc"),
+        board="virt",
+        qemu="qemu-system-riscv32",
+        qemu_args=("-cpu", cpu, "-bios", "none"),
+        flash=_VIRT_FLASH,
+        ram=_VIRT_RAM,
+        size_tool="riscv64-unknown-elf-size",
+        toolchain="riscv-clang.cmake",
+        counter="minstret",
+        startup="startup_riscv.c",
+        link_template="firmware/link_riscv.ld.j2",
+        callgraph_info=False,
         **kw,
     )
 
@@ -168,11 +273,33 @@ TARGETS: dict[str, Target] = {
             emulator=("qemu-aarch64",), size_tool="aarch64-linux-gnu-size", dialect="neon",
             toolchain="aarch64-linux-gnu.cmake",
         ),
+        _riscv32(
+            "riscv32", "RV32IMC microcontroller (ESP32-C3 class), QEMU virt", "rv32imc", "ilp32", "rv32im/ilp32",
+            "rv32,f=false,d=false,a=false,v=false", has_fpu=False,
+        ),
+        _riscv32(
+            "riscv32-v", "RV32 with F and RVV (Zve32f, VLEN >= 128), QEMU virt",
+            "rv32imafc_zve32f_zvl128b", "ilp32f", "rv32imafc/ilp32f",
+            "rv32,v=true,vlen={vlen},elen=32,vext_spec=v1.0", vlen=128, dialect="riscv-v",
+        ),
+        Target(
+            "riscv64-linux", "linux", "RV64GCV Linux user mode under qemu-riscv64 (static, picolibc)",
+            cc="clang-19", cpu_flags=_riscv_flags("riscv64-unknown-elf", "rv64gcv", "lp64d"),
+            ldflags=("-static", "-T", "link_riscv64-linux.ld",
+                     *_riscv_ld("", "elf64lriscv", ("c", "m"))),
+            packages=(*_RISCV_PACKAGES, "qemu-user"),
+            emulator=("qemu-riscv64", "-cpu", "rv64,v=true,vlen={vlen},vext_spec=v1.0"), vlen=128,
+            size_tool="riscv64-unknown-elf-size", dialect="riscv-v", toolchain="riscv-clang.cmake",
+            startup="startup_riscv_linux.c", link_template="firmware/link_riscv_linux.ld.j2",
+            callgraph_info=False,
+        ),
     )
 }  # fmt: skip
 
 #: Bare-metal targets in the order the docs and tests list them.
 BAREMETAL = tuple(name for name, t in TARGETS.items() if t.kind == "baremetal")
+#: Targets whose example brings its own linker script (link_<name>.ld).
+LINKED = tuple(name for name, t in TARGETS.items() if t.link_template)
 
 
 def get_target(name: str) -> Target:

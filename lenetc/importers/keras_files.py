@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..names import shown
+from .hdf5_guard import check_hdf5
 
 #: Most bytes lenetc reads from one Keras file (config plus weights); LeNets need a few MB.
 MAX_KERAS_BYTES = 256 * 2**20
@@ -100,7 +101,7 @@ class KerasWeights:
                 "the config and the weights file disagree"
             )
         keys = list(group)
-        if not all(k.isdigit() for k in keys):
+        if not all(re.fullmatch("[0-9]+", k) for k in keys):
             raise LenetcError(f"'{storage}/vars' holds {shown(keys)}, expected arrays named 0, 1, ...")
         return [self._array(group, k) for k in sorted(keys, key=int)]
 
@@ -144,11 +145,16 @@ def read_keras(path: Path) -> tuple[dict[str, Any], KerasWeights]:
             with zipfile.ZipFile(path) as zf:
                 config = _json(_member(zf, "config.json", path), "config.json", path)
                 blob = _member(zf, "model.weights.h5", path)
-            return config, KerasWeights(h5py.File(io.BytesIO(blob), "r"), True, path)
-        h5 = h5py.File(path, "r")
+            h5 = h5py.File(io.BytesIO(blob), "r")
+        else:
+            config = None
+            h5 = h5py.File(path, "r")
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
         raise LenetcError(f"'{path}' is not a readable Keras model ({str(exc).splitlines()[0]})") from None
     try:
+        check_hdf5(h5py, h5, path)
+        if config is not None:
+            return config, KerasWeights(h5, True, path)
         raw = h5.attrs.get("model_config")
         if raw is None:
             raise LenetcError(f"'{path}' has no model_config: a weights-only .h5 file cannot be imported")

@@ -10,6 +10,7 @@ from ..activations import Act
 from ..errors import LenetcError
 from . import activation, affine, conv2d, dense, flatten, pool2d, rbf, softmax, subsampling
 from .base import Kind, Layer, Node, QLayer, QuantStep, Shape
+from .int8_linear import QLinear
 
 KINDS: dict[str, Kind] = {
     m.KIND.name: m.KIND for m in (conv2d, subsampling, pool2d, flatten, dense, activation, softmax, rbf, affine)
@@ -64,5 +65,6 @@ def layer_from_json(obj: Any) -> Layer:
 
 
 __all__ = [
-    "KINDS", "Kind", "Layer", "Node", "QLayer", "QuantStep", "Shape", "kind_of", "layer_from_json", "merge_activations",
+    "KINDS", "Kind", "Layer", "Node", "QLayer", "QLinear", "QuantStep", "Shape", "kind_of", "layer_from_json",
+    "merge_activations",
 ]  # fmt: skip

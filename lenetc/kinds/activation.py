@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
+from ..errors import LenetcError
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep
+from .given import GivenOutput, GivenStep, activation_qparams
 from .int8_linear import make_lut
 
 
@@ -36,14 +38,38 @@ def backward(layer: Activation, dy, cache, params, need_dx=True):
     return act_grad(layer.act, dy, cache["z"], cache["y"]), {}
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QActivation(QLayer):
+    """A stand-alone activation in int8: ``out = lut[q + 128]``, the table made from the input's
+    and the output's quantization."""
+
+    _: KW_ONLY
+    lut: np.ndarray  # int8[256], indexed by q + 128
+
+    def constants(self) -> tuple[np.ndarray, ...]:
+        return (self.lut,)
+
+
+def quantize(step: QuantStep) -> QActivation:
     layer: Activation = step.layer
-    q = QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, step.in_q, step.choose(step.y))
-    q.lut = make_lut(layer.act, step.in_q, q.out_q)
-    return q
+    out_q = step.choose(step.y)
+    lut = make_lut(layer.act, step.in_q, out_q)
+    return QActivation(layer.name, layer, step.in_shape, step.out_shape, step.in_q, out_q, lut=lut)
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QActivation:
+    """The table from the input's quantization to the file's output quantization (a ReLU or
+    clip whose output keeps the input's quantization is a clamp, which the table also is)."""
+    layer: Activation = step.layer
+    g = step.given
+    if not isinstance(g, GivenOutput) or g.out_q is None:
+        raise LenetcError(f"layer '{layer.name}' ({layer.act.fn}): the model states no quantization of its output")
+    out_q = activation_qparams(g.out_q)
+    lut = make_lut(layer.act, step.in_q, out_q)
+    return QActivation(layer.name, layer, step.in_shape, step.out_shape, step.in_q, out_q, lut=lut)
+
+
+def forward_int8(q: QActivation, x: np.ndarray) -> np.ndarray:
     return q.lut[x.astype(np.int64) + 128].astype(np.int8)
 
 
@@ -81,4 +107,5 @@ KIND = Kind(
     forward_int8=forward_int8,
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
+    from_scales=from_scales,
 )

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..fixedpoint import requantize
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, param
-from .int8_linear import fill_linear, requant_ctx
+from .base import Kind, Layer, Node, Params, QuantStep, param
+from .int8_linear import QLinear, calibrated_linear, requant_ctx
 
 AFFINE_PER = ("tensor", "channel", "element")
 
@@ -90,19 +90,25 @@ def _element_index(layer: Affine, in_shape) -> np.ndarray:
     return np.arange(n)
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QAffine(QLinear):
+    """A per-tensor, per-channel or per-element ``x * scale + shift`` in int8: ``weight`` holds
+    one int8 entry per scale entry (a 1-tap linear layer each), ``bias`` the shift."""
+
+
+def quantize(step: QuantStep) -> QAffine:
     """Each scale entry is one output channel of a 1-tap linear layer: int8 weight +-127 (the
     symmetric per-channel weight of a single value), the shift as its bias."""
     layer: Affine = step.layer
-    q = QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, step.in_q, step.choose(step.y))
+    head = (layer.name, layer, step.in_shape, step.out_shape, step.in_q, step.choose(step.y))
     scale = param(step.params, layer, "scale").reshape(-1, 1)
     shift = param(step.params, layer, "shift").reshape(-1)
-    fill_linear(q, scale, shift, np.ones(scale.shape[0], dtype=np.int64), q.out_q, relu=False)
+    q = calibrated_linear(QAffine, head, scale, shift, np.ones(scale.shape[0], dtype=np.int64))
     q.weight = q.weight.reshape(-1)
     return q
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def forward_int8(q: QAffine, x: np.ndarray) -> np.ndarray:
     idx = _element_index(q.layer, q.in_shape)
     flat = x.reshape(x.shape[0], -1).astype(np.int64)
     acc = flat * q.weight.astype(np.int64)[idx] + q.bias.astype(np.int64)[idx]

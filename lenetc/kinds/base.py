@@ -113,43 +113,39 @@ class Layer:
 
 @dataclass
 class QLayer:
-    """One integer layer; ``kind`` is its float layer's kind.
+    """The integer form of one layer: what every kind's quantized-parameter type shares.
 
-    Linear kinds (conv2d, dense, subsampling, affine) compute an int32 accumulator
-    ``bias + sum(weight * q_in)`` -- the input zero point is already folded into ``bias`` --
-    then ``requantize(acc, mult, shift)`` (or, with ``fscale``, the float requantization) to
-    the zero point ``req_zp`` clamped to [lo, hi]
-    (a ReLU is this clamp), then, if ``lut`` is set, ``out = lut[q + 128]`` (tanh, sigmoid...).
-    ``pre_q`` is the quantization of the pre-activation tensor the LUT reads.
+    ``layer`` is the float layer (its geometry: kernel, stride, padding, mode ...); ``in_q``
+    and ``out_q`` the int8 quantization of its input and output. Kinds with constants subclass
+    this with exactly the fields they need (:class:`lenetc.kinds.int8_linear.QLinear` for the
+    accumulate-and-requantize kinds, a table for activations, prototypes for the RBF); pooling
+    and flattening use it as it is. ``kind`` is the float layer's kind.
     """
 
     name: str
-    kind: str
-    layer: Layer  # the float layer: geometry (kernel, stride, padding, mode ...)
+    layer: Layer
     in_shape: Shape
     out_shape: Shape
     in_q: QParams
     out_q: QParams
-    pre_q: QParams | None = None
-    weight: np.ndarray | None = None  # int8; conv (O, C/g, KH, KW) with unconnected taps 0; dense (O, I)
-    bias: np.ndarray | None = None  # int32, input zero point folded in
-    w_scale: np.ndarray | None = None  # float64 per output channel: real weight = w_scale * weight
-    mult: np.ndarray | None = None  # int32 per output channel
-    shift: np.ndarray | None = None  # int32 per output channel, 1..62
-    #: float32 per output channel when the network requantizes in float (ONNX Runtime's way:
-    #: ``rint(float(acc) * fscale) + zp``, see :mod:`lenetc.quant.requant_mode`); None: integer.
-    fscale: np.ndarray | None = None
-    req_zp: int = 0
-    lo: int = -128
-    hi: int = 127
-    lut: np.ndarray | None = None  # int8[256], indexed by q + 128
-    proto: np.ndarray | None = None  # RBF prototypes, int16 (units, n) in the input's quantized units
-    acc_bound: int = 0  # max |accumulator| over every int8 input (proved where it is computed)
+    #: max |int32 accumulator| over every int8 input (proved where it is computed); 0: none
+    acc_bound: int = 0
+    #: ``int`` (lenetc's single rounding, :mod:`lenetc.fixedpoint`) or ``tflm`` (TFLM's reference
+    #: kernels, :mod:`lenetc.fixedpoint_tflm`: double-rounding requantization with ``mult``/``shift``
+    #: from TFLite's QuantizeMultiplier, averages of raw values without the zero point).
+    rounding: str = "int"
+
+    @property
+    def kind(self) -> str:
+        return self.layer.kind
+
+    def constants(self) -> tuple[np.ndarray, ...]:
+        """The arrays this layer puts in flash (none for pooling and flattening)."""
+        return ()
 
     def const_bytes(self) -> int:
         """Bytes of constants this layer puts in flash (weights, biases, multipliers, shifts, LUT)."""
-        arrays = (self.weight, self.bias, self.mult, self.shift, self.lut, self.proto)
-        return sum(a.nbytes for a in arrays if a is not None)
+        return sum(a.nbytes for a in self.constants())
 
 
 @dataclass(frozen=True)
@@ -198,8 +194,10 @@ class Kind:
     ``forward``: float64 reference; ``train_forward``/``backward``: the trainer's passes
     (``backward(layer, dy, cache, params, need_dx) -> (dx, grads by suffix)``);
     ``quantize``: the int8 rule (:class:`QuantStep` -> :class:`QLayer`), None where int8 has
-    no such layer; ``forward_int8``: the integer reference; ``lower``: per numeric type name,
-    the lowering to kernel ops; ``to_onnx(graph, layer, in_shape, params, x)`` -> output name.
+    no such layer; ``from_scales``: the same integer layer from a model file's own scales,
+    zero points and integer weights (:class:`lenetc.kinds.given.GivenStep` -> :class:`QLayer`),
+    None where no file can state it; ``forward_int8``: the integer reference; ``lower``: per
+    numeric type name, the lowering to kernel ops; ``to_onnx(graph, layer, in_shape, params, x)`` -> output name.
     ``epilogue``, for kinds a convolution can compute in its own kernel (pooling,
     subsampling): ``(lw, node) -> template context`` or None where this node cannot be fused.
     """
@@ -214,3 +212,4 @@ class Kind:
     lower: dict[str, Lower]
     to_onnx: Callable[..., str]
     epilogue: Callable[[Any, Node], dict | None] | None = None
+    from_scales: Callable[[Any], QLayer] | None = None

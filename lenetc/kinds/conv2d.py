@@ -15,7 +15,6 @@ from .base import (
     Layer,
     Node,
     Params,
-    QLayer,
     QuantStep,
     Shape,
     act_suffix,
@@ -29,7 +28,8 @@ from .base import (
 )
 from .conv2d_blocked import lower_blocked_float32, lower_blocked_int8
 from .dense import lower_dense_float, lower_dense_int8
-from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
+from .given import GivenStep
+from .int8_linear import QLinear, finish, linear_from_scales, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 from .shared_ops import emit_pad
 from .windows import crop, pad, windows
 
@@ -199,13 +199,32 @@ def backward(layer: Conv2D, dy, cache, params, need_dx=True):
 # ---- int8 ------------------------------------------------------------------------------------
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QConv2D(QLinear):
+    """An int8 convolution: ``weight`` (O, C/groups, KH, KW) int8 with the unconnected taps of a
+    sparse table 0, one scale, bias and multiplier per output map."""
+
+
+def quantize(step: QuantStep) -> QConv2D:
     layer: Conv2D = step.layer
     w = dense_weight(layer, step.params)
-    return quantize_linear(step, w, step.params[f"{layer.name}.bias"], np.ones(w.shape[0], dtype=np.int64))
+    return quantize_linear(QConv2D, step, w, step.params[f"{layer.name}.bias"], np.ones(w.shape[0], dtype=np.int64))
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QConv2D:
+    """The file's integer weights (O, C/groups, KH, KW) and scales; a sparse layer's
+    unconnected taps must be 0 in the file (they are how the importer found the table)."""
+    layer: Conv2D = step.layer
+    shape = layer.param_shapes(step.in_shape)["weight"]
+    q = linear_from_scales(QConv2D, step, shape, np.ones(shape[0], dtype=np.int64))
+    if layer.sparse:
+        table = step.params[f"{layer.name}.table"].astype(bool)
+        if np.any(q.weight[~table]):
+            raise LenetcError(f"layer '{layer.name}': nonzero integer weights on taps its connection table omits")
+    return q
+
+
+def forward_int8(q: QConv2D, x: np.ndarray) -> np.ndarray:
     layer: Conv2D = q.layer
     pt, pl, pb, pr = layer.padding
     xi = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=q.in_q.zero_point)
@@ -360,4 +379,5 @@ KIND = Kind(
     forward_int8=forward_int8,
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
+    from_scales=from_scales,
 )

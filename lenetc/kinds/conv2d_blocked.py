@@ -144,8 +144,8 @@ def lower_blocked_int8(lw, node: Node, src: int, padded: tuple[int, int, int], c
     exactly one it supports: dense connections, one group, plain integer requantization."""
     q = node.q
     layer = q.layer
-    mult, shift = np.asarray(q.mult if q.mult is not None else []), np.asarray(q.shift if q.shift is not None else [])
-    plain = type(q).__name__ == "QLayer" and q.mult is not None and q.shift is not None and q.fscale is None
+    mult, shift = np.asarray(q.mult), np.asarray(q.shift)
+    plain = q.fscale is None and q.rounding == "int"  # the vector requantization rounds once (lenetc's rule)
     plain = plain and bool(np.all(mult >= 0) and np.all((shift >= 1) & (shift <= 62)))
     if lw.dialect is None or lw.dialect.name not in BLOCKED_DIALECTS or not supports(layer, q.in_shape) or not plain:
         return None

@@ -8,9 +8,10 @@ import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from . import conv2d_cortexm
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, param
+from .base import Kind, Layer, Node, Params, QuantStep, act_suffix, as_int, at_least, param
 from .dense_blocked import lower_blocked_dense, lower_blocked_dense_int8
-from .int8_linear import finish, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
+from .given import GivenStep
+from .int8_linear import QLinear, finish, linear_from_scales, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 
 #: Dense layers with at least this many outputs vectorise across outputs (weights stored in-major).
 DENSE_ACROSS_OUTPUTS = 16
@@ -69,12 +70,23 @@ def backward(layer: Dense, dy, cache, params, need_dx=True):
     return dx.reshape(cache["x_shape"]), grads
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QDense(QLinear):
+    """An int8 fully connected layer: ``weight`` (O, I) int8, one scale, bias and multiplier per output."""
+
+
+def quantize(step: QuantStep) -> QDense:
     w = param(step.params, step.layer, "weight")
-    return quantize_linear(step, w, step.params[f"{step.layer.name}.bias"], np.ones(w.shape[0], np.int64))
+    return quantize_linear(QDense, step, w, step.params[f"{step.layer.name}.bias"], np.ones(w.shape[0], np.int64))
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QDense:
+    """The file's integer weights (O, I) and scales."""
+    shape = step.layer.param_shapes(step.in_shape)["weight"]
+    return linear_from_scales(QDense, step, shape, np.ones(shape[0], np.int64))
+
+
+def forward_int8(q: QDense, x: np.ndarray) -> np.ndarray:
     acc = x.reshape(x.shape[0], -1).astype(np.int64) @ q.weight.astype(np.int64).T + q.bias.astype(np.int64)
     return finish(q, acc, 1)
 
@@ -103,7 +115,7 @@ def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, 
     return lw.emit("dense/float32", name, src, (units,), ctx, doc=doc, fn=fn)
 
 
-def lower_dense_int8(lw, q: QLayer, weight: np.ndarray, src: int, perm: np.ndarray | None) -> int:
+def lower_dense_int8(lw, q: QLinear, weight: np.ndarray, src: int, perm: np.ndarray | None) -> int:
     """An int8 dense op; ``perm`` reorders the columns when an H,W,C flatten was folded in."""
     fn = lw.fn_name(q.name)
     w = weight.reshape(weight.shape[0], -1)
@@ -166,4 +178,5 @@ KIND = Kind(
     forward_int8=forward_int8,
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
+    from_scales=from_scales,
 )

@@ -52,7 +52,7 @@ def lower_blocked_dense(lw, name: str, weight: np.ndarray, bias: np.ndarray, act
 
 def plain_requant(q) -> bool:
     """True when ``q`` requantizes with integer multipliers the vector routine handles."""
-    if q.mult is None or q.shift is None or q.fscale is not None:
+    if q.mult is None or q.shift is None or q.fscale is not None or getattr(q, "rounding", "int") != "int":
         return False
     return bool(np.all(np.asarray(q.mult) >= 0) and np.all((np.asarray(q.shift) >= 1) & (np.asarray(q.shift) <= 62)))
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep
+from .given import GivenStep
 from .shared_ops import emit_transpose_hwc
 
 FLATTEN_ORDERS = ("CHW", "HWC")
@@ -53,12 +54,24 @@ def backward(layer: Flatten, dy, cache, params, need_dx=True):
     return dy.reshape(cache["x_shape"]), {}
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QFlatten(QLayer):
+    """Flattening in int8: the same int8 values reordered; ``out_q == in_q``."""
+
+
+def quantize(step: QuantStep) -> QFlatten:
     layer = step.layer
-    return QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, step.in_q, step.in_q)
+    return QFlatten(layer.name, layer, step.in_shape, step.out_shape, step.in_q, step.in_q)
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QFlatten:
+    """A reshape of int8 values: the output must keep the input's quantization."""
+    layer = step.layer
+    q_in = step.same_quantization()
+    return QFlatten(layer.name, layer, step.in_shape, step.out_shape, q_in, q_in)
+
+
+def forward_int8(q: QFlatten, x: np.ndarray) -> np.ndarray:
     return forward(q.layer, x, {})
 
 
@@ -92,4 +105,5 @@ KIND = Kind(
     forward_int8=forward_int8,
     lower={"float32": lower, "int8": lower},
     to_onnx=to_onnx,
+    from_scales=from_scales,
 )

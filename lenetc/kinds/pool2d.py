@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import LenetcError
 from ..fixedpoint import round_div
 from .base import Kind, Layer, Node, Params, QLayer, QuantStep, at_least, checked_geometry, chw, pair, quad
+from .given import GivenStep
 from .int8_linear import qdoc
 from .windows import crop, pad, scatter, windows
 
@@ -157,13 +158,25 @@ def backward(layer: Pool2D, dy, cache, params, need_dx=True):
     return crop(dxp, cache["pad"], (h, w)), {}
 
 
-def quantize(step: QuantStep) -> QLayer:
-    """Pooling keeps its input's scale and zero point (max and mean commute with the affine map)."""
+@dataclass
+class QPool2D(QLayer):
+    """Pooling in int8: no constants; the output keeps the input's scale and zero point (max and
+    mean commute with the affine map), so ``out_q == in_q``."""
+
+
+def quantize(step: QuantStep) -> QPool2D:
     layer = step.layer
-    return QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, step.in_q, step.in_q)
+    return QPool2D(layer.name, layer, step.in_shape, step.out_shape, step.in_q, step.in_q)
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QPool2D:
+    """Pooling as the file quantizes it: the output must keep the input's quantization."""
+    layer = step.layer
+    q_in = step.same_quantization()
+    return QPool2D(layer.name, layer, step.in_shape, step.out_shape, q_in, q_in)
+
+
+def forward_int8(q: QPool2D, x: np.ndarray) -> np.ndarray:
     layer: Pool2D = q.layer
     _, oh, ow = q.out_shape
     extra = _generous_padding(layer)
@@ -171,12 +184,19 @@ def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
         # Padding never wins: pad with a value below every int8.
         win = windows(pad(x.astype(np.int64), extra, -1000), layer.kernel, layer.stride, (oh, ow))
         return win.max(axis=(4, 5)).astype(np.int8)
-    zp = q.in_q.zero_point
+    zp = avg_zero_point(q)
     # Sum of (q - zp) over real cells; padding is real 0 and adds nothing.
     win = windows(pad(x.astype(np.int64) - zp, extra, 0), layer.kernel, layer.stride, (oh, ow))
     sums = win.sum(axis=(4, 5))
     count = avg_pool_counts(layer, x.shape[2:], (oh, ow)).astype(np.int64)
     return np.clip(zp + round_div(sums, count), -128, 127).astype(np.int8)
+
+
+def avg_zero_point(q: QLayer) -> int:
+    """What an int8 average subtracts before dividing: the zero point (lenetc's rule, the mean of
+    real values), or 0 under TFLM's rule, which rounds the mean of the raw int8 values (the two
+    differ by one where a tie rounds away from zero on opposite sides of 0)."""
+    return 0 if q.rounding == "tflm" else q.in_q.zero_point
 
 
 def _ctx(layer: Pool2D, in_shape, out_shape) -> dict:
@@ -198,7 +218,7 @@ def epilogue(lw, node: Node) -> dict | None:
     ctx = {"mode": layer.mode, "kh": layer.kernel[0], "kw": layer.kernel[1], "ph": ph, "pw": pw,
            "doc": layer.describe(node.in_shape)}  # fmt: skip
     if node.q is not None:
-        ctx["zp"] = node.q.in_q.zero_point
+        ctx["zp"] = avg_zero_point(node.q)
     return ctx
 
 
@@ -209,7 +229,7 @@ def lower_float32(lw, node: Node, src: int) -> int:
 
 def lower_int8(lw, node: Node, src: int) -> int:
     q = node.q
-    ctx = {**_ctx(q.layer, q.in_shape, q.out_shape), "zp": q.in_q.zero_point}
+    ctx = {**_ctx(q.layer, q.in_shape, q.out_shape), "zp": avg_zero_point(q)}
     return lw.emit("pool2d/pool2d", q.name, src, q.out_shape, ctx, doc=qdoc(q))
 
 
@@ -233,4 +253,5 @@ KIND = Kind(
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
     epilogue=epilogue,
+    from_scales=from_scales,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -61,26 +61,37 @@ def backward(layer: RBF, dy, cache, params, need_dx=True):
     return g.sum(axis=1), {"prototypes": -g.sum(axis=0)}
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QRBF(QLayer):
+    """The RBF output in int8: ``proto`` int16 (units, n) prototypes in the input's quantized
+    units; the output is the int32 sum of squared differences (``out_q``: scale s_in^2)."""
+
+    _: KW_ONLY
+    proto: np.ndarray
+
+    def constants(self) -> tuple[np.ndarray, ...]:
+        return (self.proto,)
+
+
+def quantize(step: QuantStep) -> QRBF:
     """Distances in the input's quantized units: int16 prototypes, an exact int32 sum of squares.
     The calibration widens the input's range so that every prototype is representable."""
     layer: RBF = step.layer
     if not step.last:
         raise LenetcError(f"int8: RBF layer '{layer.name}' must be the last layer")
     in_q = step.in_q
-    q = QLayer(layer.name, layer.kind, layer, step.in_shape, step.out_shape, in_q, in_q)
     proto = param(step.params, layer, "prototypes")
     # In range by construction; the clip only guards hand-made QParams.
-    q.proto = np.clip(np.round(proto / in_q.scale) + in_q.zero_point, -1024, 1023).astype(np.int16)
-    d = np.maximum((127 - q.proto.astype(np.int64)) ** 2, (-128 - q.proto.astype(np.int64)) ** 2)
-    q.acc_bound = int(d.sum(axis=1).max())
-    if q.acc_bound > ACC_LIMIT:
-        raise LenetcError(f"layer '{layer.name}': RBF distance bound {q.acc_bound} exceeds 2^31-1")
-    q.out_q = QParams(in_q.scale**2, 0)
-    return q
+    qproto = np.clip(np.round(proto / in_q.scale) + in_q.zero_point, -1024, 1023).astype(np.int16)
+    d = np.maximum((127 - qproto.astype(np.int64)) ** 2, (-128 - qproto.astype(np.int64)) ** 2)
+    bound = int(d.sum(axis=1).max())
+    if bound > ACC_LIMIT:
+        raise LenetcError(f"layer '{layer.name}': RBF distance bound {bound} exceeds 2^31-1")
+    out_q = QParams(in_q.scale**2, 0)
+    return QRBF(layer.name, layer, step.in_shape, step.out_shape, in_q, out_q, acc_bound=bound, proto=qproto)
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def forward_int8(q: QRBF, x: np.ndarray) -> np.ndarray:
     d = x.astype(np.int64)[:, None, :] - q.proto.astype(np.int64)[None, :, :]
     acc = (d * d).sum(axis=2)
     if acc.max(initial=0) > q.acc_bound:

@@ -3,12 +3,14 @@ it in Python after dequantizing the logits; anywhere else int8 refuses it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 import numpy as np
 
+from .. import fixedpoint_tflm
 from ..errors import LenetcError
-from .base import Kind, Layer, Node, Params
+from .base import Kind, Layer, Node, Params, QLayer
 
 
 @dataclass
@@ -59,6 +61,31 @@ def lower_float32(lw, node: Node, src: int) -> int:
                    doc=layer.describe(node.in_shape))  # fmt: skip
 
 
+@dataclass
+class QSoftmax(QLayer):
+    """An int8 softmax with TFLM's constants (``softmax``: :class:`lenetc.fixedpoint_tflm.SoftmaxParams`),
+    the only int8 softmax lenetc computes: a TFLite file's own."""
+
+    _: KW_ONLY
+    softmax: Any
+
+    def constants(self) -> tuple[np.ndarray, ...]:
+        return (fixedpoint_tflm.softmax_exp_table(self.softmax).astype(np.int32),)
+
+
+def forward_int8(q: QSoftmax, x: np.ndarray) -> np.ndarray:
+    """TFLM's int8 softmax."""
+    return fixedpoint_tflm.softmax_int8(x, q.softmax)
+
+
+def lower_int8(lw, node: Node, src: int) -> int:
+    q = node.q
+    fn = lw.fn_name(q.name)
+    table = fixedpoint_tflm.softmax_exp_table(q.softmax).astype(np.int32)
+    ctx = {"n": q.in_shape[0], "exp": lw.const(fn, "exp", table, "int32_t", "exp(-d) in Q0.31, index d = max - q")}
+    return lw.emit("softmax/int8", q.name, src, q.out_shape, ctx, inplace=True, doc="softmax (TFLM int8)", fn=fn)
+
+
 def to_onnx(g, layer: Softmax, in_shape, p: Params, x: str) -> str:
     return g.node("LogSoftmax" if layer.log else "Softmax", [x], layer.name, axis=1)
 
@@ -70,7 +97,7 @@ KIND = Kind(
     train_forward=train_forward,
     backward=backward,
     quantize=None,
-    forward_int8=None,
-    lower={"float32": lower_float32},
+    forward_int8=forward_int8,
+    lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
 )

@@ -8,8 +8,9 @@ import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
-from .base import Kind, Layer, Node, Params, QLayer, QuantStep, act_suffix, as_int, at_least, chw, param
-from .int8_linear import finish, qdoc, quantize_linear, requant_ctx
+from .base import Kind, Layer, Node, Params, QuantStep, act_suffix, as_int, at_least, chw, param
+from .given import GivenStep
+from .int8_linear import QLinear, finish, linear_from_scales, qdoc, quantize_linear, requant_ctx
 
 
 @dataclass
@@ -78,16 +79,34 @@ def backward(layer: Subsampling, dy, cache, params, need_dx=True):
     return dx, grads
 
 
-def quantize(step: QuantStep) -> QLayer:
+@dataclass
+class QSubsampling(QLinear):
+    """LeNet-5's subsampling in int8: ``weight`` (C,) one int8 coefficient per map, which
+    multiplies the sum of its window (``size * size`` inputs)."""
+
+
+def taps(layer: Subsampling, maps: int) -> np.ndarray:
+    """How many inputs each map's coefficient multiplies (the window)."""
+    return np.full(maps, layer.size * layer.size, dtype=np.int64)
+
+
+def quantize(step: QuantStep) -> QSubsampling:
     layer: Subsampling = step.layer
     w = step.params[f"{layer.name}.coeff"].reshape(-1, 1)
-    taps = np.full(w.shape[0], layer.size * layer.size, dtype=np.int64)
-    q = quantize_linear(step, w, step.params[f"{layer.name}.bias"], taps)
+    q = quantize_linear(QSubsampling, step, w, step.params[f"{layer.name}.bias"], taps(layer, w.shape[0]))
     q.weight = q.weight.reshape(-1)
     return q
 
 
-def forward_int8(q: QLayer, x: np.ndarray) -> np.ndarray:
+def from_scales(step: GivenStep) -> QSubsampling:
+    """The file's integer coefficient per map (C,) and its scales (the importer reads it from a
+    depthwise convolution whose window taps are all equal)."""
+    layer: Subsampling = step.layer
+    maps = step.in_shape[0]
+    return linear_from_scales(QSubsampling, step, (maps,), taps(layer, maps))
+
+
+def forward_int8(q: QSubsampling, x: np.ndarray) -> np.ndarray:
     sums = _window_sums(q.layer, x.astype(np.int64))
     acc = sums * q.weight.astype(np.int64)[None, :, None, None] + q.bias.astype(np.int64)[None, :, None, None]
     return finish(q, acc, 1)
@@ -150,4 +169,5 @@ KIND = Kind(
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
     epilogue=epilogue,
+    from_scales=from_scales,
 )

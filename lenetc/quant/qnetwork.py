@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import fixedpoint_tflm
 from ..kinds import QLayer
 from ..kinds.softmax import softmax
 from ..network import Network
@@ -34,6 +35,11 @@ class QuantizedNetwork:
     requant: str = "int"  # "int" (multiplier and shift) or "float" (lenetc.quant.requant_mode)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Float input to int8: round half to even, or under ``tflm`` TFLM's QUANTIZE
+        (float32 division, ties away from zero)."""
+        if self.requant == "tflm":
+            self.input_q.quantize(x)  # the same refusal of NaN and Inf
+            return fixedpoint_tflm.quantize_input(x, self.input_q.scale, self.input_q.zero_point)
         return self.input_q.quantize(x)
 
     def dequantize_output(self, q: np.ndarray) -> np.ndarray:
@@ -44,6 +50,7 @@ class QuantizedNetwork:
         return softmax(y, log=self.final_softmax == "log_softmax")
 
     def const_bytes(self) -> int:
+        """Bytes of integer constants every layer puts in flash."""
         return sum(q.const_bytes() for q in self.layers)
 
     def summary(self) -> list[dict[str, object]]:

@@ -1,0 +1,68 @@
+"""``verify --against tflm|litert``: lenetc's C against the real TFLite interpreters on the very
+``.tflite`` file, bit for bit for int8 files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..api import compile
+from ..errors import LenetcError
+from ..network import Network
+from ..tflite_runtime import run
+from .int8 import quantize_from_args
+
+LABELS = {"tflm": "TensorFlow Lite Micro (tflite-micro)", "litert": "LiteRT (ai-edge-litert)"}
+
+
+def compare_int8(got: np.ndarray, ref: np.ndarray) -> dict:
+    """% identical elements, largest difference in LSB and argmax agreement of two int8 batches."""
+    d = np.abs(got.astype(np.int64) - ref.astype(np.int64))
+    return {
+        "identical": float((d == 0).mean()),
+        "max_lsb": int(d.max(initial=0)),
+        "argmax_agreement": float((got.argmax(axis=1) == ref.argmax(axis=1)).mean()),
+    }
+
+
+def verify_tflite(args: argparse.Namespace, net: Network, x: np.ndarray, what: str) -> int:
+    """Compile the C for the .tflite MODEL and compare it with ``args.against``'s outputs on ``x``."""
+    path = Path(args.model)
+    if path.suffix.lower() != ".tflite":
+        raise LenetcError(f"--against {args.against} runs the model file itself: MODEL must be a .tflite file")
+    label = LABELS[args.against]
+    file_qnet = getattr(args, "file_qnet", None)
+    if file_qnet is None or args.dtype != "int8":
+        if file_qnet is not None:
+            net = file_qnet.net
+        got = compile(net, prefix=args.prefix)(x)
+        ref = run(args.against, path, x.astype(np.float32)).reshape(got.shape)
+        err = np.abs(got.astype(np.float64) - ref)
+        rel = float(err.max() / max(float(np.abs(ref).max()), 1e-30))
+        agree = float((got.argmax(axis=1) == ref.argmax(axis=1)).mean())
+        ok = rel <= args.tolerance
+        print(f"{net.name}: C (float32) vs {label} on {what}")
+        print(f"  max abs error        {err.max():.3e}")
+        print(f"  max rel error        {rel:.3e}  (relative to max |output|; tolerance {args.tolerance:g})")
+        print(f"  argmax agreement     {100 * agree:.2f} %")
+        print("  PASS" if ok else "  FAIL: error above tolerance")
+        return 0 if ok else 1
+    qnet = quantize_from_args(net, args)
+    xq = qnet.quantize_input(x)
+    got = compile(qnet, prefix=args.prefix, dtype="int8").run_int8(xq)
+    float_io = qnet.notes.get("io", "").startswith("float")
+    ref = run(args.against, path, x.astype(np.float32) if float_io else xq).reshape(got.shape)
+    if float_io:  # DEQUANTIZE's float32 (q - zp) * scale back to q: exact
+        ref = np.rint(ref / np.float32(qnet.output_q.scale)) + qnet.output_q.zero_point
+    stats = compare_int8(got, ref)
+    ok = stats["identical"] == 1.0
+    io = "float input/output" if float_io else "int8 input/output"
+    print(f"{net.name}: C (int8, --requant {qnet.requant}) vs {label} on {what} ({io})")
+    print(f"  outputs compared     {got.size}")
+    print(f"  identical elements   {100 * stats['identical']:.2f} %")
+    print(f"  max difference       {stats['max_lsb']} LSB")
+    print(f"  argmax agreement     {100 * stats['argmax_agreement']:.2f} %")
+    print("  PASS (bit-exact)" if ok else f"  FAIL: the int8 C differs from {label}")
+    return 0 if ok else 1

@@ -1,0 +1,131 @@
+"""RISC-V boards and the riscv-v dialect: the example firmware on rv32imc (portable C), rv32 with
+RVV (Zve32f, run at VLEN 128, 256 and 512 from one build: the kernels are vector-length
+agnostic) and rv64gcv Linux user mode prints int8 outputs equal to the NumPy integer reference
+bit for bit, and float32 output bits equal to the host reference build (-ffp-contract=off, explicit
+fmaf in a fixed order); minstret profiles, measured sizes, CMake, and dialect detection."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+from firmware_helpers import hex_words, host_outputs, load, need_target
+
+import lenetc
+from lenetc import quant
+from lenetc.codegen.dialect import dialect_from_macros, predefined_macros
+from lenetc.firmware import make_example, output_checksum, write_example
+from lenetc.firmware.digits import synthetic_digits
+from lenetc.firmware.profile import profile
+from lenetc.firmware.run import build, run
+from lenetc.firmware.size import measure
+from lenetc.firmware.targets import get_target
+
+VLENS = (128, 256, 512)
+#: (board, the dialect its bundle is generated for, the vector lengths it runs at)
+BOARDS = {
+    "riscv32": ("riscv32", (0,)),
+    "riscv32-v": ("riscv32-v", VLENS),
+    "riscv64-linux": ("riscv64-linux", (128, 512)),
+}
+
+
+def _calibration(n: int = 32, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ink = rng.random((n, 28, 28)) < 0.2
+    return np.where(ink, rng.integers(64, 256, (n, 28, 28)), 0).astype(np.uint8)
+
+
+def _runs(bundle, board: str, vlens) -> list:
+    """Build once for ``board``, run at each vector length."""
+    need_target(board)
+    t = get_target(board)
+    exe = build(bundle, t)
+    return [(v, run(exe, t.with_vlen(v) if v else t)) for v in vlens]
+
+
+@pytest.fixture(scope="module")
+def int8_bundles(tmp_path_factory):
+    made = {}
+
+    def get(model: str, board: str):
+        key = (model, board)
+        if key not in made:
+            qnet = quant.quantize(load(model), _calibration())
+            digits = synthetic_digits(2, seed=5)
+            bundle = write_example(qnet, tmp_path_factory.mktemp(f"{model}-{board}"), digits=digits, target=board)
+            xq = make_example(bundle.generated.plan, digits).inputs
+            made[key] = (bundle, quant.forward_int8(qnet, xq))
+        return made[key]
+
+    return get
+
+
+INT8 = [(m, b) for m in ("lenet5", "lenet-caffe", "lenet5-keras") for b in BOARDS]
+
+
+@pytest.mark.parametrize("model, board", INT8, ids=[f"{m}-{b}" for m, b in INT8])
+def test_int8_matches_the_integer_reference(int8_bundles, model, board):
+    bundle, want = int8_bundles(model, board)
+    assert bundle.generated.plan.dialect.name == ("riscv-v" if board != "riscv32" else "portable")
+    for vlen, result in _runs(bundle, board, BOARDS[board][1]):
+        assert result.ok, f"VLEN {vlen}: {result.stdout[-600:]}"
+        assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist(), vlen
+        assert result.checksum == output_checksum(want)
+
+
+FLOAT = [*(("lenet5", b) for b in BOARDS), ("lenet-caffe", "riscv32-v")]
+
+
+@pytest.mark.parametrize("model, board", FLOAT, ids=[f"{m}-{b}" for m, b in FLOAT])
+def test_float32_bits_equal_the_host_build(tmp_path, model, board):
+    net = load(model)
+    digits = synthetic_digits(2, seed=11)
+    bundle = write_example(net, tmp_path, digits=digits, target=board)
+    want = host_outputs(net, make_example(lenetc.make_plan(net), digits).inputs)
+    for vlen, result in _runs(bundle, board, BOARDS[board][1]):
+        assert result.ok, f"VLEN {vlen}: {result.stdout[-600:]}"
+        assert result.outputs == hex_words(want), vlen
+        assert result.checksum == output_checksum(want)
+
+
+def test_minstret_profile_adds_up():
+    need_target("riscv32-v")
+    net = load("lenet5")
+    prof = profile(quant.quantize(net, _calibration(16)), target="riscv32-v")
+    assert prof.macs == net.totals()["macs"]
+    assert 0 < prof.probe_instructions <= 3  # csrr + store, inlined: minstret counts each instruction once
+    assert sum(r.instructions for r in prof.layers) + prof.outside == pytest.approx(prof.total_instructions, abs=1e-6)
+    assert abs(prof.residual) <= 0.02 * prof.total_instructions
+    assert all(r.instructions > 0 for r in prof.layers)
+
+
+@pytest.mark.parametrize("board", ["riscv32", "riscv32-v"])
+def test_size_is_measured_on_the_cross_object(board):
+    need_target(board)
+    net = load("lenet5")
+    gen = lenetc.generate(quant.quantize(net, _calibration(16)), target=get_target(board).dialect)
+    r = measure(gen, board)
+    assert r.weights > 60_000  # int8 weights and tables: .rodata/.srodata
+    assert r.bss >= gen.plan.arena_bytes and 0 < r.stack < 4096 and r.code > 1000
+
+
+def test_cmake_builds_and_runs_the_vector_board(tmp_path):
+    need_target("riscv32-v")
+    net = load("lenet5")
+    write_example(quant.quantize(net, _calibration(16)), tmp_path, digits=synthetic_digits(2), target="riscv32-v")
+    cfg = subprocess.run(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b")], capture_output=True, text=True)
+    assert cfg.returncode == 0, cfg.stderr
+    ran = subprocess.run(["cmake", "--build", str(tmp_path / "b"), "--target", "run"], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout[-800:] + ran.stderr[-800:]
+    assert "OK" in ran.stdout
+
+
+def test_dialect_detection_on_riscv_vector():
+    assert dialect_from_macros(frozenset({"__riscv", "__riscv_vector"})).name == "riscv-v"
+    assert dialect_from_macros(frozenset({"__riscv"})).name == "portable"
+    need_target("riscv64-linux")
+    flags = ("--target=riscv64-unknown-elf", "-mabi=lp64d")
+    assert dialect_from_macros(predefined_macros(("clang-19",), (*flags, "-march=rv64gcv"))).name == "riscv-v"
+    assert dialect_from_macros(predefined_macros(("clang-19",), (*flags, "-march=rv64gc"))).name == "portable"
