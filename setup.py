@@ -43,6 +43,7 @@ setup(
             "flatbuffers>=2",
             "tflite-micro",
             "ai-edge-litert",
+            "ethos-u-vela>=4",
         ],
     },
     entry_points={"console_scripts": ["lenetc=lenetc.cli:main"]},

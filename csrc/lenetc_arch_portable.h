@@ -80,3 +80,70 @@ static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
     }
 }
 #endif
+
+/* The int8 x int8 routines of the Helium kernels (lenetc_arch_cortexm_mve.h), n a multiple of 16:
+ * lenetc_gather_s8: dst[i] = src[off[i]] for i < n (an im2col segment from a table of offsets).
+ * lenetc_dot2x2_s8: acc[2r + c] += sum of p[r * pstride + i] * w[c * wstride + i] (r, c in {0, 1}).
+ * lenetc_dot2x1_s8: acc[r] += sum of p[r * pstride + i] * w[i].
+ * lenetc_dot4_s8: acc[c] += sum of x[i] * w[c * wstride + i] (c < 4).
+ * lenetc_dot1_s8: sum of x[i] * w[i]. */
+#if defined(LENETC_USE_GATHER_S8) && !defined(LENETC_HAVE_GATHER_S8)
+static inline void lenetc_gather_s8(int8_t *restrict dst, const int8_t *restrict src, const uint8_t *restrict off,
+                                    int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        dst[i] = src[off[i]];
+    }
+}
+#endif
+
+#if defined(LENETC_USE_DOT2X2_S8) && !defined(LENETC_HAVE_DOT2X2_S8)
+static inline void lenetc_dot2x2_s8(const int8_t *restrict p, int32_t pstride, const int8_t *restrict w,
+                                    int32_t wstride, int32_t n, int32_t *restrict acc)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        acc[0] += (int32_t)p[i] * (int32_t)w[i];
+        acc[1] += (int32_t)p[i] * (int32_t)w[wstride + i];
+        acc[2] += (int32_t)p[pstride + i] * (int32_t)w[i];
+        acc[3] += (int32_t)p[pstride + i] * (int32_t)w[wstride + i];
+    }
+}
+#endif
+
+#if defined(LENETC_USE_DOT2X1_S8) && !defined(LENETC_HAVE_DOT2X1_S8)
+static inline void lenetc_dot2x1_s8(const int8_t *restrict p, int32_t pstride, const int8_t *restrict w, int32_t n,
+                                    int32_t *restrict acc)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        acc[0] += (int32_t)p[i] * (int32_t)w[i];
+        acc[1] += (int32_t)p[pstride + i] * (int32_t)w[i];
+    }
+}
+#endif
+
+#if defined(LENETC_USE_DOT4_S8) && !defined(LENETC_HAVE_DOT4_S8)
+static inline void lenetc_dot4_s8(const int8_t *restrict x, const int8_t *restrict w, int32_t wstride, int32_t n,
+                                  int32_t *restrict acc)
+{
+    int32_t i, c;
+    for (c = 0; c < 4; ++c) {
+        for (i = 0; i < n; ++i) {
+            acc[c] += (int32_t)x[i] * (int32_t)w[c * wstride + i];
+        }
+    }
+}
+#endif
+
+#if defined(LENETC_USE_DOT1_S8) && !defined(LENETC_HAVE_DOT1_S8)
+static inline int32_t lenetc_dot1_s8(const int8_t *restrict x, const int8_t *restrict w, int32_t n)
+{
+    int32_t i, a = 0;
+    for (i = 0; i < n; ++i) {
+        a += (int32_t)x[i] * (int32_t)w[i];
+    }
+    return a;
+}
+#endif

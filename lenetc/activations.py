@@ -38,7 +38,7 @@ class Act:
         return ACTIVATIONS[self.fn]
 
     def to_json(self) -> Any:
-        if self.fn == "leaky_relu":
+        if self.fn in ("leaky_relu", "elu"):
             return {"fn": self.fn, "alpha": self.alpha}
         if self.fn == "clip":
             return {"fn": self.fn, "lo": _json_float(self.lo), "hi": _json_float(self.hi)}
@@ -141,6 +141,40 @@ _SPECS = (
         grad=lambda a, dy, z, y: dy * ((z >= a.lo) & (z <= a.hi)),
         c_expr=_clip_c,
         onnx=_clip_onnx,
+    ),
+)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+
+
+def _hard_sigmoid_c(act: Act, v: str) -> str:
+    # Keras 3's form, relu6(x + 3) / 6: the same float32 operations in the same order
+    return f"(({v}) <= -3.0f ? 0.0f : (({v}) >= 3.0f ? 1.0f : (({v}) + 3.0f) / 6.0f))"
+
+
+_SPECS += (
+    ActivationSpec(
+        "elu",  # alpha * (e^z - 1) below 0; e^z from lenetc_expf, the same bits with every libc
+        forward=lambda a, z: np.where(z > 0.0, z, a.alpha * np.expm1(np.minimum(z, 0.0))),
+        grad=lambda a, dy, z, y: dy * np.where(z > 0, 1.0, y + a.alpha).astype(dy.dtype),
+        c_expr=lambda a, v: f"(({v}) > 0.0f ? ({v}) : {c_float(a.alpha)} * (lenetc_expf({v}) - 1.0f))",
+        onnx=lambda g, a, x, name: g.node("Elu", [x], name, alpha=float(a.alpha)),
+    ),
+    ActivationSpec(
+        "silu",  # z * sigmoid(z), Keras's silu / swish
+        forward=lambda a, z: z * _sigmoid(z),
+        grad=lambda a, dy, z, y: dy * (_sigmoid(z) * (1.0 + z * (1.0 - _sigmoid(z)))).astype(dy.dtype),
+        c_expr=lambda a, v: f"({v}) * lenetc_sigmoidf({v})",
+        onnx=lambda g, a, x, name: g.node("Mul", [x, g.node("Sigmoid", [x], name)], name),
+    ),
+    ActivationSpec(
+        "hard_sigmoid",  # relu6(z + 3) / 6 (Keras 3; ONNX HardSigmoid with alpha 1/6, beta 0.5)
+        forward=lambda a, z: np.clip(z + 3.0, 0.0, 6.0) / 6.0,
+        grad=lambda a, dy, z, y: dy * (((z > -3) & (z < 3)) / 6.0).astype(dy.dtype),
+        c_expr=_hard_sigmoid_c,
+        onnx=lambda g, a, x, name: g.node("HardSigmoid", [x], name, alpha=1.0 / 6.0, beta=0.5),
     ),
 )
 

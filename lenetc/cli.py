@@ -13,7 +13,7 @@ import sys
 from ._version import __version__
 from .errors import LenetcError
 
-COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache", "profile", "report")
+COMMAND_MODULES = ("listing", "core", "train", "onnx", "firmware", "confidence", "cache", "profile", "report", "npu")
 
 
 class DefaultsFormatter(argparse.HelpFormatter):
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lenetc",
         description="Compile LeNet-family networks to checked C99. MODEL is a zoo name "
         "(lenet5, lenet-caffe, lenet-keras, lenet5-keras, lenet5-softmax; `lenetc list`) or a model file "
-        "(.npz, .onnx, .h5, .keras).",
+        "(.npz, .onnx, .h5, .keras, .tflite).",
     )
     parser.add_argument("--version", action="version", version=f"lenetc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -51,9 +51,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with '-': an optimisation flag (``--opt -O3``) or a negative
+#: number argparse does not recognise as one (``--offset -1e-1``). argparse would read the value
+#: as an option of its own, so ``--opt -O3`` is passed on as ``--opt=-O3``.
+DASH_VALUE_OPTIONS = frozenset({"--opt", "--offset", "--scale"})
+
+
+def join_dash_values(argv: list[str]) -> list[str]:
+    """``argv`` with ``OPTION VALUE`` joined as ``OPTION=VALUE`` where OPTION is one of
+    :data:`DASH_VALUE_OPTIONS` and VALUE starts with '-'."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return out + argv[i:]
+        if arg in DASH_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1] != "--":
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_dash_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         return int(args.func(args) or 0)
     except LenetcError as exc:

@@ -23,10 +23,13 @@ import numpy as np
 
 from .errors import LenetcError
 from .images import load_digit, to_mnist
-from .npz import MAX_NPZ_BYTES, read_npz
+from .limits import check_image_pixels
+from .npz import MAX_NPZ_BYTES, npz_keys, read_npz
 
 #: Largest pixel array read from a .npy (the same bound as a .npz).
 MAX_BYTES = MAX_NPZ_BYTES
+#: The arrays a digits .npz may hold; any other member is refused before it is inflated.
+DIGIT_MEMBERS = frozenset({"images", "labels"})
 PICTURE_SUFFIXES = (".png", ".pgm", ".pnm", ".jpg", ".jpeg", ".bmp", ".npy")
 
 
@@ -52,23 +55,28 @@ class DigitSet:
 
 
 def _pixels(arr: np.ndarray, where: str) -> np.ndarray:
-    """An (N, H, W) numeric array as uint8 MNIST digits (N, 28, 28)."""
+    """An (N, H, W) numeric array as uint8 MNIST digits (N, 28, 28). Converted one image at a
+    time: a float64 copy of the whole array would cost 8 times a uint8 file's bytes."""
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or not np.issubdtype(arr.dtype, np.number) or arr.shape[0] < 1:
         raise LenetcError(f"{where}: expected digits (N, 28, 28), got shape {arr.shape} dtype {arr.dtype}")
     if arr.dtype == np.uint8 and arr.shape[1:] == (28, 28):
         return arr
-    a = arr.astype(np.float64)
-    if not np.isfinite(a).all():
+    if np.iscomplexobj(arr):
+        raise LenetcError(f"{where}: pixels must be real numbers, got {arr.dtype}")
+    check_image_pixels(arr.shape[1], arr.shape[2], f"{where}: each image")
+    if arr.dtype.kind == "f" and not all(np.isfinite(img).all() for img in arr):
         raise LenetcError(f"{where}: the digits hold NaN or Inf")
-    if a.min() < 0 or a.max() > 255:
-        raise LenetcError(f"{where}: pixels must be 0..255 (or 0..1), got {a.min():g}..{a.max():g}")
-    if a.max() <= 1.0 and arr.dtype.kind == "f":
-        a = a * 255.0
-    if a.shape[1:] == (28, 28):
-        return np.rint(a).astype(np.uint8)
-    return np.stack([to_mnist(img, f"{where}[{i}]") for i, img in enumerate(a)])
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0 or hi > 255:
+        raise LenetcError(f"{where}: pixels must be 0..255 (or 0..1), got {lo:g}..{hi:g}")
+    scale = 255.0 if hi <= 1.0 and arr.dtype.kind == "f" else 1.0
+    out = np.empty((arr.shape[0], 28, 28), dtype=np.uint8)
+    for i, img in enumerate(arr):
+        a = img.astype(np.float64) * scale
+        out[i] = np.rint(a).astype(np.uint8) if a.shape == (28, 28) else to_mnist(a, f"{where}[{i}]")
+    return out
 
 
 def _labels(values, n: int, where: str) -> np.ndarray:
@@ -78,6 +86,27 @@ def _labels(values, n: int, where: str) -> np.ndarray:
     if labels.min() < 0 or labels.max() > 9:
         raise LenetcError(f"{where}: labels must be digits 0..9, got {labels.min()}..{labels.max()}")
     return labels.astype(np.int64)
+
+
+def _npy_shape(path: Path) -> tuple[int, ...]:
+    """The shape a .npy file's header states (nothing else is read)."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            return tuple(read_header(fh)[0])
+    except (ValueError, OSError, EOFError) as exc:
+        raise LenetcError(f"cannot read '{path}' as .npy: {exc}") from None
+
+
+def is_digit_batch(path: str | Path) -> bool:
+    """Whether ``path`` is a .npy holding several digits (N, 28, 28) rather than one picture."""
+    p = Path(path)
+    if p.suffix.lower() != ".npy" or not p.is_file():
+        return False
+    return len(_npy_shape(p)) == 3
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -141,9 +170,9 @@ def load_digit_set(path: str | Path) -> DigitSet:
     elif p.suffix.lower() == ".npy":
         images, labels = _pixels(_read_npy(p), str(p)), None
     elif p.suffix.lower() == ".npz":
-        arrays, _ = read_npz(p)
-        if "images" not in arrays:
+        if "images" not in npz_keys(p):
             raise LenetcError(f"'{p}': a digits .npz needs an 'images' array (and optionally 'labels')")
+        arrays, _ = read_npz(p, expected=lambda _arch: DIGIT_MEMBERS)
         images = _pixels(arrays["images"], f"{p}: images")
         labels = _labels(arrays["labels"], len(images), f"{p}") if "labels" in arrays else None
     else:

@@ -10,11 +10,14 @@ gives an empty field; :mod:`lenetc.digit_shape` rejects it.
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LenetcError
+from .limits import MAX_IMAGE_PIXELS, check_image_pixels
 
 MNIST_SIZE = 28
 BOX_SIZE = 20
@@ -83,7 +86,38 @@ def resize_area(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return _area_matrix(img.shape[0], out_h) @ img @ _area_matrix(img.shape[1], out_w).T
 
 
+def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype a .npy file states, checked against the file's size (nothing else is read)."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version in ((2, 0), (3, 0)):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise LenetcError(f"'{path}': unsupported .npy format version {version}")
+            start = fh.tell()
+        size = path.stat().st_size
+    except (ValueError, OSError, EOFError) as exc:
+        raise LenetcError(f"cannot read '{path}' as .npy: {exc}") from None
+    if dtype.hasobject:
+        raise LenetcError(f"'{path}': object arrays are not pictures")
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed != size - start:
+        raise LenetcError(
+            f"'{path}': its header claims {shape} {dtype} ({claimed:,} bytes) but the file holds {size - start:,}"
+        )
+    return tuple(int(v) for v in shape), dtype
+
+
 def _read_npy(path: Path) -> np.ndarray:
+    shape, _ = npy_header(path)
+    kept = [v for v in shape if v != 1]
+    if len(kept) == 2:
+        check_image_pixels(kept[0], kept[1], f"'{path}'")
+    elif len(kept) > 2 or not kept:
+        raise LenetcError(f"'{path}': expected a 2-D numeric array, got shape {shape}")
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -126,6 +160,7 @@ def read_pgm(path: str | Path) -> np.ndarray:
         raise LenetcError(f"'{path}': malformed PGM header") from None
     if width < 1 or height < 1 or not 0 < maxval < 65536:
         raise LenetcError(f"'{path}': bad PGM size {width}x{height} or maxval {maxval}")
+    check_image_pixels(height, width, f"'{path}'")
     count = width * height
     if tokens[0] == b"P5":
         pos += 1  # exactly one whitespace byte after maxval
@@ -152,7 +187,19 @@ def _read_pillow(path: Path) -> np.ndarray:
             f"reading '{path.name}' needs Pillow (pip install pillow); PGM and .npy work without it"
         ) from None
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # the size is checked below, far under Pillow's bomb limits: no warning from Pillow
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow: "Image size (N pixels) exceeds ..."
+        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise LenetcError(f"'{path}': {size}, more than lenetc reads ({MAX_IMAGE_PIXELS:,})") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise LenetcError(f"cannot read image '{path}': {exc}") from None
+    try:
+        with im:
+            check_image_pixels(im.height, im.width, f"'{path}'")
             im.load()
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 # Transparent pixels count as paper: composite onto white.

@@ -40,3 +40,22 @@ def check_c_size(value: int, what: str, ctype: str = "int") -> None:
             f"{what} is {value:,}, more than the generated C's {ctype} holds ({C_INT_MAX:,}); "
             "the model is too large to compile"
         )
+
+
+#: Most bytes ONNX constant folding may produce over a whole import (each folded value is also
+#: held to MAX_TENSOR_ELEMENTS, checked by shape inference before it is computed).
+MAX_FOLDED_BYTES = 256 * 2**20
+
+#: Most pixels of one picture (predict, --inputs, --calib-data): 16,777,216, e.g. 4096 x 4096
+#: or a 12-megapixel photo; checked from the file's header before any pixel is decoded. Pillow
+#: only warns at 89,478,485 and refuses at twice that.
+MAX_IMAGE_PIXELS = 2**24
+
+
+def check_image_pixels(height: int, width: int, where: str) -> None:
+    """Refuse a picture of more than :data:`MAX_IMAGE_PIXELS` pixels."""
+    if height * width > MAX_IMAGE_PIXELS:
+        raise LenetcError(
+            f"{where}: {width}x{height} is {height * width:,} pixels, more than lenetc reads "
+            f"({MAX_IMAGE_PIXELS:,}); scale the picture down"
+        )

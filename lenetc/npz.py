@@ -7,6 +7,7 @@ import io
 import math
 import zipfile
 import zlib
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,16 @@ MAX_NPZ_BYTES = 256 * 2**20
 MAX_NPZ_MEMBERS = 4096
 
 
-def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], str | None]:
+def read_npz(
+    path: str | Path, expected: Callable[[str | None], Collection[str] | None] | None = None
+) -> tuple[dict[str, np.ndarray], str | None]:
     """Read the arrays of an .npz file and its ``__arch__`` JSON (None if absent).
 
     Memory stays bounded whatever the file claims: the members' declared sizes must add up to
     at most :data:`MAX_NPZ_BYTES`, and each member's .npy header (shape, dtype) must describe
-    exactly the bytes the member holds, all checked before any data is decompressed.
+    exactly the bytes the member holds, all checked before any data is decompressed. With
+    ``expected``, ``__arch__`` is read first and ``expected(arch)`` names the arrays the file
+    may hold (None: any): any other member is refused before it is inflated.
     """
     path = Path(path)
     if not path.is_file():
@@ -37,7 +42,25 @@ def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], str | None]:
         with zipfile.ZipFile(path) as zf:
             members = _checked_members(zf, path)
             arrays = {}
+            if expected is not None:
+                for info in members.values():  # every header first: what each member claims
+                    with zf.open(info) as fh:
+                        _member_header(fh, info, path)
+                if ARCH_KEY in members:
+                    with zf.open(members[ARCH_KEY]) as fh:
+                        arrays[ARCH_KEY] = _read_member(fh, members[ARCH_KEY], path)
+                arch_text = str(arrays[ARCH_KEY]) if ARCH_KEY in arrays else None
+                names = expected(arch_text)
+                allowed = set(names) if names is not None else set(members)
+                unknown = sorted(k for k in members if k not in allowed and k not in arrays)
+                if unknown:
+                    raise LenetcError(
+                        f"'{path}' holds array {shown(unknown[0])}, which it should not (expected: "
+                        f"{', '.join(sorted(allowed)) or 'none'}); refused before reading it"
+                    )
             for key, info in members.items():
+                if key in arrays:
+                    continue
                 with zf.open(info) as fh:
                     arrays[key] = _read_member(fh, info, path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
@@ -48,6 +71,15 @@ def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], str | None]:
     if arch is not None and (arch.dtype.kind != "U" or arch.ndim != 0):
         raise LenetcError(f"weights file '{path}': {ARCH_KEY} must be a string, not a {arch.dtype} array")
     return arrays, (str(arch) if arch is not None else None)
+
+
+def npz_keys(path: str | Path) -> set[str]:
+    """The array names an .npz holds (its members, nothing inflated)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return set(_checked_members(zf, Path(path)))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise LenetcError(f"cannot read '{path}': {exc}") from None
 
 
 def _checked_members(zf: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
@@ -72,8 +104,8 @@ def _checked_members(zf: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipIn
     return members
 
 
-def _read_member(fh, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
-    """One .npy member: header first, then exactly the bytes it declares (no pickles)."""
+def _member_header(fh, info: zipfile.ZipInfo, path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """A .npy member's shape, order, dtype and data bytes, checked against the member's size."""
     where = f"weights file '{path}', array {shown(info.filename)}"
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
@@ -90,6 +122,13 @@ def _read_member(fh, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
             f"{where}: header declares shape {shape} of {dtype} ({nbytes:,} bytes) "
             f"but the member holds {info.file_size - fh.tell():,} bytes of data"
         )
+    return shape, fortran, dtype, nbytes
+
+
+def _read_member(fh, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One .npy member: header first, then exactly the bytes it declares (no pickles)."""
+    where = f"weights file '{path}', array {shown(info.filename)}"
+    shape, fortran, dtype, nbytes = _member_header(fh, info, path)
     buf = bytearray(nbytes)
     if fh.readinto(buf) != nbytes:
         raise LenetcError(f"{where} is truncated")
@@ -111,7 +150,14 @@ def params_from_arrays(net: Network, arrays: dict[str, np.ndarray]) -> dict[str,
 
 def load_npz(path: str | Path, architecture: Network | None = None) -> Network:
     """A network from an .npz; its architecture comes from ``__arch__`` or from ``architecture``."""
-    arrays, arch = read_npz(path)
+
+    def expected(arch_text: str | None) -> set[str] | None:
+        if architecture is None and arch_text is None:
+            return None  # the error below names what is missing
+        shape = architecture or Network.from_arch_json(arch_text)  # type: ignore[arg-type]
+        return {ARCH_KEY, *shape.expected_params()}
+
+    arrays, arch = read_npz(path, expected)
     if architecture is not None:
         base = architecture
     elif arch is not None:

@@ -6,6 +6,9 @@ right rather than fast: windows come from ``sliding_window_view`` and sums from 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 
 from .errors import LenetcError
@@ -30,24 +33,59 @@ def as_batch(x: np.ndarray, input_shape: Shape) -> tuple[np.ndarray, bool]:
     raise LenetcError(f"input has shape {x.shape}; expected (N, {', '.join(map(str, shape))}) or one image {shape}")
 
 
+#: Most bytes of any one layer's output the references compute at once (float64 or int64):
+#: a larger batch runs in slices of images, so their memory is bounded whatever N is
+#: (LeNet-5: 891 images per slice).
+CHUNK_BYTES = 32 * 2**20
+
+
+def chunk_images(shapes, itemsize: int = 8) -> int:
+    """Images per slice so that the largest of ``shapes`` (one image's tensors) stays within
+    :data:`CHUNK_BYTES`."""
+    largest = max(math.prod(int(v) for v in s) for s in shapes)
+    return max(1, CHUNK_BYTES // (itemsize * max(largest, 1)))
+
+
+def in_chunks(run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, step: int) -> np.ndarray:
+    """``run`` over ``batch`` (N, ...) ``step`` images at a time, the results stacked."""
+    n = batch.shape[0]
+    if n <= step:
+        return run(batch)
+    first = run(batch[:step])
+    out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+    out[:step] = first
+    for lo in range(step, n, step):
+        out[lo : lo + step] = run(batch[lo : lo + step])
+    return out
+
+
+def _layers(net, batch: np.ndarray) -> np.ndarray:
+    h = batch.astype(np.float64)
+    for layer in net.layers:
+        h = kind_of(layer).forward(layer, h, net.params)
+    return h
+
+
 def forward(net, x: np.ndarray, *, return_all: bool = False):
     """Run ``net`` on ``x`` in float64.
 
     Returns (N, *output_shape) for a batch, the output alone for a single image, or with
     ``return_all`` the list of every layer's batch output (input first). NaN and Inf inputs
-    are refused, as the generated C refuses them.
+    are refused, as the generated C refuses them. Without ``return_all`` a large batch runs in
+    slices (:func:`chunk_images`), so memory does not grow with N beyond the input and output.
     """
     batch, single = as_batch(x, net.input_shape)
-    h = batch.astype(np.float64)
-    if not np.isfinite(h).all():
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(h))[0])
+    finite = np.isfinite(batch)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
-    outs = [h]
-    for layer in net.layers:
-        h = kind_of(layer).forward(layer, h, net.params)
-        outs.append(h)
+    del finite
     if return_all:
+        outs = [batch.astype(np.float64)]
+        for layer in net.layers:
+            outs.append(kind_of(layer).forward(layer, outs[-1], net.params))
         return outs
+    h = in_chunks(lambda part: _layers(net, part), batch, chunk_images(net.shapes()))
     return h[0] if single else h
 
 

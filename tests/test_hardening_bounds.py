@@ -4,8 +4,10 @@ checks in the entry points (item 6), and what small files or large inputs cost (
 from __future__ import annotations
 
 import json
+import re
 import resource
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +177,233 @@ def test_null_pointers_give_err_null_under_ubsan(tmp_path, dtype):
         assert got[key] == "-1", (key, run.stdout)
     assert got["batch_negative"] == "-3" and got["batch_two"] == "0" and got["same"] == "1"
     assert 0 <= int(got["predict"]) < 10
+
+
+# -- item 16: ONNX constant folding is bounded before it computes ---------------------------
+
+#: Address-space limit of the subprocess that imports the bombs: far below what any of them
+#: would allocate (3.4 GB for 30000 x 30000 float32), well above what an honest import needs.
+IMPORT_AS_LIMIT = 2 * 2**30
+
+
+def _bomb_models(out: Path) -> dict[str, Path]:
+    """141-160 byte ONNX files whose constant subgraph (not even connected to the output)
+    would fold into 900,000,000 elements, and a Loop run a billion times on constants."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def c(name, value):
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    shape = np.array([30000, 30000], np.int64)
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, [])],
+    )  # fmt: skip
+    one = c("one", np.ones(1, np.float32))
+    cases = {
+        "expand": ([helper.make_node("Expand", ["one", "shape"], ["big"])], [one, c("shape", shape)]),
+        "constant_of_shape": ([helper.make_node("ConstantOfShape", ["shape"], ["big"])], [c("shape", shape)]),
+        "tile": ([helper.make_node("Tile", ["one", "shape"], ["big"])], [c("one", np.ones((1, 1))), c("shape", shape)]),
+        "range": ([helper.make_node("Range", ["a", "b", "d"], ["big"])],
+                  [c("a", np.int64(0)), c("b", np.int64(900_000_000)), c("d", np.int64(1))]),
+        "loop": ([helper.make_node("Loop", ["n", "t"], [], body=body)], [c("n", np.int64(10**9)), c("t", True)]),
+    }  # fmt: skip
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 784])
+    paths = {}
+    for name, (nodes, inits) in cases.items():
+        graph = helper.make_graph([*nodes, helper.make_node("Flatten", ["x"], ["y"])], name, [x], [y], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        paths[name] = out / f"{name}.onnx"
+        onnx.save(model, paths[name])
+    return paths
+
+
+IMPORT_ALL = """
+import sys
+import lenetc
+for path in sys.argv[1:]:
+    try:
+        lenetc.load(path)
+        print("loaded", path)
+    except lenetc.LenetcError as exc:
+        print("refused", exc)
+"""
+
+
+def test_onnx_folding_refuses_bombs_before_computing(tmp_path):
+    pytest.importorskip("onnx")
+    paths = _bomb_models(tmp_path)
+    assert max(p.stat().st_size for p in paths.values()) < 400
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (IMPORT_AS_LIMIT, IMPORT_AS_LIMIT))
+
+    env = {"PYTHONPATH": str(Path(lenetc.__file__).parent.parent), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", IMPORT_ALL, *map(str, paths.values())], capture_output=True,
+                          text=True, preexec_fn=limit, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(paths)
+    for name, line in zip(paths, lines):
+        if name == "loop":
+            assert line.startswith("refused") and "Loop on constant inputs is not folded" in line, line
+        else:
+            assert line.startswith("refused") and "would hold 900,000,000 elements" in line, (name, line)
+
+
+def test_onnx_folding_total_is_bounded(tmp_path, monkeypatch):
+    """Many folds each under the per-value cap still stop at MAX_FOLDED_BYTES in all."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import lenetc.importers.onnx_import as onnx_import
+
+    monkeypatch.setattr(onnx_import, "MAX_FOLDED_BYTES", 10 * 4000 * 4)
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], [f"c{i}"]) for i in range(12)]
+    inits = [numpy_helper.from_array(np.array([4000], np.int64), "shape")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 784])
+    graph = helper.make_graph([*nodes, helper.make_node("Flatten", ["x"], ["y"])], "g", [x], [y], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "many.onnx")
+    with pytest.raises(lenetc.LenetcError, match=r"node '-> c10' \(ConstantOfShape\): constant folding has produced"):
+        lenetc.load(tmp_path / "many.onnx")
+
+
+# -- item 18: the references stream large batches ------------------------------------------
+
+
+def _peak_bytes(fn, x) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn(x)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_reference_memory_does_not_grow_with_the_batch(monkeypatch):
+    """With slices of 25 images, 200 images peak at about what 25 do (before: 8 times as much;
+    ``verify lenet5 -n 10000`` peaked at 3.1 GB); the answers equal the whole-batch ones
+    (float64 within 1e-12 relative: einsum may sum another batch size in another order; int8
+    bit for bit)."""
+    from int8_helpers import quantized_zoo
+
+    import lenetc.reference as reference
+    from lenetc.quant.reference_int8 import forward_int8
+
+    net = lenetc.load("lenet5", "random:1")
+    qnet = quantized_zoo("lenet5")
+    per_image = max(int(np.prod(s)) for s in net.shapes()) * 8
+    x = np.random.default_rng(1).uniform(-1, 1, (200, *net.input_shape)).astype(np.float32)
+    xq = qnet.quantize_input(x)
+    whole, whole_q = forward(net, x), forward_int8(qnet, xq)  # 200 images fit one default slice
+    monkeypatch.setattr(reference, "CHUNK_BYTES", 25 * per_image, raising=False)
+    for fn, inp in ((lambda v: forward(net, v), x), (lambda v: forward_int8(qnet, v), xq)):
+        small, large = _peak_bytes(fn, inp[:25]), _peak_bytes(fn, inp)
+        assert large < 1.5 * small, (small, large)
+    np.testing.assert_allclose(forward(net, x), whole, rtol=1e-12, atol=1e-12 * np.abs(whole).max())
+    np.testing.assert_array_equal(forward_int8(qnet, xq), whole_q)
+
+
+# -- item 19: pictures and digit files are capped before they are decoded -----------------
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG that states its size and holds no pixels: Pillow reads the header lazily, so a
+    refusal from the header is the only answer that costs nothing."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def _npy_claiming(path: Path, shape: tuple[int, ...], data: bytes) -> Path:
+    import struct
+
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (118 - len(header)) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data)
+    return path
+
+
+def test_oversized_pictures_refused_from_their_header(tmp_path, capsys):
+    from PIL import Image
+
+    from lenetc.cli import main
+
+    real = tmp_path / "big.png"
+    Image.new("L", (4100, 4100)).save(real)  # a real 16.8-megapixel file, just past the cap
+    cases = {
+        real: "4100x4100 is 16,810,000 pixels, more than lenetc reads",
+        _png_header_only(tmp_path / "13k.png", 13000, 13000): "13000x13000 is 169,000,000 pixels",
+        _png_header_only(tmp_path / "30k.png", 30000, 30000): "900,000,000 pixels, more than lenetc reads",
+        tmp_path / "big.pgm": "30000x30000 is 900,000,000 pixels",
+        _npy_claiming(tmp_path / "huge.npy", (8800000, 8800000), bytes(784)): "header claims",
+        _npy_claiming(tmp_path / "wide.npy", (5000, 5000), bytes(25_000_000)): "5000x5000 is 25,000,000 pixels",
+    }
+    (tmp_path / "big.pgm").write_bytes(b"P5 30000 30000 255\n" + bytes(100))
+    for path, message in cases.items():
+        capsys.readouterr()
+        assert main(["predict", "lenet5", "--weights", "random:0", str(path)]) == 2, path
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("lenetc: error: "), err
+        assert re.search(message, err), (path, err)
+
+
+def test_digit_sets_refuse_oversized_images_and_unknown_members(tmp_path, capsys):
+    """``--inputs``/``--calib-data``: a batch of oversized images, a folder with one, and a .npz
+    zip bomb (a 100 MB member compressed to 100 KB beside the digits) are refused; the bomb
+    before it is inflated."""
+    import tracemalloc
+
+    from lenetc.digitsets import load_digit_set
+    from lenetc.errors import LenetcError
+    from lenetc.npz import load_npz
+
+    wide = tmp_path / "wide.npy"
+    np.save(wide, np.zeros((2, 4200, 4200), np.uint8))
+    with pytest.raises(LenetcError, match="each image: 4200x4200 is 17,640,000 pixels"):
+        load_digit_set(wide)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    _png_header_only(folder / "a.png", 20000, 20000)
+    with pytest.raises(LenetcError, match="400,000,000 pixels, more than lenetc reads"):
+        load_digit_set(folder)
+
+    digits = np.zeros((4, 28, 28), np.uint8)
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, images=digits, junk=np.zeros(100 * 2**20, np.uint8))
+    assert bomb.stat().st_size < 300_000
+    tracemalloc.start()
+    with pytest.raises(LenetcError, match="holds array 'junk', which it should not"):
+        load_digit_set(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * 2**20, peak
+
+    net = lenetc.load("lenet-caffe", "random:0")
+    weights_bomb = tmp_path / "weights.npz"
+    np.savez_compressed(weights_bomb, __arch__=np.array(net.arch_json()),
+                        **net.params,
+                        junk=np.zeros(100 * 2**20, np.uint8))  # fmt: skip
+    tracemalloc.start()
+    with pytest.raises(LenetcError, match="holds array 'junk', which it should not"):
+        load_npz(weights_bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 32 * 2**20, peak
+    # the control: the digits alone still load
+    np.savez(tmp_path / "ok.npz", images=digits, labels=np.arange(4))
+    assert load_digit_set(tmp_path / "ok.npz").images.shape == (4, 28, 28)

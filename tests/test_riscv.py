@@ -18,7 +18,7 @@ from lenetc.codegen.dialect import dialect_from_macros, predefined_macros
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.profile import profile
-from lenetc.firmware.run import build, run
+from lenetc.firmware.run import build, build_and_run, run
 from lenetc.firmware.size import measure
 from lenetc.firmware.targets import get_target
 
@@ -62,7 +62,10 @@ def int8_bundles(tmp_path_factory):
     return get
 
 
-INT8 = [(m, b) for m in ("lenet5", "lenet-caffe", "lenet5-keras") for b in BOARDS]
+# LeNet-5 (sparse C3, subsampling, tanh tables, RBF) on every board; the dense-C3/ReLU/avg-pool and
+# the Caffe nets where their kernels differ (vector and scalar rv32)
+INT8 = [*(("lenet5", b) for b in BOARDS), ("lenet-caffe", "riscv32"), ("lenet-caffe", "riscv32-v"),
+        ("lenet5-keras", "riscv32-v")]  # fmt: skip
 
 
 @pytest.mark.parametrize("model, board", INT8, ids=[f"{m}-{b}" for m, b in INT8])
@@ -129,3 +132,21 @@ def test_dialect_detection_on_riscv_vector():
     flags = ("--target=riscv64-unknown-elf", "-mabi=lp64d")
     assert dialect_from_macros(predefined_macros(("clang-19",), (*flags, "-march=rv64gcv"))).name == "riscv-v"
     assert dialect_from_macros(predefined_macros(("clang-19",), (*flags, "-march=rv64gc"))).name == "portable"
+
+
+@pytest.mark.parametrize("model", ["lenet5", "lenet5-keras"])
+def test_portable_branches_of_the_vector_kernels(int8_bundles, tmp_path, model):
+    """The riscv-v C built for the host (no __riscv_vector): the kernels' portable branches give
+    the integer reference exactly and the float bits of the portable dialect's build."""
+    need_target("host")
+    bundle, want = int8_bundles(model, "riscv32-v")
+    result = build_and_run(bundle, "host")
+    assert result.ok, result.stdout[-600:]
+    assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
+    net = load(model)
+    digits = synthetic_digits(2, seed=11)
+    fbundle = write_example(net, tmp_path, digits=digits, target="riscv32-v")
+    assert any(op.template.endswith("_rvv") for op in fbundle.generated.plan.ops)
+    want_f = host_outputs(net, make_example(lenetc.make_plan(net), digits).inputs)
+    result = build_and_run(fbundle, "host")
+    assert result.ok and result.outputs == hex_words(want_f), result.stdout[-600:]

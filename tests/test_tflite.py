@@ -177,3 +177,102 @@ def test_bad_files_one_line(tmp_path, data, message):
     r = cli("info", str(path))
     assert r.returncode == 2 and r.stderr.startswith("lenetc: error:") and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- the generated C of imported files on emulated Cortex-M ------------------------------------
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+def test_imported_file_on_cortex_m(target, tmp_path):
+    """lenet5_tanh (tanh tables, average pooling, softmax) and explicit_pad (PAD, depthwise,
+    logistic) under TFLM's rule: the firmware prints the NumPy reference's bits (= TFLM's)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from firmware_helpers import need_target
+
+    from lenetc.firmware import make_example, output_checksum, write_example
+    from lenetc.firmware.run import build_and_run
+
+    need_target(target)
+    digits = mnist("test")[0][:3]
+    for name in ("lenet5_tanh", "explicit_pad"):
+        qnet = lenetc.load(FIXTURES / f"{name}_int8.tflite")
+        bundle = write_example(qnet, tmp_path / name, digits=digits, target=target)
+        xq = make_example(bundle.generated.plan, digits).inputs
+        want = forward_int8(qnet, xq)
+        result = build_and_run(bundle, target)
+        assert result.ok, result.stdout
+        assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
+        assert result.checksum == output_checksum(want)
+
+
+# ---- Vela ----------------------------------------------------------------------------------------
+
+
+def test_npu_command_runs_vela(tmp_path):
+    need("ethosu")
+    r = cli("npu", str(FIXTURES / "keras_lenet_int8.tflite"), "--accelerator", "ethos-u55-128", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Vela's estimate" in r.stdout and "operators on the NPU  100.0 %" in r.stdout
+    assert (tmp_path / "keras_lenet_int8_vela.tflite").is_file()
+    r = cli("npu", str(FIXTURES / "keras_lenet.tflite"), "-o", str(tmp_path / "f"))
+    assert r.returncode == 2 and "float32 file" in r.stderr
+
+
+def test_c_input_helpers_round_as_tflm(compiled, digits):
+    """The header's quantize helper and the integer pixel map round as TFLM's QUANTIZE: float32
+    division, ties away from zero (checked on inputs that land exactly on halves)."""
+    qnet = lenetc.load(FIXTURES / "keras_lenet_int8.tflite")
+    s = np.float32(qnet.input_q.scale)
+    odd = np.arange(-255, 256, 2, dtype=np.float32)
+    x = (odd * s / np.float32(2)).astype(np.float32)
+    ties = x[(x / s) == odd / np.float32(2)]
+    assert ties.size > 20
+    x = np.resize(ties, 28 * 28).reshape(1, 1, 28, 28)
+    want = tflm.quantize_input(x, qnet.input_q.scale, qnet.input_q.zero_point)
+    assert (want != qnet.input_q.quantize(x)).any()  # half to even would differ here
+    net = compiled["keras_lenet"]
+    assert (net.quantize_input_c(x) == want).all()
+    pixels = mnist("test")[0][:8]
+    assert (net.preprocess(pixels) == qnet.quantize_input(qnet.net.preprocess.apply(pixels))).all()
+
+
+# ---- files that state wrong things: one line naming the tensor or operator -------------------
+
+
+def tiny_fc(tmp_path, in_scale=0.02, bias_scale=None, op="FULLY_CONNECTED") -> Path:
+    """A 1-layer int8 graph written with lenetc's TFLite writer (a file lenetc reads back)."""
+    from lenetc.exporters.tflite_write import GraphWriter
+
+    g = GraphWriter("test")
+    x = g.tensor("x", (1, 1, 1, 4), np.int8, scale=in_scale, zero_point=-3)
+    w = g.tensor("w", (2, 4), np.int8, data=np.arange(8).reshape(2, 4), scale=[0.01, 0.02], zero_point=[0, 0])
+    bs = [in_scale * 0.01, in_scale * 0.02] if bias_scale is None else bias_scale
+    b = g.tensor("b", (2,), np.int32, data=[5, -7], scale=bs, zero_point=[0, 0])
+    y = g.tensor("y", (1, 2), np.int8, scale=0.1, zero_point=1)
+    g.op(op, [x, w, b], [y], "FullyConnectedOptions" if op == "FULLY_CONNECTED" else None)
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(g.serialize([x], [y]))
+    return path
+
+
+def test_tiny_file_matches_tflm(tmp_path):
+    path = tiny_fc(tmp_path)
+    qnet = lenetc.load(path)
+    xq = np.arange(-128, 128, 2, dtype=np.int8).reshape(-1, 4, 1, 1)  # lenetc's (N, C, H, W)
+    ours = forward_int8(qnet, xq)
+    assert (ours == run_tflm(path, xq).reshape(ours.shape)).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"in_scale": 0.0}, "quantization of 'x': scale 0.0 is zero"),
+        ({"in_scale": float("nan")}, "quantization of 'x': scale nan is NaN"),
+        ({"bias_scale": [0.5, 0.5]}, "bias 'b': scale 0.5 .* is not input scale x weight scale"),
+        ({"op": "ADD"}, r"operator 0 \(ADD\) is not supported"),
+    ],
+)
+def test_wrong_files_refused_in_one_line(tmp_path, kwargs, message):
+    path = tiny_fc(tmp_path, **kwargs)
+    with pytest.raises(LenetcError, match=message):
+        lenetc.load(path)

@@ -4,6 +4,7 @@ nothing re-plans a model or re-derives a name from a string."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,26 @@ class Generated:
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.paths)
+
+    def to_dict(self) -> dict:
+        """What was generated, for ``generate --json``: the files written (or rendered) with their
+        sizes, the exported functions and macros the header defines, and the memory report."""
+        header = self.files.get(self.symbols.header, "")
+        macros = sorted(set(re.findall(rf"^#define ({re.escape(self.symbols.macro)}_\w+)", header, re.M)))
+        functions = [f for f in self.symbols.api if re.search(rf"\b{re.escape(f)}\(", header)]
+        written = {p.name: p for p in self.paths}
+        files = [
+            {"name": name, "path": str(written[name]) if name in written else None, "bytes": len(text.encode())}
+            for name, text in self.files.items()
+        ]
+        files += [{"name": p.name, "path": str(p), "bytes": p.stat().st_size} for p in self.paths
+                  if p.name not in self.files and p.is_file()]  # fmt: skip
+        p = self.plan
+        return {
+            "model": p.net.name, "prefix": p.prefix, "dtype": p.dtype, "dialect": p.dialect.name,
+            "files": files, "functions": functions, "macros": macros,
+            "memory": {"dialect": p.dialect.name, **self.memory.to_dict()},
+        }  # fmt: skip
 
     def __repr__(self) -> str:
         # the C source runs to megabytes: name it and its size instead

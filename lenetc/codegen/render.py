@@ -101,7 +101,8 @@ def frame_helper(plan: Plan) -> FrameHelper | None:
     side = FRAME + 2 * pre.pad
     if tuple(plan.net.input_shape) != (1, side, side):
         return None
-    pixels = pixel_map(pre, plan.qnet.input_q) if plan.qnet is not None else None
+    qnet = plan.qnet
+    pixels = pixel_map(pre, qnet.input_q, qnet.quantize_input) if qnet is not None else None
     return FrameHelper(FRAME, FRAME, pre.pad, pre.scale, pre.offset, pixels)
 
 

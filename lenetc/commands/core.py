@@ -10,18 +10,21 @@ import numpy as np
 from ..api import compile, generate
 from ..confidence import judge
 from ..datasets import mnist_inputs, preprocessed
-from ..digitsets import load_digit_set
+from ..digitsets import is_digit_batch, load_digit_set
 from ..errors import LenetcError
 from ..exporters.onnx_export import onnxruntime_outputs
 from ..firmware.bundle import write_example
 from ..firmware.targets import TARGETS
 from ..images import load_digit
+from ..keras_runtime import keras_outputs
 from ..network import Network
+from ..quant.reference_int8 import forward_float
 from ..reference import forward, predict_classes
 from ..tflite_runtime import RUNTIMES
 from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, verify_int8
 from .model_args import TARGET_HELP, add_model_args, model_from_args, note_if_guessed, resolve_dialect
 from .tflite import verify_tflite
+from .verify_ort_int8 import verify_onnxruntime_int8
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -100,8 +103,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     net = model_from_args(args)
-    if args.example and args.ram_bytes is not None:
-        raise LenetcError("--ram-bytes plans the model's C only; it does not go with --example yet")
     if args.example:
         target = args.target or "host"
         if target not in TARGETS:
@@ -111,14 +112,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
             )
     else:
         dialect = resolve_dialect(args.target or "portable")
-    if args.dtype == "int8" and not args.example:
+    if args.dtype == "int8" and not args.example and not args.json:
         return generate_int8(net, args, dialect)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.example:
         note_if_guessed(net)
-        gen = write_example(model, args.output, prefix=args.prefix, target=target)
+        gen = write_example(model, args.output, prefix=args.prefix, target=target, ram_bytes=args.ram_bytes).generated
     else:
         gen = generate(model, args.output, prefix=args.prefix, target=dialect, ram_bytes=args.ram_bytes)
+    if args.json:
+        print(json.dumps(gen.to_dict()))
+        return 0
     for path in gen.paths:
         print(f"wrote {path}")
     mem = gen.memory
@@ -176,15 +180,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return verify_tflite(args, net, x, what)
     if args.dtype == "int8":
         if args.against == "onnxruntime":
-            raise LenetcError(
-                "verify --against onnxruntime --dtype int8 is not supported yet: the int8 C is checked bit for bit "
-                "against lenetc's integer reference (--against numpy); compare the float32 C with ONNX Runtime "
-                "without --dtype int8"
-            )
+            return verify_onnxruntime_int8(args, net, x, what, labels)
         return verify_int8(quantize_from_args(net, args), x, what, args.prefix)
     compiled = compile(net, prefix=args.prefix)
     if args.against == "onnxruntime":
         ref, label = onnxruntime_outputs(args.model, net, x)
+    elif args.against == "keras":
+        ref, label = keras_outputs(args.model, net, x), f"Keras on {args.model}"
     else:
         ref, label = forward(net, x), "NumPy reference (float64)"
     got = compiled(x)
@@ -198,7 +200,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if labels is not None:
         # The same wrong input on both sides agrees perfectly: ONNX Runtime's accuracy on the digits'
         # labels is what shows that the inputs are the ones the model expects (numpy: shown only).
-        gate = args.min_accuracy if args.against == "onnxruntime" else None
+        gate = args.min_accuracy if args.against in ("onnxruntime", "keras") else None
         inputs_ok, line = check_inputs(net, ref, labels, gate)
         print(f"  preprocessing        {net.preprocess.describe()}")
         print(f"  reference accuracy   {line}")
@@ -206,7 +208,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("  FAIL: error above tolerance")
     elif not inputs_ok:
         print(
-            "  FAIL: ONNX Runtime misclassifies too many digits, so the inputs both sides got are probably not what "
+            f"  FAIL: {label} misclassifies too many digits, so the inputs both sides got are probably not what "
             "the model expects: state its preprocessing with --scale/--offset/--pad (--min-accuracy 0 for an "
             "untrained model; --inputs random compares the arithmetic only)"
         )
@@ -215,18 +217,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok and inputs_ok else 1
 
 
+def predict_images(paths: list[str]) -> tuple[list[str], np.ndarray]:
+    """The pictures ``predict`` was given, named, as uint8 (N, 28, 28): each file is one digit,
+    except a .npy holding a batch (N, 28, 28), which gives N digits named ``FILE[i]``."""
+    names: list[str] = []
+    pixels: list[np.ndarray] = []
+    for path in paths:
+        batch = load_digit_set(path) if is_digit_batch(path) else None
+        if batch is None:
+            names.append(str(path))
+            pixels.append(load_digit(path))
+            continue
+        names += [f"{path}[{i}]" for i in range(len(batch.images))]
+        pixels += list(batch.images)
+    return names, np.stack(pixels)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     net = model_from_args(args)
     note_if_guessed(net)
-    pixels = np.stack([load_digit(path) for path in args.images])
+    names, pixels = predict_images(args.images)
     x = net.preprocess.apply(pixels)
-    out = compile(net)(x) if args.backend == "c" else forward(net, x)
+    if args.dtype == "int8":
+        qnet = quantize_from_args(net, args)
+        out = compile(qnet)(x) if args.backend == "c" else forward_float(qnet, x)
+    else:
+        out = compile(net)(x) if args.backend == "c" else forward(net, x)
     answers = judge(net, pixels, out)
     if args.json:
-        print(json.dumps([{"image": str(path), **a.to_json()} for path, a in zip(args.images, answers)], indent=2))
+        print(json.dumps([{"image": name, **a.to_json()} for name, a in zip(names, answers)], indent=2))
     else:
-        for path, answer in zip(args.images, answers):
-            print(f"{path}: {answer.describe()}")
+        for name, answer in zip(names, answers):
+            print(f"{name}: {answer.describe()}")
     return 0
 
 
@@ -235,7 +257,7 @@ def _add_dtype(p: argparse.ArgumentParser) -> None:
         "--dtype",
         default=None,
         choices=["float32", "int8"],
-        help="arithmetic of the generated C (default float32; int8 for an int8 .tflite file)",
+        help="arithmetic of the generated C (default float32; int8 for a quantized .tflite or .onnx file)",
     )
     add_int8_args(p)
 
@@ -267,6 +289,7 @@ def register(sub) -> None:
         help="plan for N bytes of RAM (arena + a reserved stack of <prefix>_run): the fastest stage modes "
         "that fit, refused naming the smallest feasible N when none does (lenetc size --ram-bytes measures the stack)",
     )
+    p.add_argument("--json", action="store_true", help="print what was written as JSON: files, sizes, symbols, memory")
     p.add_argument(
         "--example",
         action="store_true",
@@ -296,10 +319,11 @@ def register(sub) -> None:
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",
-        choices=["numpy", "onnxruntime", *RUNTIMES],
+        choices=["numpy", "onnxruntime", "keras", *RUNTIMES],
         default="numpy",
         help="reference: the NumPy float64 forward pass, ONNX Runtime on the .onnx file (or the model's export), "
-        "or for a .tflite file TensorFlow Lite Micro (tflm) or LiteRT (litert) on the file itself",
+        "Keras on a .keras/.h5 file itself, or for a .tflite file TensorFlow Lite Micro (tflm) or LiteRT (litert) "
+        "on the file itself",
     )
     p.add_argument(
         "--min-accuracy",
@@ -314,7 +338,15 @@ def register(sub) -> None:
 
     p = sub.add_parser("predict", help="classify digit images (PNG, PGM or .npy)")
     add_model_args(p)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--backend", choices=["c", "reference"], default="c", help="the compiled C or the NumPy reference")
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="a picture, or a .npy of one (28, 28) or many (N, 28, 28)"
+    )
+    p.add_argument(
+        "--backend",
+        choices=["c", "reference"],
+        default="c",
+        help="the compiled C or the NumPy reference (int8: the integer reference)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON: digit (null if rejected), reason, probabilities")
+    _add_dtype(p)
     p.set_defaults(func=cmd_predict)

@@ -51,14 +51,15 @@ def add_int8_args(p) -> None:
 
 def quantize_from_args(net: Network, args: argparse.Namespace) -> QuantizedNetwork:
     """``net`` calibrated as the flags say (default: the first MNIST training digits); the
-    calibration set's description is kept in ``notes["calibration"]``. An int8 .tflite file's own
-    quantized network is used as it is (``--requant`` default ``tflm`` for it)."""
+    calibration set's description is kept in ``notes["calibration"]``. A quantized file's own
+    network (an int8 .tflite, a QDQ or QOperator .onnx) is used as it is (``--requant`` default:
+    ``tflm`` for .tflite, ``int`` for .onnx)."""
     file_qnet = getattr(args, "file_qnet", None)
     if file_qnet is not None and file_qnet.net is net:
         if getattr(args, "calib", None) is not None or getattr(args, "calib_data", None) is not None:
-            raise LenetcError("--calib/--calib-data: an int8 .tflite file carries its own scales")
-        file_qnet.notes["calibration"] = "the file's own scales"
-        return with_requant(file_qnet, getattr(args, "requant", None) or "tflm")
+            raise LenetcError("--calib/--calib-data: a quantized model file carries its own scales")
+        file_qnet.notes.setdefault("calibration", "the file's own scales")
+        return with_requant(file_qnet, getattr(args, "requant", None) or file_qnet.requant)
     n = getattr(args, "calib", None)
     method = getattr(args, "calib_method", DEFAULT_METHOD)
     path = getattr(args, "calib_data", None)

@@ -61,7 +61,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def model_from_args(args: argparse.Namespace) -> Network:
     """The model the arguments name, with the preprocessing the user stated (if any)."""
     net = load(args.model, args.weights)
-    if isinstance(net, QuantizedNetwork):  # an int8 .tflite file: its own scales, int8 unless told otherwise
+    if isinstance(net, QuantizedNetwork):  # a quantized .tflite/.onnx file: its own scales, int8 unless told
         args.file_qnet = net
         net = net.net
         if getattr(args, "dtype", "") is None:

@@ -19,6 +19,7 @@ from ..importers.onnx_fold import need_onnx
 from ..importers.onnx_meta import preprocess_props
 from ..kinds import kind_of
 from ..network import Network
+from ..reference import chunk_images, in_chunks
 
 EXPORT_OPSET = 13
 
@@ -106,11 +107,12 @@ def ort_session(model, threads: int = 1):
         raise LenetcError(f"ONNX Runtime cannot load the model: {str(exc).strip().splitlines()[0]}") from None
 
 
-def run_session(sess, x: np.ndarray) -> np.ndarray:
+def run_session(sess, x: np.ndarray, step: int | None = None) -> np.ndarray:
     """Run ``sess`` on lenetc-layout input (N, C, H, W) or one sample; returns (N, outputs) or (outputs,).
+    With ``step``, a model with a free batch size runs ``step`` samples at a time (bounded memory).
     An ONNX Runtime failure is a one-line :class:`LenetcError`."""
     try:
-        return _run_session(sess, x)
+        return _run_session(sess, x, step)
     except LenetcError:
         raise
     except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidArgument, ...)
@@ -118,7 +120,7 @@ def run_session(sess, x: np.ndarray) -> np.ndarray:
         raise LenetcError(f"ONNX Runtime failed to run the model: {msg}") from None
 
 
-def _run_session(sess, x: np.ndarray) -> np.ndarray:
+def _run_session(sess, x: np.ndarray, step: int | None) -> np.ndarray:
     inp = sess.get_inputs()[0]
     dims = list(inp.shape)
     sample = math.prod(int(d) for d in dims[1:])
@@ -129,7 +131,9 @@ def _run_session(sess, x: np.ndarray) -> np.ndarray:
     single = x.ndim <= 3 and n == 1
     batch = x.reshape(n, *[int(d) for d in dims[1:]])
     fixed = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
-    if fixed is None or fixed == n:
+    if fixed is None and step is not None and n > step:
+        out = in_chunks(lambda part: sess.run(None, {inp.name: part})[0].reshape(len(part), -1), batch, step)
+    elif fixed is None or fixed == n:
         out = sess.run(None, {inp.name: batch})[0].reshape(n, -1)
     else:  # a fixed batch size: run chunks of it, the last one padded with zeros and trimmed
         chunks = []
@@ -142,14 +146,16 @@ def _run_session(sess, x: np.ndarray) -> np.ndarray:
     return out[0] if single else out
 
 
-def run_onnxruntime(net_or_path, x: np.ndarray) -> np.ndarray:
-    """Outputs of ONNX Runtime (single-threaded) for a Network (exported first) or an .onnx file."""
-    return run_session(ort_session(net_or_path, threads=1), x)
+def run_onnxruntime(net_or_path, x: np.ndarray, step: int | None = None) -> np.ndarray:
+    """Outputs of ONNX Runtime (single-threaded) for a Network (exported first) or an .onnx file,
+    ``step`` samples at a time if given."""
+    return run_session(ort_session(net_or_path, threads=1), x, step)
 
 
 def onnxruntime_outputs(model_arg: str | Path, net: Network, x: np.ndarray) -> tuple[np.ndarray, str]:
     """The reference for ``verify --against onnxruntime``: ONNX Runtime on the .onnx file itself when
     MODEL is one, else on ``net``'s export. Returns (outputs (N, classes), a label for the report)."""
+    step = chunk_images(net.shapes(), 4)  # float32 activations, sliced as the NumPy reference is
     if str(model_arg).lower().endswith(".onnx"):
-        return run_onnxruntime(model_arg, x), f"ONNX Runtime on {model_arg}"
-    return run_onnxruntime(net, x), "ONNX Runtime on the ONNX export"
+        return run_onnxruntime(model_arg, x, step), f"ONNX Runtime on {model_arg}"
+    return run_onnxruntime(net, x, step), "ONNX Runtime on the ONNX export"

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..names import safe_name, shown
-from ..network import Network
+from ..network import Network, Preprocess
 from .builder import ChainBuilder
 from .keras_files import KerasWeights, read_keras, storage_paths
 from .onnx_fold import one_line
@@ -36,20 +36,82 @@ def _act_name(value: Any) -> str | None:
     return None if value in (None, "linear") else str(value)
 
 
+def _inbound(layer: dict[str, Any]) -> list[str]:
+    """The names of the layers whose outputs ``layer`` takes (Keras 3 and Keras 2 configs)."""
+    names: list[str] = []
+    nodes = layer.get("inbound_nodes") or []
+    if len(nodes) > 1:
+        raise LenetcError(f"Keras layer {shown(layer.get('name'))} is called {len(nodes)} times (shared layer)")
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            history = value.get("config", {}).get("keras_history") if isinstance(value.get("config"), dict) else None
+            if value.get("class_name") == "__keras_tensor__" and history:
+                names.append(str(history[0]))
+                return
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int):  # Keras 2: [name, 0, 0, {}]
+                names.append(value[0])
+                return
+            for v in value:
+                walk(v)
+
+    walk(nodes)
+    return names
+
+
+def functional_chain(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layers of a functional model in order, checked to be one plain chain: one input, each
+    layer fed by exactly the one before it, nothing branching or merging."""
+    by_name = {str(ly.get("name", ly.get("config", {}).get("name"))): ly for ly in layers}
+    feeds: dict[str, list[str]] = {}
+    for name, layer in by_name.items():
+        sources = _inbound(layer)
+        if len(sources) > 1:
+            raise LenetcError(
+                f"Keras layer {shown(name)} merges {len(sources)} inputs: only a plain chain is supported"
+            )
+        for src in sources:
+            feeds.setdefault(src, []).append(name)
+    starts = [name for name, layer in by_name.items() if not _inbound(layer)]
+    if len(starts) != 1:
+        raise LenetcError(f"Keras model has {len(starts)} inputs: only a plain chain with one input is supported")
+    chain = [starts[0]]
+    while chain[-1] in feeds:
+        nxt = feeds[chain[-1]]
+        if len(nxt) > 1:
+            raise LenetcError(
+                f"Keras layer {shown(chain[-1])} feeds {len(nxt)} layers: only a plain chain is supported"
+            )
+        chain.append(nxt[0])
+    if len(chain) != len(by_name):
+        raise LenetcError("Keras model: some layers are not on the chain from its input to its output")
+    return [by_name[name] for name in chain]
+
+
 class KerasImporter:
     def __init__(self, config: dict[str, Any], weights: KerasWeights, name: str):
-        if config.get("class_name") != "Sequential":
-            raise LenetcError(f"Keras model class '{config.get('class_name')}' is not supported (Sequential only)")
+        kind = config.get("class_name")
+        if kind not in ("Sequential", "Functional", "Model"):
+            raise LenetcError(f"Keras model class '{kind}' is not supported (Sequential, or a functional chain)")
         cfg = config.get("config", {})
         self.layers = cfg["layers"] if isinstance(cfg, dict) else cfg
         if not isinstance(self.layers, list) or not all(
             isinstance(ly, dict) and isinstance(ly.get("config", {}), dict) for ly in self.layers
         ):
             raise LenetcError("Keras model config: 'layers' must be a list of layer objects")
+        if kind != "Sequential":
+            self.layers = functional_chain(self.layers)
         self.weights = weights
         self.channels_last = True
         shape = self._input_shape(config)
         self.b = ChainBuilder(name, shape)
+        #: the MNIST preprocessing a leading Rescaling layer states (None: lenetc guesses)
+        self.preprocess: Preprocess | None = None
+        #: a ZeroPadding2D's (top, left, bottom, right), waiting for the convolution it pads
+        self.pending_pad: tuple[int, int, int, int] | None = None
 
     def _input_shape(self, config) -> tuple[int, int, int]:
         candidates = []
@@ -83,13 +145,17 @@ class KerasImporter:
             try:
                 if handler is None:
                     raise LenetcError("layer type not supported")
+                if self.pending_pad is not None and kind not in ("Conv2D", "DepthwiseConv2D", "ZeroPadding2D"):
+                    raise LenetcError("follows a ZeroPadding2D: only a convolution can take its padding")
                 handler(name, cfg, self.weights.get(name, storage))
             except LenetcError as exc:
                 raise LenetcError(f"Keras layer {shown(name)} ({kind}): {exc}") from None
             except (KeyError, ValueError, IndexError, TypeError, AttributeError, ArithmeticError) as exc:
                 msg = f"{type(exc).__name__}: {exc}"
                 raise LenetcError(f"Keras layer {shown(name)} ({kind}) is malformed ({msg})") from None
-        return self.b.network()
+        if self.pending_pad is not None:
+            raise LenetcError("the model ends in a ZeroPadding2D")
+        return self.b.network(self.preprocess)
 
     # ---- helpers -------------------------------------------------------------------------------
     def _act(self, name: str, act: str | None, cfg: dict[str, Any] | None = None) -> None:
@@ -100,6 +166,10 @@ class KerasImporter:
             "tanh": Act("tanh"),
             "sigmoid": Act("sigmoid"),
             "relu6": Act("clip", lo=0.0, hi=6.0),
+            "elu": Act("elu", alpha=1.0),  # keras.activations.elu's default alpha
+            "silu": Act("silu"),
+            "swish": Act("silu"),
+            "hard_sigmoid": Act("hard_sigmoid"),
         }
         if act in simple:
             self.b.add_act(simple[act], f"{name}_{act}")
@@ -127,21 +197,79 @@ class KerasImporter:
         return self.b.shape  # type: ignore[return-value]
 
     # ---- layers ----------------------------------------------------------------------------------
-    def k_Conv2D(self, name, cfg, w):
-        c, h, wd = self._image()
+    def _conv(self, name, cfg, weight: np.ndarray, bias_w: list, groups: int) -> None:
+        """A Conv2D of ``weight`` (out, in/groups, kh, kw), taking any pending ZeroPadding2D."""
+        _, h, wd = self._image()
         if any(int(d) != 1 for d in cfg.get("dilation_rate", (1, 1))):
             raise LenetcError(f"dilation_rate {cfg.get('dilation_rate')} not supported")
         kernel, strides = tuple(cfg["kernel_size"]), tuple(cfg.get("strides", (1, 1)))
-        groups = int(cfg.get("groups", 1))
+        bias = bias_w[0] if cfg.get("use_bias", True) and bias_w else np.zeros(weight.shape[0], np.float32)
+        zt, zl, zb, zr = self.pending_pad or (0, 0, 0, 0)
+        self.pending_pad = None
+        pt, pl, pb, pr = self._padding(cfg.get("padding", "valid"), (h + zt + zb, wd + zl + zr), kernel, strides)
+        conv = Conv2D(self.b.unique(name), out_channels=int(weight.shape[0]), kernel=kernel, stride=strides,
+                      padding=(pt + zt, pl + zl, pb + zb, pr + zr), groups=groups)  # fmt: skip
+        self.b.add(conv, {"weight": weight, "bias": bias})
+        self._act(name, _act_name(cfg.get("activation")))
+
+    def k_Conv2D(self, name, cfg, w):
         if not w:
             raise LenetcError("no weights in the file")
         weight = np.transpose(w[0], (3, 2, 0, 1))  # (kh, kw, in, out) -> (out, in, kh, kw)
-        bias = w[1] if cfg.get("use_bias", True) and len(w) > 1 else np.zeros(weight.shape[0], np.float32)
-        pad = self._padding(cfg.get("padding", "valid"), (h, wd), kernel, strides)
-        conv = Conv2D(self.b.unique(name), out_channels=int(cfg["filters"]), kernel=kernel, stride=strides,
-                      padding=pad, groups=groups)  # fmt: skip
-        self.b.add(conv, {"weight": weight, "bias": bias})
-        self._act(name, _act_name(cfg.get("activation")))
+        self._conv(name, cfg, weight, list(w[1:]), int(cfg.get("groups", 1)))
+
+    def k_DepthwiseConv2D(self, name, cfg, w):
+        c, _, _ = self._image()
+        if not w:
+            raise LenetcError("no weights in the file")
+        kh, kw, cin, mult = w[0].shape
+        if cin != c:
+            raise LenetcError(f"depthwise kernel for {cin} channels on a {c}-channel input")
+        # (kh, kw, in, mult) -> (in * mult, 1, kh, kw): output channel i * mult + m reads input i
+        weight = np.transpose(w[0], (2, 3, 0, 1)).reshape(cin * mult, 1, kh, kw)
+        self._conv(name, cfg, weight, list(w[1:]), cin)
+
+    def k_ZeroPadding2D(self, name, cfg, w):
+        self._image()
+        pad = cfg.get("padding", 1)
+        if isinstance(pad, int):
+            (t, b), (l, r) = (pad, pad), (pad, pad)
+        elif len(pad) == 2 and all(isinstance(v, int) for v in pad):
+            (t, b), (l, r) = (pad[0], pad[0]), (pad[1], pad[1])
+        else:
+            (t, b), (l, r) = (int(v) for v in pad[0]), (int(v) for v in pad[1])
+        if min(t, b, l, r) < 0:
+            raise LenetcError(f"negative padding {pad}")
+        zt, zl, zb, zr = self.pending_pad or (0, 0, 0, 0)
+        self.pending_pad = (zt + t, zl + l, zb + b, zr + r)
+
+    def k_Rescaling(self, name, cfg, w):
+        scale, offset = cfg.get("scale", 1.0), cfg.get("offset", 0.0)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, offset)):
+            raise LenetcError("per-channel scale or offset not supported (one number each)")
+        if not self.b.layers and self.preprocess is None and len(self.b.shape) == 3:
+            # the model's own statement of its preprocessing: it reads raw pixels 0..255
+            c, h, wd = self.b.shape
+            pad = (h - 28) // 2 if c == 1 and h == wd and h >= 28 and (h - 28) % 2 == 0 else 0
+            self.preprocess = Preprocess(float(scale), float(offset), pad, f"the model's Rescaling layer {shown(name)}")
+            return
+        self.b.add_affine(np.float64(scale), np.float64(offset), name)
+
+    def k_Reshape(self, name, cfg, w):
+        target = tuple(int(v) for v in cfg["target_shape"])
+        if math.prod(target) != math.prod(self.b.shape):
+            raise LenetcError(f"target shape {list(target)} does not hold {math.prod(self.b.shape)} values")
+        if len(target) == 1:
+            self.b.flatten(name, "HWC" if self.channels_last else "CHW")
+            return
+        if len(target) == 3 and not self.b.layers and self.b.shape[1:] == (1, 1):
+            # a flat input reshaped to an image: with one channel its values are already in C,H,W order
+            h, wd, c = target if self.channels_last else (target[1], target[2], target[0])
+            if c != 1:
+                raise LenetcError(f"a flat input reshaped to {c} channels (values would need reordering)")
+            self.b.input_shape = self.b.shape = (1, h, wd)
+            return
+        raise LenetcError(f"reshape of {self.b.shape} to {list(target)} not supported (only flat input to image)")
 
     def _pool(self, name, cfg, mode):
         _, h, wd = self._image()
@@ -193,6 +321,9 @@ class KerasImporter:
     def k_LeakyReLU(self, name, cfg, w):
         slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
         self.b.add_act(Act("leaky_relu", alpha=float(slope)), name)
+
+    def k_ELU(self, name, cfg, w):
+        self.b.add_act(Act("elu", alpha=float(cfg.get("alpha", 1.0))), name)
 
     def k_Softmax(self, name, cfg, w):
         self._act(name, "softmax")

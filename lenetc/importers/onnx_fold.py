@@ -8,12 +8,14 @@ reshaped or transposed initializers become plain constants.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import LenetcError
+from ..limits import MAX_TENSOR_ELEMENTS
 
 #: The ONNX opsets the importer accepts (7 to 21 are tested; later ones keep the semantics
 #: of the supported operators and appear in the onnx package's own node tests).
@@ -92,14 +94,65 @@ def tensor_to_array(tensor) -> np.ndarray:
         raise LenetcError(f"initializer '{tensor.name}' cannot be read: {exc}") from None
 
 
+#: Operators never folded: their cost is not bounded by their output's shape (a Loop's trip
+#: count, a subgraph's contents), so a constant Loop could run a billion times.
+UNFOLDABLE = frozenset({"Loop", "Scan", "If", "SequenceMap"})
+
+
+def _output_sizes(node, names: list[str], feeds: dict[str, np.ndarray], opset: int) -> list[int | None]:
+    """Element count of each output of ``node`` on constant inputs, from ONNX shape inference
+    with the inputs as initializers (it reads their values: Expand's shape, Tile's repeats,
+    Range's limits...); None where it cannot tell."""
+    onnx = need_onnx()
+    from onnx import helper, numpy_helper
+
+    outs = [f"out{i}" for i in range(len(node.output))]
+    copy = helper.make_node(node.op_type, names, outs, domain=node.domain)
+    copy.attribute.extend(node.attribute)
+    inits = [numpy_helper.from_array(v, n) for n, v in feeds.items()]
+    graph = helper.make_graph([copy], "bound", [], [helper.make_value_info(o, onnx.TypeProto()) for o in outs], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:  # inference rejects the node: the evaluator will say why
+        return [None] * len(outs)
+    found = {vi.name: vi for vi in [*inferred.graph.output, *inferred.graph.value_info]}
+    sizes: list[int | None] = []
+    for o in outs:
+        vi = found.get(o)
+        t = vi.type.tensor_type if vi is not None else None
+        dims = list(t.shape.dim) if t is not None and t.HasField("shape") else None
+        if dims is None or not all(d.HasField("dim_value") for d in dims):
+            sizes.append(None)
+        else:
+            sizes.append(math.prod(int(d.dim_value) for d in dims))
+    return sizes
+
+
+def check_fold_size(node, names: list[str], feeds: dict[str, np.ndarray], opset: int) -> None:
+    """Refuse, before computing anything, a fold whose output would pass
+    :data:`~lenetc.limits.MAX_TENSOR_ELEMENTS` or whose size cannot be known in advance."""
+    if node.op_type in UNFOLDABLE:
+        raise LenetcError(f"{node.op_type} on constant inputs is not folded (its cost has no bound)")
+    for i, n in enumerate(_output_sizes(node, names, feeds, opset)):
+        if n is None:
+            raise LenetcError(f"cannot bound the size of its constant output {i} before computing it; not folded")
+        if n > MAX_TENSOR_ELEMENTS:
+            raise LenetcError(
+                f"its constant output {i} would hold {n:,} elements (at most {MAX_TENSOR_ELEMENTS:,} are folded)"
+            )
+
+
 def fold(node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray]:
-    """Evaluate ``node`` on constant ``inputs`` (None for an omitted optional input)."""
+    """Evaluate ``node`` on constant ``inputs`` (None for an omitted optional input), once
+    :func:`check_fold_size` has bounded its outputs."""
     onnx = need_onnx()
     from onnx import helper
     from onnx.reference import ReferenceEvaluator
 
     names = [f"in{i}" if v is not None else "" for i, v in enumerate(inputs)]
     feeds = {n: v for n, v in zip(names, inputs, strict=True) if v is not None}
+    check_fold_size(node, names, feeds, opset)
     copy = helper.make_node(node.op_type, names, [f"out{i}" for i in range(len(node.output))], domain=node.domain)
     copy.attribute.extend(node.attribute)
     graph = helper.make_graph(

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
+from ..limits import MAX_FOLDED_BYTES
 from ..names import safe_name
 from ..network import Network
 from .builder import ChainBuilder
@@ -27,7 +28,7 @@ from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_ar
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_meta import preprocess_from_props
 from .onnx_patterns import PatternOps
-from .onnx_quantized import refuse_quantized
+from .onnx_quantized import quantized_format
 from .onnx_values import float32_operand, input_shape
 
 
@@ -37,7 +38,8 @@ class OnnxImporter(LayoutOps, PatternOps):
     def __init__(self, model, name: str):
         self.model, self.graph = model, model.graph
         self.opset = opset_of(model)
-        refuse_quantized(self.graph)
+        if quantized_format(self.graph) is not None:
+            raise LenetcError("a quantized graph reaches the float importer (import it with load_onnx or import_model)")
         self.consts: dict[str, np.ndarray] = {t.name: tensor_to_array(t) for t in self.graph.initializer}
         self.dyn: dict[str, Dyn] = {}
         real_inputs = [i for i in self.graph.input if i.name not in self.consts]
@@ -60,6 +62,7 @@ class OnnxImporter(LayoutOps, PatternOps):
             for name in dict.fromkeys(node.input):
                 self.consumers.setdefault(name, []).append(node)
         self.done: set[int] = set()  # nodes consumed by a pattern (the RBF output)
+        self.folded_bytes = 0
         for node in self.graph.node:
             if id(node) in self.done:
                 continue
@@ -76,6 +79,9 @@ class OnnxImporter(LayoutOps, PatternOps):
             try:
                 if not dynamic:
                     outs = fold(node, [self.consts[n] if n else None for n in node.input], self.opset)
+                    self.folded_bytes += sum(int(np.asarray(v).nbytes) for v in outs)
+                    if self.folded_bytes > MAX_FOLDED_BYTES:
+                        raise LenetcError(f"constant folding has produced more than {MAX_FOLDED_BYTES:,} bytes")
                     self.consts.update({o: v for o, v in zip(node.output, outs, strict=False) if o})
                     continue
                 handler = getattr(self, f"op_{node.op_type}", None)
@@ -399,13 +405,24 @@ class OnnxImporter(LayoutOps, PatternOps):
         self._softmax(node, a, True)
 
 
-def load_onnx(path: str | Path) -> Network:
-    """Import the ONNX model at ``path`` as a lenetc :class:`Network` (one-line error if it cannot be mapped)."""
+def _import(model, name: str):
+    if quantized_format(model.graph) is not None:
+        from .onnx_qdq_import import import_quantized  # the quantized importer builds on this module
+
+        return import_quantized(model, name)
+    return OnnxImporter(model, name).run()
+
+
+def load_onnx(path: str | Path):
+    """Import the ONNX model at ``path`` as a lenetc :class:`Network` (one-line error if it cannot
+    be mapped); a statically quantized file (QDQ or QOperator) gives a
+    :class:`~lenetc.quant.qnetwork.QuantizedNetwork` with the file's own scales, whose ``net`` is
+    the float network of its dequantized weights."""
     path = Path(path)
     model = read_model(path)
     name = safe_name(path.stem, "onnx_model")
     try:
-        return OnnxImporter(model, name).run()
+        return _import(model, name)
     except LenetcError as exc:
         raise LenetcError(one_line(str(exc))) from None  # names from a corrupt file may hold control characters
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
@@ -414,10 +431,10 @@ def load_onnx(path: str | Path) -> Network:
         raise LenetcError(one_line(f"'{path}' is a malformed ONNX model ({type(exc).__name__}: {msg})")) from None
 
 
-def import_model(model, name: str = "onnx_model") -> Network:
-    """Import an in-memory ``onnx.ModelProto``."""
+def import_model(model, name: str = "onnx_model"):
+    """Import an in-memory ``onnx.ModelProto`` (a quantized one as :func:`load_onnx` does)."""
     try:
-        return OnnxImporter(model, name).run()
+        return _import(model, name)
     except LenetcError as exc:
         raise LenetcError(one_line(str(exc))) from None
 

@@ -1,16 +1,27 @@
-"""Recognise quantized ONNX graphs (QDQ and QOperator formats).
+"""Recognise quantized ONNX graphs: QDQ, QOperator, and dynamic quantization.
 
-lenetc does not yet import a file's own scales and zero points (issue 15). Until it does,
-a quantized graph is refused up front with one line that names the format, instead of a
-confusing error from the node that happens to fail first ("cannot fold its constant
-inputs" for a DequantizeLinear on a bias, "operator not supported" for QLinearConv).
+QDQ and QOperator files (static quantization: every scale fixed in the file) are imported with
+their own scales (:mod:`.onnx_qdq_import`). Dynamic quantization is another thing: the
+activations' scales are computed at run time from each input's own range
+(DynamicQuantizeLinear, MatMulInteger, ConvInteger, com.microsoft DynamicQuantizeMatMul ...),
+so there is no fixed integer network to compile; it is refused by that name.
 """
 
 from __future__ import annotations
 
 from ..errors import LenetcError
 
-QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+DYNAMIC_OPS = frozenset(
+    {
+        "DynamicQuantizeLinear",
+        "MatMulInteger",
+        "ConvInteger",
+        "DynamicQuantizeMatMul",
+        "MatMulIntegerToFloat",
+        "DynamicQuantizeLSTM",
+    }
+)
 QOPERATOR_OPS = frozenset(
     {
         "QLinearConv",
@@ -24,15 +35,15 @@ QOPERATOR_OPS = frozenset(
         "QLinearLeakyRelu",
         "QLinearSigmoid",
         "QLinearSoftmax",
-        "ConvInteger",
-        "MatMulInteger",
     }
 )
 
 
 def quantized_format(graph) -> str | None:
-    """``"QOperator"``, ``"QDQ"`` or ``None`` for a float graph (by the operators it holds)."""
+    """``"dynamic"``, ``"QOperator"``, ``"QDQ"`` or ``None`` for a float graph (by its operators)."""
     ops = {node.op_type for node in graph.node}
+    if ops & DYNAMIC_OPS:
+        return "dynamic"
     if ops & QOPERATOR_OPS:
         return "QOperator"
     if ops & QDQ_OPS:
@@ -40,13 +51,13 @@ def quantized_format(graph) -> str | None:
     return None
 
 
-def refuse_quantized(graph) -> None:
-    """Raise a one-line :class:`LenetcError` if ``graph`` is a quantized (QDQ/QOperator) graph."""
-    fmt = quantized_format(graph)
-    if fmt is None:
-        return
-    ops = sorted({n.op_type for n in graph.node} & (QDQ_OPS | QOPERATOR_OPS))
-    raise LenetcError(
-        f"quantized ONNX model ({fmt} format: {', '.join(ops)}) is not supported yet; "
-        "import the float model and let lenetc quantize it (--dtype int8)"
-    )
+def refuse_dynamic(graph) -> None:
+    """Raise a one-line :class:`LenetcError` if ``graph`` is dynamically quantized."""
+    ops = sorted({n.op_type for n in graph.node} & DYNAMIC_OPS)
+    if ops:
+        raise LenetcError(
+            f"dynamically quantized ONNX model ({', '.join(ops)}): its activation scales are computed at run time "
+            "from each input, so there is no fixed int8 network to compile; give lenetc the float model "
+            "(--dtype int8 calibrates it) or a statically quantized one (onnxruntime.quantization.quantize_static, "
+            "QDQ or QOperator)"
+        )

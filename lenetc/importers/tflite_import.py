@@ -14,6 +14,7 @@ padded convolution does). The graph must be one chain.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +22,11 @@ import numpy as np
 
 from ..activations import Act
 from ..errors import LenetcError
+from ..kinds.given import GivenLinear, GivenTensor
 from ..kinds.softmax import Softmax
 from ..layers import Conv2D, Dense, Pool2D
 from ..names import safe_name
+from ..network import Preprocess
 from .builder import ChainBuilder
 from .tflite_read import TGraph, TOp, TTensor, read_tflite
 
@@ -39,13 +42,11 @@ class QFacts:
     op: str
     in_t: TTensor
     out_t: TTensor
-    weight: np.ndarray | None = None  # int8 in lenetc's layout
-    w_scale: np.ndarray | None = None  # float32 per output channel
-    bias: np.ndarray | None = None  # int32 (units s_in * s_w), zero point not folded
     act: str | None = None  # fused relu / relu6 clamp
     per_channel: bool = True
     post: list[tuple[str, TTensor]] = field(default_factory=list)  # (TANH|LOGISTIC, its output tensor)
     beta: float = 1.0
+    given: GivenLinear | None = None  # a linear layer's integers and their quantization, as the file states
 
 
 @dataclass
@@ -58,6 +59,14 @@ class Imported:
     input_t: TTensor
     output_t: TTensor
     float_io: bool
+    description: str = ""
+
+
+def given_tensor(t: TTensor) -> GivenTensor:
+    """An activation tensor's quantization as issue 22's :class:`GivenTensor` (validated on use)."""
+    if not t.quantized:
+        raise LenetcError(f"tensor '{t.name}' is {t.dtype} without quantization; lenetc needs int8 activations")
+    return GivenTensor(t.name, t.scale, t.zero_point, t.dtype)
 
 
 def _nhwc(t: TTensor) -> tuple[int, ...]:
@@ -94,6 +103,14 @@ class _Walker:
         self.int8 = first.dtype == "int8"
         if first.dtype not in ("float32", "int8"):
             raise LenetcError(f"input tensor '{first.name}' is {first.dtype}; lenetc takes float32 or int8 files")
+        if self.int8:  # every stated scale and zero point, before any is used (issue 22's checks)
+            for t in g.tensors:
+                if t.quantized and t.dtype in ("int8", "uint8", "int32"):
+                    given = GivenTensor(t.name, t.scale, t.zero_point, t.dtype)
+                    given.zero_points(given.scales().size)
+        if len(self.input_t.shape) != 4:
+            shape = list(self.input_t.shape)
+            raise LenetcError(f"input tensor '{self.input_t.name}' has shape {shape}; lenetc takes (1, H, W, C) images")
         self.b = ChainBuilder(name, _nhwc(self.input_t))
         self.last_layer = None
 
@@ -155,7 +172,7 @@ class _Walker:
         out_t = self.t[self.cur]
         if self.cur != self.g.outputs[0]:
             raise LenetcError("the graph's output is not the end of its chain of operators")
-        return Imported(self.b, self.int8, self.facts, self.input_t, out_t, self.float_io)
+        return Imported(self.b, self.int8, self.facts, self.input_t, out_t, self.float_io, self.g.description)
 
     def op_QUANTIZE(self, op: TOp, i: int) -> None:
         if i != 0:
@@ -246,11 +263,17 @@ class _Walker:
             raise LenetcError(f"operator {op.index} ({op.name}): weight scales are not per output channel")
         if b_t is not None and b_t.dtype != "int32":
             raise LenetcError(f"operator {op.index} ({op.name}): int8 graphs need int32 biases, got {b_t.dtype}")
-        weight = w_t.data.astype(np.int8).transpose(perm)
-        bias = b_t.data.astype(np.int64) if b_t is not None else np.zeros(oc, np.int64)
-        w_scale = np.broadcast_to(w_t.scale, (oc,)).astype(np.float32)
-        self.facts[name] = QFacts(op.name, in_t, self.t[op.outputs[0]], np.ascontiguousarray(weight), w_scale,
-                                  bias, act, w_t.scale.size > 1)  # fmt: skip
+        out_t = self.t[op.outputs[0]]
+        # issue 22's statement of a file's integer layer: validated where the quantized network is built
+        given = GivenLinear(
+            weight=np.ascontiguousarray(w_t.data.transpose(perm)),
+            weight_q=GivenTensor(w_t.name, w_t.scale, w_t.zero_point, w_t.dtype, axis=0),
+            out_q=given_tensor(out_t),
+            bias=b_t.data if b_t is not None else None,
+            bias_q=GivenTensor(b_t.name, b_t.scale, b_t.zero_point, b_t.dtype) if b_t is not None and b_t.quantized
+            else (GivenTensor(b_t.name, 0.0, 0, b_t.dtype) if b_t is not None else None),
+        )  # fmt: skip
+        self.facts[name] = QFacts(op.name, in_t, out_t, act=act, per_channel=w_t.scale.size > 1, given=given)
         self.last_layer = name
 
     def op_CONV_2D(self, op: TOp, i: int) -> None:
@@ -385,11 +408,26 @@ def import_tflite(path: str | Path) -> Imported:
         raise LenetcError(f"'{path}': {exc}") from None
 
 
+_PREPROCESS = re.compile(r"lenetc-preprocess: scale=(\S+) offset=(\S+) pad=([0-9]+)")
+
+
+def stated_preprocess(description: str) -> Preprocess | None:
+    """The MNIST preprocessing lenetc's export wrote into the file's description, if any."""
+    m = _PREPROCESS.search(description)
+    if m is None:
+        return None
+    try:
+        scale, offset = float(m.group(1)), float(m.group(2))
+    except ValueError:
+        return None
+    return Preprocess(scale, offset, int(m.group(3)), source="the file's description (a lenetc export)")
+
+
 def load_tflite(path: str | Path):
     """A ``.tflite`` file as a :class:`Network` (float32 files) or a
     :class:`~lenetc.quant.qnetwork.QuantizedNetwork` with the file's own scales (int8 files)."""
     imp = import_tflite(path)
-    net = imp.builder.network()
+    net = imp.builder.network(stated_preprocess(imp.description))
     if not imp.int8:
         return net
     from .tflite_quantized import quantized_from_facts

@@ -18,37 +18,23 @@ from ..kinds.activation import QActivation
 from ..kinds.conv2d import QConv2D
 from ..kinds.dense import QDense
 from ..kinds.flatten import QFlatten
+from ..kinds.given import activation_qparams, bias_int32, channel_weights
 from ..kinds.int8_linear import ACC_LIMIT, QLinear
 from ..kinds.pool2d import QPool2D
 from ..kinds.softmax import QSoftmax
 from ..network import Network
 from ..numeric import QParams
 from ..quant.qnetwork import QuantizedNetwork
-from .tflite_import import Imported, QFacts
+from .tflite_import import Imported, QFacts, given_tensor
 from .tflite_read import TTensor
-
-FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def tensor_q(t: TTensor) -> QParams:
-    """The per-tensor quantization of activation tensor ``t``, validated."""
-    if not t.quantized or t.dtype != "int8":
-        raise LenetcError(f"tensor '{t.name}' is {t.dtype} without int8 quantization; lenetc needs int8 activations")
-    if t.scale.size != 1 or t.zero_point.size != 1:
-        raise LenetcError(f"tensor '{t.name}': activations must be quantized per tensor ({t.scale.size} scales)")
-    return QParams(checked_scale(float(t.scale[0]), t.name), checked_zero_point(int(t.zero_point[0]), t.name))
-
-
-def checked_scale(s: float, name: str) -> float:
-    if not np.isfinite(s) or s < FLOAT32_TINY or s > 1e30:
-        raise LenetcError(f"tensor '{name}' has scale {s!r}; lenetc needs a finite, positive, normal scale")
-    return s
-
-
-def checked_zero_point(z: int, name: str) -> int:
-    if not -128 <= z <= 127:
-        raise LenetcError(f"tensor '{name}' has zero point {z}, outside int8")
-    return z
+    """The per-tensor int8 quantization of activation tensor ``t``, validated as issue 22's
+    importers validate (scale finite, positive, normal, not huge; zero point in int8)."""
+    if t.dtype != "int8":
+        raise LenetcError(f"tensor '{t.name}' is {t.dtype}; lenetc imports int8 activations from TFLite files")
+    return activation_qparams(given_tensor(t))
 
 
 def _clamp(act: str | None, out: QParams) -> tuple[int, int]:
@@ -65,9 +51,11 @@ def _clamp(act: str | None, out: QParams) -> tuple[int, int]:
 
 
 def _linear(layer, in_shape, out_shape, f: QFacts, in_q: QParams) -> QLinear:
-    out_q = tensor_q(f.out_t)
-    for s in f.w_scale:
-        checked_scale(float(s), f"{f.op} weights")
+    g = f.given
+    out_q = activation_qparams(g.out_q)
+    oc = g.weight.shape[0]
+    weight, w_scale = channel_weights(g.weight_q, g.weight, oc)
+    raw_bias = np.zeros(oc, np.int64) if g.bias is None else bias_int32(g.bias_q, g.bias, in_q, w_scale)
     req_q, pre_q, lut = out_q, None, None
     if f.post:
         (fn, t), *rest = f.post
@@ -79,21 +67,21 @@ def _linear(layer, in_shape, out_shape, f: QFacts, in_q: QParams) -> QLinear:
             if fn == "TANH"
             else tflm.logistic_table(pre_q.scale, pre_q.zero_point)
         )
-    w = f.weight.astype(np.int64).reshape(f.weight.shape[0], -1)
-    bias = f.bias.astype(np.int64) - in_q.zero_point * w.sum(axis=1)
+    w = weight.astype(np.int64).reshape(oc, -1)
+    bias = raw_bias - in_q.zero_point * w.sum(axis=1)
     if np.abs(bias).max(initial=0) > ACC_LIMIT:
         raise LenetcError(f"layer '{layer.name}': bias with the input zero point folded in exceeds int32")
     float_product = f.op == "FULLY_CONNECTED" and not f.per_channel
     pairs = [tflm.quantize_multiplier(tflm.effective_scale(in_q.scale, s, req_q.scale, float_product))
-             for s in f.w_scale]  # fmt: skip
+             for s in w_scale]  # fmt: skip
     lo, hi = _clamp(f.act, req_q)
     bound = int((np.abs(bias) + 128 * np.abs(w).sum(axis=1)).max())
     left = max(0, max(s for _, s in pairs))
     if bound << left > ACC_LIMIT:
         raise LenetcError(f"layer '{layer.name}': accumulator bound {bound} (shifted by {left}) exceeds int32")
     cls = QConv2D if layer.kind == "conv2d" else QDense
-    return cls(layer.name, layer, in_shape, out_shape, in_q, out_q, bound, "tflm", weight=f.weight.astype(np.int8),
-               bias=bias.astype(np.int32), w_scale=f.w_scale.astype(np.float64),
+    return cls(layer.name, layer, in_shape, out_shape, in_q, out_q, bound, "tflm", weight=weight,
+               bias=bias.astype(np.int32), w_scale=w_scale,
                mult=np.array([m for m, _ in pairs], np.int32), shift=np.array([31 - s for _, s in pairs], np.int32),
                req_zp=req_q.zero_point, lo=lo, hi=hi, pre_q=pre_q, lut=lut)  # fmt: skip
 

@@ -9,6 +9,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
+from ..helium import float32 as helium_float32
+from ..helium import int8 as helium_int8
+from ..riscv import vector as riscv_v
 from . import conv2d_cortexm
 from .base import (
     Kind,
@@ -262,6 +265,10 @@ def lower_float32(lw, node: Node, src: int) -> int:
     if any(layer.padding):
         src = emit_pad(lw, layer.name, src, (c, h, w), layer.padding, 0.0, f"zero padding {list(layer.padding)}")
         c, h, w = c, h + pt + pb, w + pl + pr
+    # ---- RISC-V vector: lenetc/riscv/vector.py where it applies ----
+    rvv = riscv_v.lower_conv_float32(lw, node, src, (c, h, w), weight, bias, doc)
+    if rvv is not None:
+        return rvv
     # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
     blocked = lower_blocked_float32(lw, node, src, (c, h, w), weight, bias, doc)
     if blocked is not None:
@@ -286,11 +293,23 @@ def lower_float32(lw, node: Node, src: int) -> int:
     else:
         ctx["weight"] = lw.const(fn, "weight", weight, comment=f"(out, in, kh, kw) = {weight.shape}")
     e = node.epilogue_ctx
+    template, band = "conv2d/float32", e["kh"] * out_shape[2] if e is not None else 0
+    # ---- Helium (lenetc/helium/float32.py) ----
+    e_params = ()
+    if e is not None and e["mode"] == "subsampling":
+        en = node.epilogue.layer.name
+        e_params = (lw.params[f"{en}.coeff"], lw.params[f"{en}.bias"])
+    mve = helium_float32.conv_ctx(lw, layer, ctx, weight, bias, out_shape, e_params)
+    if mve is not None:
+        ctx.update(mve)
+        template = "mve/conv2d_float32"
+        band = max(band, helium_float32.conv_band_floats(ctx)) if e is not None else 0
+        doc = f"{doc}, Helium {ctx['no']} map(s) x columns in vectors"
+    # ----
     if e is not None:
         doc = f"{doc}, fused with {e['doc']}"
-        scratch = ("float", e["kh"] * out_shape[2])
-        return lw.emit("conv2d/float32", layer.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
-    return lw.emit("conv2d/float32", layer.name, src, out_shape, ctx, doc=doc, fn=fn)
+        return lw.emit(template, layer.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=("float", band))
+    return lw.emit(template, layer.name, src, out_shape, ctx, doc=doc, fn=fn)
 
 
 def lower_int8(lw, node: Node, src: int) -> int:
@@ -307,10 +326,22 @@ def lower_int8(lw, node: Node, src: int) -> int:
     fn = lw.fn_name(q.name)
     oc, oh, ow = q.out_shape
     ctx = requant_ctx(lw, fn, q)
+    # ---- RISC-V vector: lenetc/riscv/vector.py where it applies ----
+    rvv = riscv_v.lower_conv_int8(lw, node, src, (c, h, w), ctx, fn, qdoc(q))
+    if rvv is not None:
+        return rvv
     # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
     blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
     if blocked is not None:
         return blocked
+    # ---- Helium (lenetc/helium/int8.py) ----
+    if helium_int8.conv_applies(lw, layer.groups, layer.kernel, w):
+        table = lw.params[f"{layer.name}.table"].astype(bool) if layer.sparse else None
+        e = node.epilogue_ctx
+        epi = node.epilogue
+        out_shape = q.out_shape if e is None else epi.out_shape
+        doc = qdoc(q) if e is None else f"{qdoc(q)}, fused with {e['doc']}"
+        return helium_int8.lower_conv(lw, q, src, (c, h, w), ctx, table, e, epi.q if e else None, out_shape, doc, fn)
     # ----
     template = "conv2d/int8"
     # The im2col row is made of segments: one per input map (sparse table) or one per group.

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
+from ..helium import float32 as helium_float32
+from ..helium import int8 as helium_int8
+from ..riscv import vector as riscv_v
 from . import conv2d_cortexm
 from .base import Kind, Layer, Node, Params, QuantStep, act_suffix, as_int, at_least, param
 from .dense_blocked import lower_blocked_dense, lower_blocked_dense_int8
@@ -96,6 +99,9 @@ def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, 
     units, n_in = weight.shape
     across = units >= DENSE_ACROSS_OUTPUTS
     # ---- host dialects: the blocked kernel (kinds/dense_blocked.py) where outputs are vectorised ----
+    rvv = riscv_v.lower_dense_float32(lw, name, weight, bias, act, src, doc) if across else None
+    if rvv is not None:  # RISC-V vector: lenetc/riscv/vector.py
+        return rvv
     blocked = lower_blocked_dense(lw, name, weight, bias, act, src, doc) if across else None
     if blocked is not None:
         return blocked
@@ -112,6 +118,10 @@ def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, 
         ),
         "bias": lw.const(fn, "bias", bias),
     }
+    mve = helium_float32.dense_ctx(lw, act, weight, bias, across)  # Helium: lenetc/helium/float32.py
+    if mve is not None:
+        ctx.update(mve)
+        return lw.emit("mve/dense_float32", name, src, (units,), ctx, doc=f"{doc}, Helium", fn=fn)
     return lw.emit("dense/float32", name, src, (units,), ctx, doc=doc, fn=fn)
 
 
@@ -122,6 +132,11 @@ def lower_dense_int8(lw, q: QLinear, weight: np.ndarray, src: int, perm: np.ndar
     if perm is not None:
         w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
     ctx = requant_ctx(lw, fn, q)
+    rvv = riscv_v.lower_dense_int8(lw, q, w, src, ctx, fn, qdoc(q))  # RISC-V vector: lenetc/riscv/vector.py
+    if rvv is not None:
+        return rvv
+    if helium_int8.helium(lw):  # Helium: lenetc/helium/int8.py
+        return helium_int8.lower_dense(lw, q, src, w, ctx, qdoc(q), fn)
     n_pad = pad_to(w.shape[1])
     comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
     rows, template = pad_cols(w, n_pad), "dense/int8"

@@ -69,7 +69,7 @@ class GivenTensor:
             if mask.any():
                 i = int(np.flatnonzero(mask)[0])
                 where = f" (channel {i})" if s.size > 1 else ""
-                raise LenetcError(f"quantization of '{self.tensor}': scale {s[i]!r}{where} {what}")
+                raise LenetcError(f"quantization of '{self.tensor}': scale {float(s[i])!r}{where} {what}")
         return s
 
     def zero_points(self, count: int) -> np.ndarray:

@@ -65,7 +65,7 @@ def weights_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(w, dtype=np.float64)
     flat = w.reshape(w.shape[0], -1)
     amax = np.abs(flat).max(axis=1)
-    scale = np.where(amax > 0, amax / 127.0, 1.0)
+    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32).astype(np.float64)  # as a file stores it
     q = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8)
     return q.reshape(w.shape), scale
 

@@ -61,7 +61,9 @@ def choose_qparams(values, method: str = DEFAULT_METHOD, percentile: float = DEF
 def _affine(lo: float, hi: float) -> QParams:
     if hi - lo <= 0.0:
         return QParams(1.0, 0)  # an all-zero tensor
-    scale = (hi - lo) / 255.0
+    # A float32 value, as every model file stores scales: the QDQ export and its import then hold
+    # exactly the same scales, multipliers and bits.
+    scale = float(np.float32((hi - lo) / 255.0))
     zp = int(np.clip(round(-128.0 - lo / scale), -128, 127))
     return QParams(scale, zp)
 

@@ -46,9 +46,11 @@ class PixelMap:
         return np.clip(((p * self.mult + self.add) >> self.shift) - 128, -128, 127).astype(np.int8)
 
 
-def targets(preprocess: Preprocess, input_q: QParams) -> np.ndarray:
-    """What Python's preprocessing and quantization give each pixel value 0..255."""
-    return input_q.quantize(preprocess.pixel_values(PIXELS.astype(np.uint8)))
+def targets(preprocess: Preprocess, input_q: QParams, quantize=None) -> np.ndarray:
+    """What Python's preprocessing and quantization give each pixel value 0..255 (``quantize``:
+    the network's own rule, e.g. TFLM's ties away from zero; default ``input_q.quantize``)."""
+    values = preprocess.pixel_values(PIXELS.astype(np.uint8))
+    return np.asarray(quantize(values) if quantize is not None else input_q.quantize(values), np.int8)
 
 
 def _bounds(want: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,10 +85,11 @@ def fit(want: np.ndarray, shift: int) -> tuple[int, int] | None:
     return mult, add
 
 
-def pixel_map(preprocess: Preprocess, input_q: QParams) -> PixelMap:
-    """The exact integer pixel map for this preprocessing and input quantization: the line
-    with the smallest shift that reproduces all 256 values, else the table."""
-    want = targets(preprocess, input_q)
+def pixel_map(preprocess: Preprocess, input_q: QParams, quantize=None) -> PixelMap:
+    """The exact integer pixel map for this preprocessing and input quantization (rounded as
+    ``quantize`` does, see :func:`targets`): the line with the smallest shift that reproduces all
+    256 values, else the table."""
+    want = targets(preprocess, input_q, quantize)
     for shift in range(MAX_SHIFT + 1):
         found = fit(want, shift)
         if found is not None:

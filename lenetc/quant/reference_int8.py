@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LenetcError
 from ..kinds import KINDS
-from ..reference import as_batch
+from ..reference import as_batch, chunk_images, in_chunks
 from .qnetwork import QuantizedNetwork
 
 
@@ -22,18 +22,24 @@ def forward_int8(qnet: QuantizedNetwork, xq: np.ndarray, *, return_all: bool = F
     """Run the integer network on int8 input ``xq`` ((N, C, H, W) or one image).
 
     Returns the raw output (int8 logits or int32 RBF distances), or with ``return_all`` the
-    list of every integer layer's batch output (input first).
+    list of every integer layer's batch output (input first). Without ``return_all`` a large
+    batch runs in slices of images, as the float reference does.
     """
     batch, single = as_batch(xq, qnet.net.input_shape)
     if batch.dtype != np.int8:
         raise LenetcError(f"int8 reference input must be int8, got {batch.dtype}")
-    h = batch
-    outs = [h]
-    for q in qnet.layers:
-        h = KINDS[q.kind].forward_int8(q, h)
-        outs.append(h)
     if return_all:
+        outs = [batch]
+        for q in qnet.layers:
+            outs.append(KINDS[q.kind].forward_int8(q, outs[-1]))
         return outs
+
+    def run(part: np.ndarray) -> np.ndarray:
+        for q in qnet.layers:
+            part = KINDS[q.kind].forward_int8(q, part)
+        return part
+
+    h = in_chunks(run, batch, chunk_images(qnet.net.shapes()))
     return h[0] if single else h
 
 
