@@ -13,7 +13,15 @@ setup(
     package_data={
         "lenetc.templates": ["*.j2", "**/*.j2", "**/*.ld", "**/*.s", "**/*.txt"],
         "lenetc.csrc": ["*.h", "*.c", "**/*.h", "**/*.c"],
-        "lenetc": ["weights/*.npz", "weights/*.md", "data/*", "samples/*"],
+        # a CPU family's folder: its primitives header(s) and kernel templates beside its Python
+        "lenetc": [
+            "weights/*.npz",
+            "weights/*.md",
+            "data/*",
+            "samples/*",
+            "families/*/*.h",
+            "families/*/kernels/**/*.j2",
+        ],
     },
     install_requires=["numpy>=1.23", "cffi>=1.15", "jinja2>=3.0", "tqdm>=4.0", "pillow>=9"],
     extras_require={

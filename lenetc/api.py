@@ -11,16 +11,17 @@ import numpy as np
 from .build import CompiledNetwork, build
 from .codegen.artifact import Generated, generated
 from .codegen.budget import fit
-from .codegen.dialect import PORTABLE, Portable, host_dialect
 from .codegen.plan import make_plan
 from .datasets import mnist
 from .errors import LenetcError
 from .extension import compiler, host_flags
+from .families import PORTABLE, host_dialect
 from .network import Network
 from .numeric import numeric_type
 from .quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE
 from .quant.calibrate import quantize as calibrate
 from .quant.qnetwork import QuantizedNetwork
+from .variants import Dialect
 
 #: Calibration digits used by default: enough for stable 99.99th percentiles, a few seconds.
 DEFAULT_CALIBRATION = 1000
@@ -80,14 +81,14 @@ def generate(
     prefix: str | None = None,
     dtype: str | None = None,
     calibration=None,
-    target: str | Portable = PORTABLE,
+    target: str | Dialect = PORTABLE,
     ram_bytes: int | None = None,
 ) -> Generated:
     """Plan and render ``model``'s C; with ``out_dir`` write ``<prefix>.h`` and ``<prefix>.c`` there.
 
     ``target`` is the dialect the C is for (``portable``, the default, builds with any C99
     compiler; ``x86``, ``neon``, ``cortex-m-dsp``, ``cortex-m-mve``; see
-    :mod:`lenetc.codegen.dialect`).
+    :mod:`lenetc.families`).
 
     Returns the :class:`Generated` artifact (plan, files, symbols, memory; ``paths`` of the
     written files, which iterating over it yields). Files are rendered in memory and written

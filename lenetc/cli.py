@@ -76,9 +76,11 @@ def join_dash_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(join_dash_values(list(sys.argv[1:] if argv is None else argv)))
     try:
+        # inside the try: building the parser imports every command (NumPy and the rest), the
+        # longest part of start-up, where a Ctrl-C used to end in a traceback
+        parser = build_parser()
+        args = parser.parse_args(join_dash_values(list(sys.argv[1:] if argv is None else argv)))
         return int(args.func(args) or 0)
     except LenetcError as exc:
         print(f"lenetc: error: {exc}", file=sys.stderr)

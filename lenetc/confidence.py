@@ -284,6 +284,8 @@ def measure_on_test(
     net: Network, calibration: Calibration, n: int | None = None, data: str | Path | None = None
 ) -> TestMeasurement:
     """ECE and false-reject rate of ``calibration`` on the first ``n`` (default all) test digits."""
+    if n is not None and n < 1:
+        raise LenetcError(f"number of test digits must be at least 1, got {n}")
     images, labels = datasets.mnist("test", data)
     images, labels = images[:n], labels[:n].astype(np.int64)
     outputs = _c_outputs(net, images)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .api import compile as compile_model
+from .errors import LenetcError
 from .plotting import plot_format, pyplot, save_figure
 from .quant.evaluate import LayerSQNR, sqnr_per_layer
 from .quant.qnetwork import QuantizedNetwork
@@ -39,6 +40,8 @@ def evaluate_int8(
     """Accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed floats) and the
     per-layer SQNR on the first ``sqnr_images`` of them (the float64 reference of every layer
     for all 10,000 MNIST digits would need gigabytes)."""
+    if isinstance(sqnr_images, bool) or not isinstance(sqnr_images, int) or sqnr_images < 1:
+        raise LenetcError(f"the number of SQNR digits must be at least 1, got {sqnr_images!r}")
     c_float = compile_model(net)
     c_int8 = compile_model(qnet, dtype="int8")
     pred_f = predict_classes(net, c_float(inputs))

@@ -16,6 +16,7 @@ import numpy as np
 
 from .names import unique_identifier
 from .numeric import NumericType
+from .variants import Capabilities, Variant, best
 
 #: Sizes of the C scalar types kernels use for scratch.
 SCALAR_BYTES = {"unsigned char": 1, "int8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
@@ -48,9 +49,10 @@ class Tensor:
 
 @dataclass
 class Op:
-    """One kernel call: ``template`` renders a function ``<prefix>_<fn>(in, out)``, or
-    ``(in, out, scratch)`` when the kernel needs working memory (``scratch`` is then the id of an
-    arena tensor alive during this op only)."""
+    """One kernel call: ``template`` (a Jinja2 loader path) renders a function
+    ``<prefix>_<fn>(in, out)``, or ``(in, out, scratch)`` when the kernel needs working memory
+    (``scratch`` is then the id of an arena tensor alive during this op only). ``variant`` names
+    the kernel (``conv2d/int8_dsp2``) and ``mode`` the execution mode it runs in."""
 
     template: str
     fn: str
@@ -61,19 +63,38 @@ class Op:
     inplace: bool = False
     doc: str = ""
     scratch: int = -1
+    variant: str = ""
+    mode: str = "whole"
+    #: Every execution mode the op's kernel supports (what a RAM budget may switch it to).
+    modes: tuple[str, ...] = ("whole",)
+
+
+def kernel_template(name: str) -> str:
+    """The loader path of the kind-owned kernel template ``<kind>/<name>``."""
+    return f"kernels/{name}.c.j2"
 
 
 class Lowering:
     """Collects the ops, tensors and constants of one model while its layers lower themselves.
 
-    ``numeric`` is the arithmetic of the C being generated and ``dialect`` the CPU family it is
-    for (a :mod:`lenetc.codegen.dialect` object: kinds pick their kernels by it).
-    ``pending_perm`` carries an H,W,C flatten that the next dense layer folds into its weights
-    (set by flatten, taken by dense).
+    ``numeric`` is the arithmetic of the C being generated; ``caps`` the capabilities of the
+    CPU family it is for and ``variants`` the kernel registry (:mod:`lenetc.variants`): kinds
+    ask :meth:`choose` for their kernel, never a family's name. ``modes`` picks the execution
+    mode of named stages. ``pending_perm`` carries an H,W,C flatten that the next dense layer
+    folds into its weights (set by flatten, taken by dense).
     """
 
-    def __init__(self, prefix: str, numeric: NumericType, params: dict[str, np.ndarray], dialect: Any = None):
-        self.prefix, self.numeric, self.params, self.dialect = prefix, numeric, params, dialect
+    def __init__(
+        self,
+        prefix: str,
+        numeric: NumericType,
+        params: dict[str, np.ndarray],
+        caps: Capabilities | None = None,
+        variants: tuple[Variant, ...] = (),
+        modes: dict[str, str] | None = None,
+    ):
+        self.prefix, self.numeric, self.params = prefix, numeric, params
+        self.caps, self.variants, self.modes = caps or Capabilities(), variants, dict(modes or {})
         self.ops: list[Op] = []
         self.tensors: list[Tensor] = []
         self.consts: list[Const] = []
@@ -96,16 +117,37 @@ class Lowering:
         """Reserve a unique C function name for ``layer`` (its constants are named after it)."""
         return unique_identifier(f"{layer}{'_' + what if what else ''}", self.used_fns)
 
+    def choose(self, kind: str, call: Any) -> Variant:
+        """The best kernel variant of ``kind`` in this number type for ``call`` on this target."""
+        return best(self.variants, kind, self.numeric.name, call, self.caps)
+
+    def emit_variant(
+        self, variant: Variant, call: Any, layer: str, src: int, out_shape, ctx: dict, *, fused: bool, doc: str, fn: str
+    ) -> int:
+        """Append the op of ``variant`` in the mode the plan asks for ``layer`` (``fused``: the
+        kernel computes the pooling after it): its template and its scratch in that mode."""
+        mode = variant.resolve_mode(call, self.modes.get(layer), fused)
+        doc = f"{doc} (window order)" if mode.startswith("window") else doc
+        dst = self.emit(variant.template_for(mode), layer, src, out_shape, ctx, doc=doc, fn=fn,
+                        scratch=variant.scratch(call, mode))  # fmt: skip
+        op = self.ops[-1]
+        op.variant, op.mode = variant.name, mode
+        op.modes = variant.modes(call) if fused else ("whole",)
+        return dst
+
     def emit(
         self, template: str, layer: str, src: int, out_shape, ctx=None, *, inplace=False, doc="", fn="", scratch=None
     ) -> int:
-        """Append an op reading tensor ``src``; returns the tensor it writes. ``fn`` is a
-        function name reserved earlier with :meth:`fn_name` (its constants already use it).
-        ``scratch`` is ``(ctype, elements)`` of working memory the kernel needs, planned in the arena."""
+        """Append an op reading tensor ``src``; returns the tensor it writes. ``template`` is a
+        loader path, or ``<kind>/<name>`` for a kind's own template in ``templates/kernels/``.
+        ``fn`` is a function name reserved earlier with :meth:`fn_name` (its constants already
+        use it). ``scratch`` is ``(ctype, elements)`` of working memory the kernel needs,
+        planned in the arena."""
         dst = src if inplace else self.tensor(tuple(out_shape))
         if inplace:
             self.tensors[dst].shape = tuple(out_shape)
-        op = Op(template, fn or self.fn_name(layer), layer, src, dst, ctx or {}, inplace, doc)
+        path = template if template.endswith(".j2") else kernel_template(template)
+        op = Op(path, fn or self.fn_name(layer), layer, src, dst, ctx or {}, inplace, doc, variant=template)
         if scratch is not None:
             ctype, count = scratch
             op.scratch = self.tensor((count,))

@@ -266,7 +266,9 @@ class Network:
             )
         except LenetcError as exc:
             raise LenetcError(f"architecture JSON is malformed: {exc}") from None
-        except (ValueError, KeyError, TypeError) as exc:
+        except RecursionError:
+            raise LenetcError("architecture JSON is malformed: nested too deeply") from None
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise LenetcError(f"architecture JSON is malformed: {exc}") from None
 
     def with_preprocess(self, preprocess: Preprocess) -> Network:

@@ -25,7 +25,7 @@ MAX_NPZ_MEMBERS = 4096
 
 
 def read_npz(
-    path: str | Path, expected: Callable[[str | None], Collection[str] | None] | None = None
+    path: str | Path, expected: Callable[[str | None], Collection[str] | None] | None = None, what: str = "array"
 ) -> tuple[dict[str, np.ndarray], str | None]:
     """Read the arrays of an .npz file and its ``__arch__`` JSON (None if absent).
 
@@ -33,7 +33,8 @@ def read_npz(
     at most :data:`MAX_NPZ_BYTES`, and each member's .npy header (shape, dtype) must describe
     exactly the bytes the member holds, all checked before any data is decompressed. With
     ``expected``, ``__arch__`` is read first and ``expected(arch)`` names the arrays the file
-    may hold (None: any): any other member is refused before it is inflated.
+    may hold (None: any): any other member is refused before it is inflated, named as an
+    unexpected ``what``.
     """
     path = Path(path)
     if not path.is_file():
@@ -54,9 +55,11 @@ def read_npz(
                 allowed = set(names) if names is not None else set(members)
                 unknown = sorted(k for k in members if k not in allowed and k not in arrays)
                 if unknown:
+                    names = sorted(allowed - {ARCH_KEY})
+                    listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
                     raise LenetcError(
-                        f"'{path}' holds array {shown(unknown[0])}, which it should not (expected: "
-                        f"{', '.join(sorted(allowed)) or 'none'}); refused before reading it"
+                        f"unexpected {what} {shown(unknown[0])} in '{path}' (expected: {listed or 'none'}); "
+                        "refused before reading it"
                     )
             for key, info in members.items():
                 if key in arrays:
@@ -157,7 +160,7 @@ def load_npz(path: str | Path, architecture: Network | None = None) -> Network:
         shape = architecture or Network.from_arch_json(arch_text)  # type: ignore[arg-type]
         return {ARCH_KEY, *shape.expected_params()}
 
-    arrays, arch = read_npz(path, expected)
+    arrays, arch = read_npz(path, expected, what="weight")
     if architecture is not None:
         base = architecture
     elif arch is not None:

@@ -1,5 +1,6 @@
 """Where the Jinja2 templates and hand-written C live: inside the installed package
-(``lenetc/templates``, ``lenetc/csrc``) or, in a source checkout, beside it."""
+(``lenetc/templates``, ``lenetc/csrc``) or, in a source checkout, beside it; the CPU
+families' headers and kernel templates are in their folders, ``lenetc/families/<family>/``."""
 
 from pathlib import Path
 
@@ -19,3 +20,7 @@ def templates_dir() -> Path:
 
 def csrc_dir() -> Path:
     return _find("csrc")
+
+
+def families_dir() -> Path:
+    return _PKG / "families"

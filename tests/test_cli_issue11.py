@@ -9,9 +9,9 @@ import pytest
 from firmware_helpers import need_target
 
 from lenetc import cli, models
-from lenetc.codegen.dialect import host_dialect
 from lenetc.commands.firmware import byte_count
 from lenetc.extension import compiler, host_flags
+from lenetc.families import host_dialect
 
 
 def _run(capsys, *argv):

@@ -1,5 +1,5 @@
 """The Cortex-M DSP int8 kernels (SMLAD on SXTB16-packed weights, four output channels per
-pass; lenetc/kinds/conv2d_cortexm.py): bit-exact with the NumPy integer reference on the
+pass; lenetc/families/cortex_m_dsp/): bit-exact with the NumPy integer reference on the
 M4, M7 and M33 (the DSP path under QEMU), and the same C built for the host and the M3 (no DSP:
 the portable fallback of the same primitives)."""
 
@@ -13,10 +13,10 @@ from firmware_helpers import load, need_target
 
 from lenetc import quant
 from lenetc.cli import main
+from lenetc.families.cortex_m_dsp.packing import pack_sxtb16
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
-from lenetc.kinds.conv2d_cortexm import pack_sxtb16
 
 MODELS = ("lenet-caffe", "lenet5", "lenet5-keras")
 RUN_ON = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "host")

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from lenetc.paths import csrc_dir
+from lenetc.families import DIALECTS
 
 SRC = """
 #include <stdint.h>
@@ -40,7 +40,7 @@ def requant(tmp_path_factory):
     lib = d / "rq.so"
     subprocess.run(
         ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Werror", "-D__ARM_FEATURE_DSP=1",
-         f"-I{csrc_dir()}", "-shared", "-fPIC", str(d / "rq.c"), "-o", str(lib)],
+         f"-I{DIALECTS['cortex-m-dsp'].folder}", "-shared", "-fPIC", str(d / "rq.c"), "-o", str(lib)],
         check=True,
     )  # fmt: skip
     f = ctypes.CDLL(str(lib)).requant

@@ -1,4 +1,4 @@
-"""The Helium (MVE) kernels of the Cortex-M55 (lenetc/helium/): int8 bit-exact with the NumPy
+"""The Helium (MVE) kernels of the Cortex-M55 (lenetc/families/cortex_m_mve/): int8 bit-exact with the NumPy
 integer reference under every requantization rule, float32 with the same bits as the host, on
 the M55 under QEMU (the MVE path) and on the host (the portable fallback of the same C).
 
@@ -10,6 +10,7 @@ cases against lenetc's three rules in NumPy (lenetc.fixedpoint, lenetc.fixedpoin
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import numpy as np
@@ -18,12 +19,13 @@ from firmware_helpers import hex_words, host_outputs, load, need_target
 
 import lenetc
 from lenetc import Act, Conv2D, Dense, Flatten, Network, Pool2D, Subsampling, fixedpoint, fixedpoint_tflm, quant
+from lenetc.errors import LenetcError
+from lenetc.families import DIALECTS
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build, build_and_run
 from lenetc.firmware.targets import get_target
 from lenetc.network import Preprocess
-from lenetc.paths import csrc_dir
 from lenetc.quant.requant_mode import with_requant
 from lenetc.zoo import random_params
 
@@ -101,6 +103,32 @@ def test_helium_int8_matches_the_integer_reference(int8_bundles, model, rule, ta
     assert result.ok, result.stdout
     assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
     assert result.checksum == output_checksum(want)
+
+
+@pytest.fixture(scope="module")
+def window_bundle(tmp_path_factory):
+    """The small net planned for the least RAM it fits: its stages in window order."""
+    qnet = quant.quantize(small_net(), _calibration())
+    digits = synthetic_digits(2, seed=9)
+    with pytest.raises(LenetcError) as refused:
+        write_example(qnet, tmp_path_factory.mktemp("too-small"), digits=digits, target=M55, ram_bytes=64)
+    least = int(re.search(r"--ram-bytes (\d+)", str(refused.value)).group(1))
+    bundle = write_example(qnet, tmp_path_factory.mktemp("window-mve"), digits=digits, target=M55, ram_bytes=least)
+    return bundle, quant.forward_int8(qnet, make_example(bundle.generated.plan, digits).inputs)
+
+
+@pytest.mark.parametrize("target", [M55, "host"])
+def test_helium_int8_window_order_matches_the_reference(window_bundle, target):
+    """The RAM budget's window mode has a Helium kernel too (two patches and one accumulator
+    per map instead of a band of int32 rows)."""
+    need_target(target)
+    bundle, want = window_bundle
+    assert [s.mode for s in bundle.generated.plan.stages if s.mode != "whole"] == ["window", "window"]
+    modes = [op.mode for op in bundle.generated.plan.ops if op.variant == "conv2d/int8_mve"]
+    assert modes == ["whole", "window", "window"]
+    result = build_and_run(bundle, target)
+    assert result.ok, result.stdout
+    assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +261,7 @@ def _requant_program(rng) -> tuple[str, list[np.ndarray]]:
     src = ["#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n"]
     src += [f"#define LENETC_USE_{n}_{r.upper()} 1\n" for n in ("RQROW", "RQROW32", "RQMAX2X2", "SUB2X2", "RQVEC")
             for r in RULES]  # fmt: skip
-    src += [(csrc_dir() / "lenetc_arch_cortexm_mve.h").read_text(), _c_array("lut", "int8_t", lut)]
+    src += [DIALECTS["cortex-m-mve"].headers(False)[0].read_text(), _c_array("lut", "int8_t", lut)]
     body, want = [], []
 
     def check(call: str, ref: np.ndarray, n: int, wide: bool = False) -> None:

@@ -29,6 +29,10 @@ def test_non_editable_install_generates_and_compiles(tmp_path):
     assert (target / "lenetc" / "templates" / "model.c.j2").is_file()
     assert (target / "lenetc" / "templates" / "kernels" / "conv2d" / "float32.c.j2").is_file()
     assert (target / "lenetc" / "csrc" / "lenetc_float.h").is_file()
+    # a CPU family's folder ships whole: headers and kernel templates beside its Python
+    fam = target / "lenetc" / "families"
+    assert (fam / "portable" / "lenetc_arch_portable.h").is_file()
+    assert (fam / "cortex_m_dsp" / "kernels" / "conv2d" / "int8_dsp2.c.j2").is_file()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = dict(os.environ, PYTHONPATH=str(target), LENETC_CACHE=str(tmp_path / "cache"))
@@ -37,6 +41,7 @@ def test_non_editable_install_generates_and_compiles(tmp_path):
         f"assert pathlib.Path(lenetc.__file__).is_relative_to(pathlib.Path(r'{target}'));"
         "net = lenetc.load('lenet5-keras', 'random:1');"
         "lenetc.generate(net, 'out');"
+        "lenetc.generate(lenetc.quantize(net, np.zeros((4, 28, 28), np.uint8)), target='cortex-m-dsp');"
         "x = np.random.default_rng(0).normal(size=(2, 1, 32, 32)).astype(np.float32);"
         "c = lenetc.compile(net);"
         "assert np.abs(c(x) - lenetc.forward(net, x)).max() < 1e-5;"

@@ -1,4 +1,4 @@
-"""The blocked int8 convolution of the x86 dialect (kinds/conv2d_blocked.py) against the NumPy
+"""The blocked int8 convolution of the x86 dialect (lenetc/families/x86/conv2d_blocked.py) against the NumPy
 integer reference and the portable kernel, bit-exact, on every x86 path this host can build:
 AVX-512 VNNI (-march=native, vpdpwssd), AVX-VNNI, AVX2 madd (VNNI off) and no SIMD (the
 portable lenetc_i32x8 routines)."""
@@ -67,7 +67,7 @@ def _check(net: Network, path: str) -> None:
     qnet = lenetc.quantize(net, calib)
     xq = qnet.quantize_input(rng.uniform(-1, 1, (11, *net.input_shape)).astype(np.float32))
     gen = lenetc.generate(qnet, target="x86")
-    assert any(op.template == "conv2d/int8_blocked" for op in gen.plan.ops)
+    assert any(op.variant == "conv2d/int8_blocked" for op in gen.plan.ops)
     built = build(gen, _flags(path), compiler())
     if NEEDS.get(path, "") not in cpu_flags() | {""}:
         pytest.skip(f"compiled only: this CPU has no {NEEDS[path]}")
@@ -84,12 +84,14 @@ def test_small_int8_convolutions_bit_exact(case, path):
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
-@pytest.mark.parametrize("name", ["lenet-caffe", "lenet-keras"])
+@pytest.mark.parametrize("name", ["lenet-caffe", "lenet-keras", "lenet5"])
 def test_zoo_int8_bit_exact(name, path):
     _check(lenetc.load(name), path)
 
 
-def test_sparse_int8_keeps_the_generic_kernel():
+def test_sparse_int8_is_blocked_with_zero_weights():
+    """LeNet-5's C3 table as zero int8 weights: exact in integers (checked bit for bit by the
+    zoo test above)."""
     qnet = lenetc.quantize(lenetc.load("lenet5"), n_calib=50)
     ops = lenetc.generate(qnet, target="x86").plan.ops
-    assert all(op.template != "conv2d/int8_blocked" for op in ops if op.layer == "C3")
+    assert [op.variant for op in ops if op.layer == "C3"] == ["conv2d/int8_blocked"]

@@ -44,7 +44,7 @@ def _conv_outputs(op) -> int:
     """Conv outputs (per map) a fused stage's kernel computes: the window kernel one per window
     position, the band kernel every column of the pooled rows."""
     e = op.ctx["epilogue"]
-    if "window" in op.template:
+    if op.mode.startswith("window"):
         return e["ph"] * e["kh"] * e["pw"] * e["kw"]
     return e["ph"] * e["kh"] * op.ctx["ow"]
 

@@ -87,7 +87,7 @@ def test_int8_neon_bit_exact(name, path, digits, tmp_path):
     xq = qnet.quantize_input(preprocessed(net, digits[40 : 40 + N]).reshape(N, *net.input_shape))
     gen = lenetc.generate(qnet, target="neon", prefix="m")
     if name != "lenet5":
-        assert any(op.template == "conv2d/int8_blocked" for op in gen.plan.ops)
+        assert any(op.variant == "conv2d/int8_blocked" for op in gen.plan.ops)
     out_t, dt = ("int32_t", np.int32) if gen.plan.out_ctype == "int32_t" else ("int8_t", np.int8)
     got, one = _run(gen, tmp_path, path, "int8_t", out_t, xq, dt)
     ref = np.asarray(forward_int8(qnet, xq)).reshape(got.shape)
@@ -103,7 +103,7 @@ def test_float32_neon_same_bits_as_host(name, digits, tmp_path):
     x = preprocessed(net, digits[:N]).reshape(N, *net.input_shape).astype(np.float32)
     gen = lenetc.generate(net, target="neon", prefix="m")
     if name != "lenet5":
-        assert any(op.template == "conv2d/float32_blocked" for op in gen.plan.ops)
+        assert any(op.variant == "conv2d/float32_blocked" for op in gen.plan.ops)
     got, one = _run(gen, tmp_path, "dotprod", "float", "float", x, np.float32)
     host = build(lenetc.generate(net, target="portable"), (*HOST_FLAGS, *STRICT_FLAGS), compiler())(x)
     assert np.array_equal(got.view(np.uint32), host.view(np.uint32))

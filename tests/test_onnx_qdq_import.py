@@ -35,7 +35,7 @@ pytest.importorskip("onnxruntime.quantization")
 from ort_quant_fixtures import quantize_zoo  # noqa: E402
 
 NETS = ("lenet-caffe", "lenet-keras", "lenet5-keras")
-N = 120
+N = 64
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,26 @@ def test_verify_against_onnxruntime_cli(fixtures, capsys):
     out = capsys.readouterr().out
     assert "identical outputs    100.000 %" in out and "max difference       0 LSB" in out and "PASS" in out
     assert "int8, --requant float" in out
+
+
+@pytest.mark.parametrize("mode", ["int", "float"])
+def test_imported_file_on_cortex_m4_gives_the_host_bits(fixtures, tmp_path, mode):
+    """The C of an imported QOperator file (uint8 activations) under QEMU on the Cortex-M4 (DSP
+    kernels) prints the integer reference's outputs, which are ONNX Runtime's (checked above)."""
+    from firmware_helpers import need_target
+
+    from lenetc.firmware import make_example, write_example
+    from lenetc.firmware.digits import synthetic_digits
+    from lenetc.firmware.run import build_and_run
+
+    need_target("cortex-m4")
+    qnet = with_requant(lenetc.load(fixtures("lenet5-keras", "QOperator", True, "u8")), mode)
+    digits = synthetic_digits(3, seed=22)
+    bundle = write_example(qnet, tmp_path, digits=digits, target="cortex-m4")
+    want = forward_int8(qnet, make_example(bundle.generated.plan, digits).inputs)
+    result = build_and_run(bundle, "cortex-m4")
+    assert result.ok, result.stdout
+    assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
 
 
 def test_lenet5_float_islands_refused_in_one_line(fixtures):

@@ -14,7 +14,7 @@ from firmware_helpers import hex_words, host_outputs, load, need_target
 
 import lenetc
 from lenetc import quant
-from lenetc.codegen.dialect import dialect_from_macros, predefined_macros
+from lenetc.families import dialect_from_macros, predefined_macros
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.profile import profile
@@ -146,7 +146,7 @@ def test_portable_branches_of_the_vector_kernels(int8_bundles, tmp_path, model):
     net = load(model)
     digits = synthetic_digits(2, seed=11)
     fbundle = write_example(net, tmp_path, digits=digits, target="riscv32-v")
-    assert any(op.template.endswith("_rvv") for op in fbundle.generated.plan.ops)
+    assert any(op.variant.endswith("_rvv") for op in fbundle.generated.plan.ops)
     want_f = host_outputs(net, make_example(lenetc.make_plan(net), digits).inputs)
     result = build_and_run(fbundle, "host")
     assert result.ok and result.outputs == hex_words(want_f), result.stdout[-600:]

@@ -14,11 +14,12 @@ import itertools
 from collections.abc import Callable, Iterator
 
 from ..errors import LenetcError
+from ..families import PORTABLE
 from ..network import Network
 from ..quant.qnetwork import QuantizedNetwork
-from .dialect import PORTABLE, Portable
+from ..variants import Dialect
 from .plan import Plan, make_plan
-from .streaming import has_wide_window, supports_window
+from .streaming import window_choices
 
 #: Bytes of stack the API's budget reserves for ``<P>_run`` when it cannot measure it.
 STACK_RESERVE = 512
@@ -29,14 +30,14 @@ def reserved_stack(plan: Plan) -> int:
     return STACK_RESERVE
 
 
-def candidate_plans(model: Network | QuantizedNetwork, prefix: str | None, dialect: str | Portable) -> Iterator[Plan]:
+def candidate_plans(model: Network | QuantizedNetwork, prefix: str | None, dialect: str | Dialect) -> Iterator[Plan]:
     """Plans from fastest to smallest: first every stage fused, then with 1, 2, ... of the
     stages that have a window kernel in window order (the wide window, two im2col rows, before
     the narrow one where a kernel has both)."""
     fastest = make_plan(model, prefix, dialect)
     yield fastest
-    ops = [op for op in fastest.ops if supports_window(op)]
-    choices = {op.layer: ("window", "window-narrow") if has_wide_window(op) else ("window",) for op in ops}
+    ops = [op for op in fastest.ops if window_choices(op)]
+    choices = {op.layer: window_choices(op) for op in ops}
     for k in range(1, len(ops) + 1):
         plans = []
         for names in itertools.combinations(choices, k):
@@ -51,7 +52,7 @@ def fit(
     model: Network | QuantizedNetwork,
     ram_bytes: int,
     prefix: str | None = None,
-    dialect: str | Portable = PORTABLE,
+    dialect: str | Dialect = PORTABLE,
     stack_of: Callable[[Plan], int] = reserved_stack,
 ) -> tuple[Plan, int]:
     """The fastest plan with ``arena + stack_of(plan) <= ram_bytes`` and its stack bytes."""

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import LenetcError
+from ..families import PORTABLE, VARIANTS, get_dialect
 from ..ir import Const, Lowering, Op, Tensor
 from ..kinds import KINDS, Node, merge_activations
 from ..kinds.shared_ops import emit_copy
@@ -23,8 +24,8 @@ from ..names import shown
 from ..network import Network
 from ..numeric import FLOAT32, INT8, NumericType
 from ..quant.qnetwork import QuantizedNetwork
-from .dialect import PORTABLE, Portable, get_dialect
-from .streaming import MODES, Stage, stage_mode, supports_window, to_window
+from ..variants import Dialect
+from .streaming import MODES, Stage, stage_mode
 
 #: A C identifier, matched whole (``re.fullmatch``: ``$`` would also accept a trailing newline).
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -50,7 +51,7 @@ class Plan:
     arena_bytes: int
     arena_lower_bound: int
     qnet: QuantizedNetwork | None = None
-    dialect: Portable = PORTABLE
+    dialect: Dialect = PORTABLE
     stages: list[Stage] = dataclasses.field(default_factory=list)  # one per op, with its mode
 
     @property
@@ -203,14 +204,6 @@ def c_prefix(name: str, prefix: str | None = None) -> str:
     return prefix
 
 
-def _apply_modes(lw: Lowering, modes: dict[str, str]) -> None:
-    """Switch the fused stages named ``window`` in ``modes`` to their window-order kernel
-    (where the kernel has one; others keep their band, as :attr:`Plan.stages` then shows)."""
-    for op in lw.ops:
-        if modes.get(op.layer) in ("window", "window-narrow") and supports_window(op):
-            to_window(lw, op, narrow=modes[op.layer] == "window-narrow")
-
-
 def _stages(lw: Lowering, elem_bytes: int, out_elem_bytes: int) -> list[Stage]:
     def nbytes(tid: int) -> int:
         if tid < 0:
@@ -235,12 +228,12 @@ def _check_c_limits(lw: Lowering, arena: int, elem_bytes: int) -> None:
 def make_plan(
     model: Network | QuantizedNetwork,
     prefix: str | None = None,
-    dialect: str | Portable = PORTABLE,
+    dialect: str | Dialect = PORTABLE,
     fuse: bool = True,
     modes: dict[str, str] | None = None,
 ) -> Plan:
     """Lower ``model`` to kernel ops and plan its arena. ``prefix`` names every C symbol;
-    ``dialect`` is the CPU family the C is for (:mod:`lenetc.codegen.dialect`, default portable);
+    ``dialect`` is the CPU family the C is for (:mod:`lenetc.families`, default portable);
     ``fuse`` lets a convolution compute the pooling after it in its own kernel (the same bits,
     without storing the convolution's whole output map). ``modes`` picks, per convolution name,
     how its stage runs (:mod:`lenetc.codegen.streaming`: ``fused``, ``window``, ``window-narrow``, ``whole``;
@@ -261,9 +254,8 @@ def make_plan(
     for name, mode in modes.items():
         if mode not in MODES:
             raise LenetcError(f"stage '{name}': unknown mode '{mode}' (one of {', '.join(MODES)})")
-    lw = Lowering(prefix, numeric, net.params, dialect)
+    lw = Lowering(prefix, numeric, net.params, dialect.caps, VARIANTS, modes)
     _lower(lw, _nodes(model), net.input_shape, fuse, {n for n, m in modes.items() if m == "whole"})
-    _apply_modes(lw, modes)
     _assign_storage(lw)
     arena, bound = _place_arena(lw, numeric.elem_bytes, dialect.align)
     _check_c_limits(lw, arena, numeric.elem_bytes)

@@ -12,12 +12,12 @@ import jinja2
 from .._version import __version__
 from ..activations import act_expr
 from ..errors import LenetcError
+from ..families import PORTABLE
 from ..fileio import write_files_atomic
 from ..numeric import c_array, c_double, c_float, c_int
-from ..paths import csrc_dir, templates_dir
+from ..paths import csrc_dir, families_dir, templates_dir
 from ..quant.pixel_map import PixelMap, pixel_map
 from ..text import plural_noun
-from .dialect import PORTABLE
 from .plan import Plan
 
 #: The hand-written helper header of each numeric type (after the dialect's primitives).
@@ -40,9 +40,10 @@ def comment_text(text: object) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The Jinja2 environment over ``templates/`` (kernels, model files, firmware bundle)."""
+    """The Jinja2 environment over ``templates/`` (kernels, model files, firmware bundle) and
+    the CPU families' folders (``<family>/kernels/...``)."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FileSystemLoader([str(templates_dir()), str(families_dir())]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -65,15 +66,16 @@ def _helpers(code: str, plan: Plan) -> str:
     just the routines ``code`` calls."""
     used = sorted(set(_HELPER_CALL.findall(code)))
     defines = "".join(f"#define LENETC_USE_{name.upper()} 1\n" for name in used)
-    headers = [plan.dialect.header, PORTABLE.header] if plan.dialect.header != PORTABLE.header else [PORTABLE.header]
-    if plan.numeric.is_float:  # a family's float primitives (<header>_f32.h), kept out of integer-only C
-        headers = [n for h in headers for n in (h, h.replace(".h", "_f32.h")) if (csrc_dir() / n).is_file()]
-    if plan.numeric.is_float:  # before any fmaf: the soft-float RISC-V replacement (lenetc_fmaf.h)
-        headers.insert(0, "lenetc_fmaf.h")
-    headers.append(_NUMERIC_HELPERS[plan.numeric.name])
+    is_float = plan.numeric.is_float  # a family's float primitives are kept out of integer-only C
+    headers = plan.dialect.headers(is_float)
+    if plan.dialect != PORTABLE:
+        headers += PORTABLE.headers(is_float)
+    if is_float:  # before any fmaf: the soft-float replacement for C libraries whose fmaf rounds twice
+        headers.insert(0, csrc_dir() / "lenetc_fmaf.h")
+    headers.append(csrc_dir() / _NUMERIC_HELPERS[plan.numeric.name])
     if "requant_f" in used:  # --requant float: the one helper with float arithmetic, kept out otherwise
-        headers.append("lenetc_int8_f32.h")
-    return defines + "\n".join((csrc_dir() / h).read_text() for h in headers)
+        headers.append(csrc_dir() / "lenetc_int8_f32.h")
+    return defines + "\n".join(h.read_text() for h in headers)
 
 
 @dataclass(frozen=True)

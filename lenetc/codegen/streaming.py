@@ -11,26 +11,20 @@ It runs in one of three modes:
   band at all. Every conv output belongs to one window (stride = kernel), so nothing is
   recomputed, and the window is reduced in the same order: the same bits as ``fused``.
 
-The window mode exists for the portable int8 convolution kernel (``conv2d/int8``) and the
-Cortex-M DSP ones (``conv2d/int8_dsp*``); any other kernel (x86 blocked, or float32) keeps its
-band mode, and :func:`stage_modes` says so.
+Which modes a kernel has, and the scratch it needs in each, is stated by its kernel variant
+(:class:`lenetc.variants.Variant`: ``modes``, ``scratch``); the lowering applies the mode the
+plan asks for (``Lowering.emit_variant``), and a kernel without a window mode keeps its band.
+Each op records its mode and the modes its kernel has (``Op.mode``, ``Op.modes``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Lowering, Op
+from ..ir import Op
+from ..variants import MODES
 
-MODES = ("fused", "window", "window-narrow", "whole")
-
-#: The kernel templates that have a window-mode variant, and that variant.
-WINDOW_TEMPLATES = {
-    "conv2d/int8": "conv2d/int8_window",
-    # the Cortex-M DSP kernels (kinds/conv2d_cortexm.py) share one window variant
-    "conv2d/int8_dsp": "conv2d/int8_dsp_window",
-    "conv2d/int8_dsp2": "conv2d/int8_dsp_window",
-}
+__all__ = ["MODES", "Stage", "stage_mode", "window_choices"]
 
 
 @dataclass(frozen=True)
@@ -56,37 +50,15 @@ class Stage:
         return {**self.__dict__, "buffer_bytes": self.buffer_bytes}
 
 
-def supports_window(op: Op) -> bool:
-    """Whether ``op`` is a fused convolution whose kernel has a window-mode variant."""
-    return op.template in WINDOW_TEMPLATES and bool(op.ctx.get("epilogue"))
-
-
-def has_wide_window(op: Op) -> bool:
-    """Whether the window mode of ``op`` keeps two im2col rows (the DSP 2 maps x 2 pixels
-    kernel), so that ``window-narrow`` (one row, 4 maps x 1 pixel) is a smaller alternative."""
-    return op.template == "conv2d/int8_dsp2" and op.ctx["epilogue"]["kw"] % 2 == 0
-
-
-def to_window(lw: Lowering, op: Op, narrow: bool = False) -> None:
-    """Turn the fused band kernel ``op`` into its window-mode variant: the scratch keeps the
-    im2col row and one accumulator per output map (int8 for max, int32 for sums); the DSP
-    2 maps x 2 pixels kernel keeps its two rows unless ``narrow``."""
-    c, e = op.ctx, op.ctx["epilogue"]
-    acc_bytes = c["oc"] * (1 if e["mode"] == "max" else 4)
-    rows = 1
-    template = WINDOW_TEMPLATES[op.template]
-    if not narrow and has_wide_window(op):
-        # both conv outputs of a pair lie in one window row: keep the 2 maps x 2 pixels kernel
-        rows, template = 2, "conv2d/int8_dsp2_window"
-    t = lw.tensors[op.scratch]
-    t.size = 2 * rows * c["nseg"] * c["segp"] + acc_bytes
-    t.shape = (t.size,)
-    op.template = template
-    op.doc = f"{op.doc} (window order)"
+def window_choices(op: Op) -> tuple[str, ...]:
+    """The window modes a RAM budget may try for ``op`` (none: it keeps its band): both where
+    its kernel has a wide (two im2col rows) and a narrow window, else ``window``, which runs
+    whichever one it has."""
+    have = [m for m in op.modes if m.startswith("window")]
+    return ("window", "window-narrow") if len(have) == 2 else ("window",) if have else ()
 
 
 def stage_mode(op: Op) -> str:
-    """The mode an op of a finished plan runs in (``whole`` for every unfused op)."""
-    if op.template in WINDOW_TEMPLATES.values() or op.template == "conv2d/int8_dsp2_window":
-        return "window"
-    return "fused" if op.ctx.get("epilogue") else "whole"
+    """The mode an op of a finished plan runs in, as the memory report names it (both window
+    modes are ``window``)."""
+    return "window" if op.mode.startswith("window") else op.mode

@@ -14,10 +14,13 @@ from ..confidence import (
     fit_calibration,
     measure_on_test,
 )
+from ..errors import LenetcError
 from .model_args import add_model_args, model_from_args
 
 
 def cmd_confidence(args: argparse.Namespace) -> int:
+    if args.n is not None and args.n < 1:  # before the fit, which takes a while
+        raise LenetcError(f"-n must be at least 1, got {args.n}")
     net = model_from_args(args)
     cal = fit_calibration(net) if args.refit else calibration_for(net)
     m = measure_on_test(net, cal, args.n)

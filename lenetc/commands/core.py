@@ -25,6 +25,7 @@ from .int8 import add_int8_args, generate_int8, info_int8, quantize_from_args, v
 from .model_args import TARGET_HELP, add_model_args, model_from_args, note_if_guessed, resolve_dialect
 from .tflite import verify_tflite
 from .verify_ort_int8 import verify_onnxruntime_int8
+from .verify_report import VerifyReport, float_rows
 
 #: Default verify tolerance: float32 C against the float64 reference, relative to the
 #: largest output. Float32 rounding over a few thousand terms plus the 3e-7 tanh/exp
@@ -140,6 +141,8 @@ def verification_inputs(net: Network, n: int, seed: int, source: str) -> tuple[n
     random ones (labels None), or the user's digits at the path ``source`` (their labels if any)."""
     if n < 1:
         raise LenetcError(f"-n must be at least 1, got {n}")
+    if seed < 0:
+        raise LenetcError(f"--seed must be at least 0, got {seed}")
     if source == "mnist":
         x, labels = mnist_inputs(net, n)
         return x, labels, f"{len(x)} MNIST test digits"
@@ -181,7 +184,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.dtype == "int8":
         if args.against == "onnxruntime":
             return verify_onnxruntime_int8(args, net, x, what, labels)
-        return verify_int8(quantize_from_args(net, args), x, what, args.prefix)
+        return verify_int8(quantize_from_args(net, args), x, what, args.prefix, args.json)
     compiled = compile(net, prefix=args.prefix)
     if args.against == "onnxruntime":
         ref, label = onnxruntime_outputs(args.model, net, x)
@@ -190,31 +193,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         ref, label = forward(net, x), "NumPy reference (float64)"
     got = compiled(x)
+    ref = np.asarray(ref).reshape(len(x), -1)  # the C's output is flat; a model's need not be a vector
     stats = compare(ref, got, net)
     ok = stats["max_rel"] <= args.tolerance
-    print(f"{net.name}: C (float32) vs {label} on {what}")
-    print(f"  max abs error        {stats['max_abs']:.3e}")
-    print(f"  max rel error        {stats['max_rel']:.3e}  (relative to max |output|; tolerance {args.tolerance:g})")
-    print(f"  argmax agreement     {100 * stats['argmax_agreement']:.2f} %")
+    report = VerifyReport(net.name, "float32", label, what)
+    float_rows(report, stats["max_abs"], stats["max_rel"], stats["argmax_agreement"], args.tolerance)
     inputs_ok = True
     if labels is not None:
         # The same wrong input on both sides agrees perfectly: ONNX Runtime's accuracy on the digits'
         # labels is what shows that the inputs are the ones the model expects (numpy: shown only).
         gate = args.min_accuracy if args.against in ("onnxruntime", "keras") else None
         inputs_ok, line = check_inputs(net, ref, labels, gate)
-        print(f"  preprocessing        {net.preprocess.describe()}")
-        print(f"  reference accuracy   {line}")
+        report.add("preprocessing", "preprocessing", net.preprocess.describe())
+        acc = float((predict_classes(net, ref) == labels).mean()) if tuple(ref.shape[1:]) == (10,) else None
+        report.add("reference_accuracy", "reference accuracy", acc, line)
+    report.ok = ok and inputs_ok
     if not ok:
-        print("  FAIL: error above tolerance")
+        report.verdict = "FAIL: error above tolerance"
     elif not inputs_ok:
-        print(
-            f"  FAIL: {label} misclassifies too many digits, so the inputs both sides got are probably not what "
+        report.verdict = (
+            f"FAIL: {label} misclassifies too many digits, so the inputs both sides got are probably not what "
             "the model expects: state its preprocessing with --scale/--offset/--pad (--min-accuracy 0 for an "
             "untrained model; --inputs random compares the arithmetic only)"
         )
     else:
-        print("  PASS")
-    return 0 if ok and inputs_ok else 1
+        report.verdict = "PASS"
+    return report.emit(args.json)
 
 
 def predict_images(paths: list[str]) -> tuple[list[str], np.ndarray]:
@@ -316,6 +320,7 @@ def register(sub) -> None:
         "(labels from FILE.npz, labels.csv or 0..9 folders; see README)",
     )
     p.add_argument("--prefix", help="C symbol prefix")
+    p.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
     p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",

@@ -7,7 +7,7 @@ import json
 import re
 
 from ..api import generate, prepare
-from ..codegen.dialect import get_dialect
+from ..families import get_dialect
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import fit_measured, format_report, measure
 from ..firmware.targets import TARGETS, get_target

@@ -11,10 +11,10 @@ import numpy as np
 
 from ..api import DEFAULT_CALIBRATION, compile, generate, quantize
 from ..codegen import Generated, generated, make_plan
-from ..codegen.dialect import PORTABLE, Portable
 from ..digitsets import load_digit_set
 from ..errors import LenetcError
 from ..evaluate_int8 import evaluate_int8, plot_sqnr
+from ..families import PORTABLE
 from ..network import Network
 from ..plotting import report_written
 from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
@@ -22,6 +22,8 @@ from ..quant.qnetwork import QuantizedNetwork
 from ..quant.reference_int8 import forward_int8
 from ..quant.requant_mode import REQUANT_MODES, with_requant
 from ..text import minus, plus
+from ..variants import Dialect
+from .verify_report import VerifyReport
 
 
 def add_int8_args(p) -> None:
@@ -116,21 +118,24 @@ def scale_lines(qnet: QuantizedNetwork) -> list[str]:
     return lines
 
 
-def verify_int8(qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | None = None) -> int:
+def verify_int8(
+    qnet: QuantizedNetwork, x: np.ndarray, what: str, prefix: str | None = None, as_json: bool = False
+) -> int:
     """``verify --dtype int8``: the C must equal the NumPy integer reference bit for bit."""
     net = qnet.net
     compiled = compile(qnet, prefix=prefix, dtype="int8")
     xq = qnet.quantize_input(x)
     got, ref = compiled.run_int8(xq), forward_int8(qnet, xq)
     diff = int((got != ref).sum())
-    print(f"{net.name}: C (int8) vs NumPy integer reference on {what}")
-    print(f"  outputs compared     {ref.size}")
-    print(f"  differing outputs    {diff}")
-    print("  PASS (bit-exact)" if diff == 0 else "  FAIL: the int8 C differs from the integer reference")
-    return 0 if diff == 0 else 1
+    report = VerifyReport(net.name, "int8", "NumPy integer reference", what)
+    report.add("outputs", "outputs compared", int(ref.size))
+    report.add("differing", "differing outputs", diff)
+    report.ok = diff == 0
+    report.verdict = "PASS (bit-exact)" if diff == 0 else "FAIL: the int8 C differs from the integer reference"
+    return report.emit(as_json)
 
 
-def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+def info_int8(net: Network, args, dialect: Dialect = PORTABLE) -> int:
     """``info --dtype int8``: scales, accumulator bounds, flash and arena bytes (for ``dialect``)."""
     qnet = quantize_from_args(net, args)
     fgen = generated(make_plan(net, None, dialect))
@@ -168,7 +173,7 @@ def info_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
     return 0
 
 
-def generate_int8(net: Network, args, dialect: Portable = PORTABLE) -> int:
+def generate_int8(net: Network, args, dialect: Dialect = PORTABLE) -> int:
     """``generate --dtype int8``: write the integer-only C (for ``dialect``) and report its memory."""
     qnet = quantize_from_args(net, args)
     qgen = generate(qnet, args.output, prefix=args.prefix, dtype="int8", target=dialect,

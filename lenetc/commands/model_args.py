@@ -6,13 +6,14 @@ import argparse
 import dataclasses
 import sys
 
-from ..codegen.dialect import DIALECTS, Portable, host_dialect
 from ..errors import LenetcError
 from ..extension import compiler, host_flags
+from ..families import DIALECTS, host_dialect
 from ..firmware.targets import TARGETS
 from ..models import IMPORTED_SUFFIXES, load
 from ..network import Network, stated_preprocess
 from ..quant.qnetwork import QuantizedNetwork
+from ..variants import Dialect
 from ..zoo import ZOO
 
 #: Where a preprocessing given on the command line says it came from (``info`` prints it).
@@ -30,7 +31,7 @@ TARGET_HELP = (
 )
 
 
-def resolve_dialect(name: str) -> Portable:
+def resolve_dialect(name: str) -> Dialect:
     """The dialect a ``--target`` names: a dialect itself, a firmware target's dialect, or for
     ``host`` the one detected from the host compiler (as :func:`lenetc.compile` does)."""
     if name in DIALECTS:

@@ -13,6 +13,7 @@ from ..errors import LenetcError
 from ..network import Network
 from ..tflite_runtime import run
 from .int8 import quantize_from_args
+from .verify_report import VerifyReport, float_rows
 
 LABELS = {"tflm": "TensorFlow Lite Micro (tflite-micro)", "litert": "LiteRT (ai-edge-litert)"}
 
@@ -43,12 +44,10 @@ def verify_tflite(args: argparse.Namespace, net: Network, x: np.ndarray, what: s
         rel = float(err.max() / max(float(np.abs(ref).max()), 1e-30))
         agree = float((got.argmax(axis=1) == ref.argmax(axis=1)).mean())
         ok = rel <= args.tolerance
-        print(f"{net.name}: C (float32) vs {label} on {what}")
-        print(f"  max abs error        {err.max():.3e}")
-        print(f"  max rel error        {rel:.3e}  (relative to max |output|; tolerance {args.tolerance:g})")
-        print(f"  argmax agreement     {100 * agree:.2f} %")
-        print("  PASS" if ok else "  FAIL: error above tolerance")
-        return 0 if ok else 1
+        report = VerifyReport(net.name, "float32", label, what)
+        float_rows(report, float(err.max()), rel, agree, args.tolerance)
+        report.ok, report.verdict = ok, "PASS" if ok else "FAIL: error above tolerance"
+        return report.emit(getattr(args, "json", False))
     qnet = quantize_from_args(net, args)
     xq = qnet.quantize_input(x)
     got = compile(qnet, prefix=args.prefix, dtype="int8").run_int8(xq)
@@ -59,10 +58,11 @@ def verify_tflite(args: argparse.Namespace, net: Network, x: np.ndarray, what: s
     stats = compare_int8(got, ref)
     ok = stats["identical"] == 1.0
     io = "float input/output" if float_io else "int8 input/output"
-    print(f"{net.name}: C (int8, --requant {qnet.requant}) vs {label} on {what} ({io})")
-    print(f"  outputs compared     {got.size}")
-    print(f"  identical elements   {100 * stats['identical']:.2f} %")
-    print(f"  max difference       {stats['max_lsb']} LSB")
-    print(f"  argmax agreement     {100 * stats['argmax_agreement']:.2f} %")
-    print("  PASS (bit-exact)" if ok else f"  FAIL: the int8 C differs from {label}")
-    return 0 if ok else 1
+    report = VerifyReport(net.name, f"int8, --requant {qnet.requant}", label, f"{what} ({io})")
+    report.add("outputs", "outputs compared", got.size)
+    report.add("identical", "identical elements", stats["identical"], f"{100 * stats['identical']:.2f} %")
+    report.add("max_lsb", "max difference", stats["max_lsb"], f"{stats['max_lsb']} LSB")
+    agree = stats["argmax_agreement"]
+    report.add("argmax_agreement", "argmax agreement", agree, f"{100 * agree:.2f} %")
+    report.ok, report.verdict = ok, "PASS (bit-exact)" if ok else f"FAIL: the int8 C differs from {label}"
+    return report.emit(getattr(args, "json", False))

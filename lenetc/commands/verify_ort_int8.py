@@ -14,6 +14,7 @@ from ..exporters.onnx_int8_run import onnxruntime_int8
 from ..network import Network
 from .int8 import quantize_from_args
 from .tflite import compare_int8
+from .verify_report import VerifyReport
 
 #: With integer requantization lenetc may round a value the other way from ONNX Runtime's float
 #: requantization where the product lands within rounding error of a half: at most this many LSB
@@ -34,13 +35,16 @@ def verify_onnxruntime_int8(args: argparse.Namespace, net: Network, x: np.ndarra
     else:
         ok = stats["identical"] >= INT_MIN_IDENTICAL and stats["max_lsb"] <= INT_MAX_LSB
         rule = f">= {100 * INT_MIN_IDENTICAL:g} % identical, never more than {INT_MAX_LSB} LSB off"
-    print(f"{net.name}: C (int8, --requant {qnet.requant}) vs {label} on {what}")
-    print(f"  outputs compared     {got.size}")
-    print(f"  identical outputs    {100 * stats['identical']:.3f} %")
-    print(f"  max difference       {stats['max_lsb']} LSB")
-    print(f"  argmax agreement     {100 * stats['argmax_agreement']:.2f} %")
+    report = VerifyReport(net.name, f"int8, --requant {qnet.requant}", label, what)
+    report.add("outputs", "outputs compared", int(got.size))
+    report.add("identical", "identical outputs", stats["identical"], f"{100 * stats['identical']:.3f} %")
+    report.add("max_lsb", "max difference", stats["max_lsb"], f"{stats['max_lsb']} LSB")
+    agree = stats["argmax_agreement"]
+    report.add("argmax_agreement", "argmax agreement", agree, f"{100 * agree:.2f} %")
     if labels is not None and ref.shape[1] == 10:
         acc_c, acc_ort = float((got.argmax(1) == labels).mean()), float((ref.argmax(1) == labels).mean())
-        print(f"  accuracy             lenetc {100 * acc_c:.2f} %, ONNX Runtime {100 * acc_ort:.2f} %")
-    print(f"  PASS ({rule})" if ok else f"  FAIL: needs {rule}")
-    return 0 if ok else 1
+        report.add("accuracy", "accuracy", {"lenetc": acc_c, "onnxruntime": acc_ort},
+                   f"lenetc {100 * acc_c:.2f} %, ONNX Runtime {100 * acc_ort:.2f} %")  # fmt: skip
+    report.ok = ok
+    report.verdict = f"PASS ({rule})" if ok else f"FAIL: needs {rule}"
+    return report.emit(getattr(args, "json", False))

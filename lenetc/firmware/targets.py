@@ -50,7 +50,7 @@ class Target:
     ``flash`` (the AN547's 512 KiB ITCM at address 0). ``systick_hz`` is the SysTick clock:
     with ``-icount shift=0`` one guest instruction takes 1 ns, so one tick is
     ``1e9 / systick_hz`` instructions. ``dialect`` names the code generator's dialect for
-    this CPU (:mod:`lenetc.codegen.dialect`): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7/M33),
+    this CPU (:mod:`lenetc.families`): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7/M33),
     ``cortex-m-mve`` (Helium, M55) or ``neon`` (Arm64); the example's host build is portable
     (the Python build, :func:`lenetc.compile`, detects the host's dialect instead).
     """

@@ -125,9 +125,15 @@ def _member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
     return zf.read(info)
 
 
-def _json(raw: bytes | str, what: str, path: Path) -> dict[str, Any]:
+def _json(raw: object, what: str, path: Path) -> dict[str, Any]:
+    if isinstance(raw, np.ndarray) and raw.ndim == 0:
+        raw = raw.item()
+    if not isinstance(raw, (bytes, str)):
+        raise LenetcError(f"'{path}': {what} must be JSON text, not {type(raw).__name__}")
     try:
         config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except RecursionError:
+        raise LenetcError(f"'{path}': {what} is nested too deeply") from None
     except UnicodeDecodeError as exc:
         raise LenetcError(f"'{path}': {what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except ValueError as exc:

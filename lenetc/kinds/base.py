@@ -200,6 +200,8 @@ class Kind:
     numeric type name, the lowering to kernel ops; ``to_onnx(graph, layer, in_shape, params, x)`` -> output name.
     ``epilogue``, for kinds a convolution can compute in its own kernel (pooling,
     subsampling): ``(lw, node) -> template context`` or None where this node cannot be fused.
+    ``variants``: the kind's portable kernel variants (:class:`lenetc.variants.Variant`) for
+    the registry, where its lowering chooses among variants (the CPU families add theirs).
     """
 
     name: str
@@ -213,3 +215,4 @@ class Kind:
     to_onnx: Callable[..., str]
     epilogue: Callable[[Any, Node], dict | None] | None = None
     from_scales: Callable[[Any], QLayer] | None = None
+    variants: tuple[Any, ...] = ()

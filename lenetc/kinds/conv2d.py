@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..errors import LenetcError
-from ..helium import float32 as helium_float32
-from ..helium import int8 as helium_int8
-from ..riscv import vector as riscv_v
-from . import conv2d_cortexm
+from ..ir import kernel_template
+from ..variants import Scratch, Variant
 from .base import (
     Kind,
     Layer,
@@ -29,7 +28,6 @@ from .base import (
     param,
     quad,
 )
-from .conv2d_blocked import lower_blocked_float32, lower_blocked_int8
 from .dense import lower_dense_float, lower_dense_int8
 from .given import GivenStep
 from .int8_linear import QLinear, finish, linear_from_scales, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
@@ -243,7 +241,65 @@ def forward_int8(q: QConv2D, x: np.ndarray) -> np.ndarray:
     return finish(q, acc, 1)
 
 
-# ---- lowering --------------------------------------------------------------------------------
+# ---- lowering ----------------------------------------------------------------------------------
+#
+# A convolution lowers to the best kernel variant of the registry (lenetc/variants.py) for the
+# call below; this module registers the portable ones (``VARIANTS``), the CPU families add
+# theirs (lenetc/families/<family>/). The im2col helpers are shared with the families' int8
+# variants, which differ only in segment padding and weight packing.
+
+
+@dataclass
+class ConvCall:
+    """One convolution as its kernel variants see it, after the kind's own padding op:
+    ``c, h, w`` the padded input, ``oc, oh, ow`` the conv output, ``epilogue`` the fused
+    pooling's template context (None: whole map), ``fn`` the C function name. float32 carries
+    ``weight`` (oc, ic/g, kh, kw) and ``bias``; int8 ``q`` and the im2col row layout: ``nseg``
+    segments (one per input map for a sparse table, else one per group) of ``seg`` taps."""
+
+    lw: Any
+    node: Node
+    layer: Conv2D
+    c: int
+    h: int
+    w: int
+    oc: int
+    oh: int
+    ow: int
+    fn: str
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    q: QConv2D | None = None
+
+    @property
+    def epilogue(self) -> dict | None:
+        return self.node.epilogue_ctx
+
+    @property
+    def kh(self) -> int:
+        return self.layer.kernel[0]
+
+    @property
+    def kw(self) -> int:
+        return self.layer.kernel[1]
+
+    @property
+    def icg(self) -> int:
+        return self.c // self.layer.groups
+
+    @property
+    def seg(self) -> int:
+        return self.kh * self.kw if self.layer.sparse else self.icg * self.kh * self.kw
+
+    @property
+    def nseg(self) -> int:
+        return self.c if self.layer.sparse else self.layer.groups
+
+    def geometry(self) -> dict:
+        """The template context every convolution kernel reads."""
+        layer = self.layer
+        return {"ic": self.c, "ih": self.h, "iw": self.w, "oc": self.oc, "oh": self.oh, "ow": self.ow,
+                "kh": self.kh, "kw": self.kw, "sh": layer.stride[0], "sw": layer.stride[1]}  # fmt: skip
 
 
 def _sparse_maps(lw, layer: Conv2D) -> tuple[list[np.ndarray], np.ndarray]:
@@ -253,34 +309,12 @@ def _sparse_maps(lw, layer: Conv2D) -> tuple[list[np.ndarray], np.ndarray]:
     return src_maps, starts
 
 
-def lower_float32(lw, node: Node, src: int) -> int:
-    layer: Conv2D = node.layer
-    in_shape, out_shape = node.in_shape, node.out_shape
-    c, h, w = in_shape
-    weight, bias = param(lw.params, layer, "weight", np.float32), param(lw.params, layer, "bias", np.float32)
-    doc = layer.describe(in_shape)
-    (kh, kw), (pt, pl, pb, pr) = layer.kernel, layer.padding
-    if layer.is_whole_window(in_shape):
-        return lower_dense_float(lw, layer.name, weight.reshape(layer.out_channels, -1), bias, layer.act, src, doc)
-    if any(layer.padding):
-        src = emit_pad(lw, layer.name, src, (c, h, w), layer.padding, 0.0, f"zero padding {list(layer.padding)}")
-        c, h, w = c, h + pt + pb, w + pl + pr
-    # ---- RISC-V vector: lenetc/riscv/vector.py where it applies ----
-    rvv = riscv_v.lower_conv_float32(lw, node, src, (c, h, w), weight, bias, doc)
-    if rvv is not None:
-        return rvv
-    # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
-    blocked = lower_blocked_float32(lw, node, src, (c, h, w), weight, bias, doc)
-    if blocked is not None:
-        return blocked
-    # ----
-    fn = lw.fn_name(layer.name)
-    ctx = {
-        "ic": c, "ih": h, "iw": w, "oc": out_shape[0], "oh": out_shape[1], "ow": out_shape[2],
-        "kh": kh, "kw": kw, "sh": layer.stride[0], "sw": layer.stride[1], "act": layer.act,
-        "groups": layer.groups, "sparse": layer.sparse, "epilogue": node.epilogue_ctx,
-        "bias": lw.const(fn, "bias", bias),
-    }  # fmt: skip
+def pack_float32(lw, call: ConvCall) -> dict:
+    """The portable float kernel's context: biases, then weights (connected taps only for a
+    sparse table, with its start/source index arrays)."""
+    layer, fn, weight, c = call.layer, call.fn, call.weight, call.c
+    ctx = {**call.geometry(), "act": layer.act, "groups": layer.groups, "sparse": layer.sparse,
+           "epilogue": call.epilogue, "bias": lw.const(fn, "bias", call.bias)}  # fmt: skip
     if layer.sparse:
         src_maps, starts = _sparse_maps(lw, layer)
         packed = np.concatenate([weight[o, s] for o, s in enumerate(src_maps)])  # (links, kh, kw)
@@ -292,99 +326,107 @@ def lower_float32(lw, node: Node, src: int) -> int:
         ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int32), ctype="int")
     else:
         ctx["weight"] = lw.const(fn, "weight", weight, comment=f"(out, in, kh, kw) = {weight.shape}")
-    e = node.epilogue_ctx
-    template, band = "conv2d/float32", e["kh"] * out_shape[2] if e is not None else 0
-    # ---- Helium (lenetc/helium/float32.py) ----
-    e_params = ()
-    if e is not None and e["mode"] == "subsampling":
-        en = node.epilogue.layer.name
-        e_params = (lw.params[f"{en}.coeff"], lw.params[f"{en}.bias"])
-    mve = helium_float32.conv_ctx(lw, layer, ctx, weight, bias, out_shape, e_params)
-    if mve is not None:
-        ctx.update(mve)
-        template = "mve/conv2d_float32"
-        band = max(band, helium_float32.conv_band_floats(ctx)) if e is not None else 0
-        doc = f"{doc}, Helium {ctx['no']} map(s) x columns in vectors"
-    # ----
+    return ctx
+
+
+def float32_scratch(call: ConvCall, mode: str) -> Scratch | None:
+    """The fused float kernel keeps a band of ``kh`` conv rows of one map."""
+    return ("float", call.epilogue["kh"] * call.ow) if mode == "fused" else None
+
+
+def pack_im2col(lw, call: ConvCall, segp: int, repack=None, note: str = "") -> dict:
+    """The int8 im2col kernels' context: requantization, then each output map's weight row
+    (connected maps only for a sparse table) zero-padded to ``segp`` per segment, rearranged
+    by ``repack`` (a family's packing, described by ``note``) where given."""
+    q, layer, fn = call.q, call.layer, call.fn
+    ctx = requant_ctx(lw, fn, q)
+    ctx.update(**call.geometry(), groups=layer.groups, sparse=layer.sparse, icg=call.icg, seg=call.seg, segp=segp,
+               nseg=call.nseg, epilogue=call.epilogue)  # fmt: skip
+    if layer.sparse:
+        src_maps, starts = _sparse_maps(lw, layer)
+        packed = np.concatenate([q.weight[o, s].reshape(len(s), -1) for o, s in enumerate(src_maps)])
+        comment = f"connected taps only: {len(packed)} of {len(src_maps) * call.c} maps, each zero-padded to {segp}"
+        rows = pad_cols(packed, segp)
+    else:
+        comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {segp}"
+        rows = pad_cols(q.weight.reshape(call.oc, -1), segp)
+    if repack is not None:
+        rows, comment = repack(rows), f"{comment}, {note}"
+    ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
+    if layer.sparse:
+        ctx["start"] = lw.const(fn, "start", starts.astype(np.int16), "int16_t")
+        ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int16), "int16_t")
+    return ctx
+
+
+def im2col_scratch(call: ConvCall, segp: int, rows: int, mode: str) -> Scratch:
+    """Scratch of an im2col kernel keeping ``rows`` int16 rows of ``nseg * segp`` taps: then
+    the band of ``kh`` conv rows of every map (``fused``), or one accumulator per output map
+    (window modes: int8 for max, int32 for sums), or nothing more (``whole``)."""
+    row_bytes = rows * 2 * call.nseg * segp
+    e = call.epilogue
+    if mode.startswith("window"):
+        return ("unsigned char", row_bytes + call.oc * (1 if e["mode"] == "max" else 4))
+    return ("unsigned char", row_bytes + (e["kh"] * call.oc * call.ow if mode == "fused" else 0))
+
+
+def _prepare(lw, node: Node, src: int, zero, name: str, doc: str, **kw) -> tuple[int, ConvCall]:
+    """Emit the padding op if any; the call on the padded input."""
+    layer: Conv2D = node.layer
+    c, h, w = node.in_shape
+    (pt, pl, pb, pr) = layer.padding
+    if any(layer.padding):
+        src = emit_pad(lw, name, src, (c, h, w), layer.padding, zero, doc)
+        h, w = h + pt + pb, w + pl + pr
+    oc, oh, ow = node.out_shape
+    return src, ConvCall(lw, node, layer, c, h, w, oc, oh, ow, lw.fn_name(name), **kw)
+
+
+def _emit(lw, call: ConvCall, name: str, src: int, doc: str) -> int:
+    variant = lw.choose(KIND_NAME, call)
+    ctx = variant.pack(lw, call)
+    doc = f"{doc}{variant.note(call)}"
+    node, e = call.node, call.epilogue
     if e is not None:
         doc = f"{doc}, fused with {e['doc']}"
-        return lw.emit(template, layer.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=("float", band))
-    return lw.emit(template, layer.name, src, out_shape, ctx, doc=doc, fn=fn)
+    out_shape = node.epilogue.out_shape if e is not None else node.out_shape
+    return lw.emit_variant(variant, call, name, src, out_shape, ctx, fused=e is not None, doc=doc, fn=call.fn)
+
+
+def lower_float32(lw, node: Node, src: int) -> int:
+    layer: Conv2D = node.layer
+    weight, bias = param(lw.params, layer, "weight", np.float32), param(lw.params, layer, "bias", np.float32)
+    doc = layer.describe(node.in_shape)
+    if layer.is_whole_window(node.in_shape):
+        return lower_dense_float(lw, layer.name, weight.reshape(layer.out_channels, -1), bias, layer.act, src, doc)
+    src, call = _prepare(lw, node, src, 0.0, layer.name, f"zero padding {list(layer.padding)}", weight=weight,
+                         bias=bias)  # fmt: skip
+    return _emit(lw, call, layer.name, src, doc)
 
 
 def lower_int8(lw, node: Node, src: int) -> int:
     q = node.q
     layer: Conv2D = q.layer
-    c, h, w = q.in_shape
-    (kh, kw), (pt, pl, pb, pr) = layer.kernel, layer.padding
     if layer.is_whole_window(q.in_shape):
         return lower_dense_int8(lw, q, q.weight, src, None)
-    if any(layer.padding):
-        doc = f"padding {list(layer.padding)} with the zero point"
-        src = emit_pad(lw, q.name, src, (c, h, w), layer.padding, q.in_q.zero_point, doc)
-        c, h, w = c, h + pt + pb, w + pl + pr
-    fn = lw.fn_name(q.name)
-    oc, oh, ow = q.out_shape
-    ctx = requant_ctx(lw, fn, q)
-    # ---- RISC-V vector: lenetc/riscv/vector.py where it applies ----
-    rvv = riscv_v.lower_conv_int8(lw, node, src, (c, h, w), ctx, fn, qdoc(q))
-    if rvv is not None:
-        return rvv
-    # ---- host dialects: the blocked kernel (kinds/conv2d_blocked.py) where it applies ----
-    blocked = lower_blocked_int8(lw, node, src, (c, h, w), {**ctx, "fn": fn, "doc": qdoc(q)})
-    if blocked is not None:
-        return blocked
-    # ---- Helium (lenetc/helium/int8.py) ----
-    if helium_int8.conv_applies(lw, layer.groups, layer.kernel, w):
-        table = lw.params[f"{layer.name}.table"].astype(bool) if layer.sparse else None
-        e = node.epilogue_ctx
-        epi = node.epilogue
-        out_shape = q.out_shape if e is None else epi.out_shape
-        doc = qdoc(q) if e is None else f"{qdoc(q)}, fused with {e['doc']}"
-        return helium_int8.lower_conv(lw, q, src, (c, h, w), ctx, table, e, epi.q if e else None, out_shape, doc, fn)
-    # ----
-    template = "conv2d/int8"
-    # The im2col row is made of segments: one per input map (sparse table) or one per group.
-    icg = c // layer.groups
-    seg = kh * kw if layer.sparse else icg * kh * kw
-    nseg = c if layer.sparse else layer.groups
-    ctx.update(ic=c, ih=h, iw=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=layer.stride[0], sw=layer.stride[1],
-               groups=layer.groups, sparse=layer.sparse, icg=icg, seg=seg, segp=pad_to(seg), nseg=nseg,
-               epilogue=node.epilogue_ctx)  # fmt: skip
-    if layer.sparse:
-        src_maps, starts = _sparse_maps(lw, layer)
-        packed = np.concatenate([q.weight[o, s].reshape(len(s), -1) for o, s in enumerate(src_maps)])
-        table_size = len(src_maps) * c
-        segp = pad_to(seg)
-        if conv2d_cortexm.sparse_ok(lw, layer.sparse, ow):  # Cortex-M DSP: conv2d_cortexm.py
-            template, segp = conv2d_cortexm.SPARSE, conv2d_cortexm.dsp_seg(seg)
-            ctx.update(segp=segp, seg=seg)
-        comment = f"connected taps only: {len(packed)} of {table_size} maps, each zero-padded to {segp}"
-        rows = pad_cols(packed, segp)
-        if template == conv2d_cortexm.SPARSE:
-            rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
-        ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
-        ctx["start"] = lw.const(fn, "start", starts.astype(np.int16), "int16_t")
-        ctx["src"] = lw.const(fn, "src", np.concatenate(src_maps).astype(np.int16), "int16_t")
-    else:
-        dsp = conv2d_cortexm.conv_ok(lw, layer.sparse, layer.groups)  # Cortex-M DSP: conv2d_cortexm.py
-        segp = conv2d_cortexm.dsp_seg(seg) if dsp else pad_to(seg)
-        ctx["segp"] = segp
-        comment = f"(out, in, kh, kw) = {q.weight.shape}, rows zero-padded to {segp}"
-        rows = pad_cols(q.weight.reshape(oc, -1), segp)
-        if dsp:
-            rows, comment = conv2d_cortexm.pack_sxtb16(rows), f"{comment}, SXTB16-packed"
-            template = conv2d_cortexm.conv_template(oc, ow)
-        ctx["weight"] = lw.const(fn, "weight", rows, "int8_t", comment)
-    two_pixels = template in (conv2d_cortexm.TWO_PIXELS, conv2d_cortexm.SPARSE)
-    patch_bytes = 2 * nseg * ctx["segp"] * (2 if two_pixels else 1)
-    e = node.epilogue_ctx
-    if e is None:
-        scratch = ("unsigned char", patch_bytes)
-        return lw.emit(template, q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=scratch)
-    doc = f"{qdoc(q)}, fused with {e['doc']}"
-    scratch = ("unsigned char", patch_bytes + e["kh"] * oc * ow)  # the im2col row, then the band of rows
-    return lw.emit(template, q.name, src, node.epilogue.out_shape, ctx, doc=doc, fn=fn, scratch=scratch)
+    doc = f"padding {list(layer.padding)} with the zero point"
+    src, call = _prepare(lw, node, src, q.in_q.zero_point, q.name, doc, q=q)
+    return _emit(lw, call, q.name, src, qdoc(q))
+
+
+def _window_modes(call: ConvCall) -> tuple[str, ...]:
+    return ("whole", "fused", "window")
+
+
+KIND_NAME = "conv2d"
+VARIANTS = (
+    Variant("conv2d/float32", KIND_NAME, "float32", kernel_template("conv2d/float32"), pack=pack_float32,
+            scratch=float32_scratch),
+    Variant("conv2d/int8", KIND_NAME, "int8", kernel_template("conv2d/int8"),
+            pack=lambda lw, call: pack_im2col(lw, call, pad_to(call.seg)),
+            scratch=lambda call, mode: im2col_scratch(call, pad_to(call.seg), 1, mode),
+            modes=_window_modes, mode_templates={"window": kernel_template("conv2d/int8_window")}),
+)  # fmt: skip
 
 
 # ---- ONNX --------------------------------------------------------------------------------------
@@ -401,7 +443,7 @@ def to_onnx(g, layer: Conv2D, in_shape: Shape, p: Params, x: str) -> str:
 
 
 KIND = Kind(
-    name=Conv2D.kind,
+    name=KIND_NAME,
     layer_type=Conv2D,
     forward=forward,
     train_forward=train_forward,
@@ -411,4 +453,5 @@ KIND = Kind(
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
     from_scales=from_scales,
+    variants=VARIANTS,
 )

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import Act, act_grad, act_onnx, apply_act
-from ..helium import float32 as helium_float32
-from ..helium import int8 as helium_int8
-from ..riscv import vector as riscv_v
-from . import conv2d_cortexm
+from ..ir import kernel_template
+from ..variants import Scratch, Variant
 from .base import Kind, Layer, Node, Params, QuantStep, act_suffix, as_int, at_least, param
-from .dense_blocked import lower_blocked_dense, lower_blocked_dense_int8
 from .given import GivenStep
 from .int8_linear import QLinear, finish, linear_from_scales, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
 
@@ -94,35 +91,74 @@ def forward_int8(q: QDense, x: np.ndarray) -> np.ndarray:
     return finish(q, acc, 1)
 
 
+@dataclass
+class DenseCall:
+    """One dense layer (or a whole-window convolution) as its kernel variants see it:
+    ``weight`` (out, in) over the input in C,H,W order, float32 with ``bias``, or int8 with
+    ``q`` (its requantization); ``fn`` the C function name."""
+
+    name: str
+    fn: str
+    weight: np.ndarray
+    act: Act | None = None
+    bias: np.ndarray | None = None
+    q: QLinear | None = None
+
+    @property
+    def units(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def n_in(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def across(self) -> bool:
+        """Whether the float kernel vectorises across outputs (in-major weights)."""
+        return self.units >= DENSE_ACROSS_OUTPUTS
+
+
+def pack_float32(lw, call: DenseCall) -> dict:
+    """The portable float kernel: weights in-major when vectorising across outputs."""
+    w = call.weight.T if call.across else call.weight
+    shape = f"{'(in, out)' if call.across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"
+    return {"n_in": call.n_in, "n_out": call.units, "across": call.across, "act": call.act,
+            "weight": lw.const(call.fn, "weight", w, comment=shape),
+            "bias": lw.const(call.fn, "bias", call.bias)}  # fmt: skip
+
+
+def pack_int8(lw, call: DenseCall, repack=None, note: str = "") -> dict:
+    """The int8 kernels: requantization, then the rows zero-padded to a multiple of 16, each
+    rearranged by ``repack`` (a family's packing, described by ``note``) where given."""
+    w = call.weight
+    ctx = requant_ctx(lw, call.fn, call.q)
+    n_pad = pad_to(w.shape[1])
+    comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
+    rows = pad_cols(w, n_pad)
+    if repack is not None:
+        rows, comment = repack(rows), f"{comment}, {note}"
+    ctx.update(
+        n_in=w.shape[1], n_out=w.shape[0], n_pad=n_pad, weight=lw.const(call.fn, "weight", rows, "int8_t", comment)
+    )
+    return ctx
+
+
+def int8_scratch(call: DenseCall, mode: str) -> Scratch:
+    """The input widened to int16 and zero-padded."""
+    return ("int16_t", pad_to(call.n_in))
+
+
+def _emit(lw, call: DenseCall, src: int, out_shape, doc: str) -> int:
+    variant = lw.choose(KIND_NAME, call)
+    ctx = variant.pack(lw, call)
+    return lw.emit_variant(variant, call, call.name, src, out_shape, ctx, fused=False, doc=f"{doc}{variant.note(call)}",
+                           fn=call.fn)  # fmt: skip
+
+
 def lower_dense_float(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, src: int, doc: str) -> int:
     """A float dense op (also what a whole-window convolution lowers to)."""
-    units, n_in = weight.shape
-    across = units >= DENSE_ACROSS_OUTPUTS
-    # ---- host dialects: the blocked kernel (kinds/dense_blocked.py) where outputs are vectorised ----
-    rvv = riscv_v.lower_dense_float32(lw, name, weight, bias, act, src, doc) if across else None
-    if rvv is not None:  # RISC-V vector: lenetc/riscv/vector.py
-        return rvv
-    blocked = lower_blocked_dense(lw, name, weight, bias, act, src, doc) if across else None
-    if blocked is not None:
-        return blocked
-    # ----
-    fn = lw.fn_name(name)
-    w = weight.T if across else weight  # in-major when vectorising across outputs
-    ctx = {
-        "n_in": n_in,
-        "n_out": units,
-        "across": across,
-        "act": act,
-        "weight": lw.const(
-            fn, "weight", w, comment=f"{'(in, out)' if across else '(out, in)'} = ({w.shape[0]}, {w.shape[1]})"
-        ),
-        "bias": lw.const(fn, "bias", bias),
-    }
-    mve = helium_float32.dense_ctx(lw, act, weight, bias, across)  # Helium: lenetc/helium/float32.py
-    if mve is not None:
-        ctx.update(mve)
-        return lw.emit("mve/dense_float32", name, src, (units,), ctx, doc=f"{doc}, Helium", fn=fn)
-    return lw.emit("dense/float32", name, src, (units,), ctx, doc=doc, fn=fn)
+    call = DenseCall(name, lw.fn_name(name), weight, act, bias)
+    return _emit(lw, call, src, (call.units,), doc)
 
 
 def lower_dense_int8(lw, q: QLinear, weight: np.ndarray, src: int, perm: np.ndarray | None) -> int:
@@ -131,29 +167,7 @@ def lower_dense_int8(lw, q: QLinear, weight: np.ndarray, src: int, perm: np.ndar
     w = weight.reshape(weight.shape[0], -1)
     if perm is not None:
         w = w[:, np.argsort(perm)]  # columns index the H,W,C vector; read C,H,W directly
-    ctx = requant_ctx(lw, fn, q)
-    rvv = riscv_v.lower_dense_int8(lw, q, w, src, ctx, fn, qdoc(q))  # RISC-V vector: lenetc/riscv/vector.py
-    if rvv is not None:
-        return rvv
-    if helium_int8.helium(lw):  # Helium: lenetc/helium/int8.py
-        return helium_int8.lower_dense(lw, q, src, w, ctx, qdoc(q), fn)
-    n_pad = pad_to(w.shape[1])
-    comment = f"(out, in) = {w.shape}, symmetric per output channel; rows zero-padded to {n_pad}"
-    rows, template = pad_cols(w, n_pad), "dense/int8"
-    if conv2d_cortexm.dsp_dialect(lw):  # Cortex-M DSP: four-row SMLAD blocks (conv2d_cortexm.py)
-        rows, template, comment = conv2d_cortexm.pack_sxtb16(rows), "dense/int8_dsp", f"{comment}, SXTB16-packed"
-    ctx.update(
-        n_in=w.shape[1],
-        n_out=w.shape[0],
-        n_pad=n_pad,
-        weight=lw.const(fn, "weight", rows, "int8_t", comment),
-    )
-    # ---- host dialects: the VNNI tile kernel (kinds/dense_blocked.py) where it applies ----
-    blocked = lower_blocked_dense_int8(lw, q, w, fn, ctx, src)
-    if blocked is not None:
-        return blocked
-    # ----
-    return lw.emit(template, q.name, src, q.out_shape, ctx, doc=qdoc(q), fn=fn, scratch=("int16_t", n_pad))
+    return _emit(lw, DenseCall(q.name, fn, w, q=q), src, q.out_shape, qdoc(q))
 
 
 def _take_perm(lw) -> np.ndarray | None:
@@ -183,8 +197,14 @@ def to_onnx(g, layer: Dense, in_shape, p: Params, x: str) -> str:
     return act_onnx(g, layer.act, g.node("Gemm", [x, w, b], n, transB=1), n)
 
 
+KIND_NAME = "dense"
+VARIANTS = (
+    Variant("dense/float32", KIND_NAME, "float32", kernel_template("dense/float32"), pack=pack_float32),
+    Variant("dense/int8", KIND_NAME, "int8", kernel_template("dense/int8"), pack=pack_int8, scratch=int8_scratch),
+)
+
 KIND = Kind(
-    name=Dense.kind,
+    name=KIND_NAME,
     layer_type=Dense,
     forward=forward,
     train_forward=train_forward,
@@ -194,4 +214,5 @@ KIND = Kind(
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
     from_scales=from_scales,
+    variants=VARIANTS,
 )

@@ -23,8 +23,8 @@ from .given import GivenStep, activation_qparams, bias_int32, channel_weights
 #: Largest |bias| kept (int32 headroom for the products; see QLayer.acc_bound).
 BIAS_LIMIT = 1 << 30
 ACC_LIMIT = (1 << 31) - 1
-#: Dot-product lengths are padded with zeros to a multiple of this (16 int16 lanes = one AVX2
-#: register, two NEON registers), so the vectorised loops have no scalar tail.
+#: Dot-product lengths are padded with zeros to a multiple of this (16 int16 lanes: one 256-bit
+#: vector register, two 128-bit ones), so the vectorised loops have no scalar tail.
 VECTOR_PAD = 16
 
 
@@ -230,10 +230,11 @@ def pad_cols(w: np.ndarray, cols: int) -> np.ndarray:
     return out
 
 
-def requant_ctx(lw, fn: str, q: QLinear) -> dict:
-    """Template context of the requantization epilogue: folded bias, multipliers, shifts, table."""
+def requant_ctx(lw, fn: str, q: QLinear, bias: bool = True) -> dict:
+    """Template context of the requantization epilogue: folded bias (unless the kernel packs
+    its own), multipliers, shifts, table."""
     ctx = {
-        "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in"),
+        "bias": lw.const(fn, "bias", q.bias, "int32_t", "int32, input zero point folded in") if bias else None,
         "mult": None,
         "shift": None,
         "zp": q.req_zp,

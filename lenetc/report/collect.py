@@ -13,9 +13,9 @@ from .. import datasets
 from .._version import __version__
 from ..api import compile as compile_model
 from ..api import generate, quantize
-from ..codegen.dialect import PORTABLE, get_dialect
 from ..codegen.plan import Plan
 from ..errors import LenetcError
+from ..families import PORTABLE, get_dialect
 from ..firmware.profile import Profile, profile
 from ..firmware.size import SizeReport, measure
 from ..firmware.targets import get_target

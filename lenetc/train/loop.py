@@ -35,6 +35,14 @@ class TrainConfig:
     rbf_temperature: float = 1.0  # distances are divided by this before the softmax
     eval_test: bool = True  # report test accuracy after each epoch
 
+    def __post_init__(self) -> None:
+        for name, low in (("seed", 0), ("batch_size", 1), ("epochs", 0), ("shift", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise LenetcError(f"training {name} must be a whole number of at least {low}, got {value!r}")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise LenetcError(f"training limit must be at least 1 digit, got {self.limit!r}")
+
 
 #: Per-model defaults for ``lenetc train`` (the recorded runs of lenetc/weights/README.md).
 MODEL_DEFAULTS: dict[str, TrainConfig] = {

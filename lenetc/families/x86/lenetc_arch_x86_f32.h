@@ -2,7 +2,7 @@
 /* lenetc_f32x8_*: eight float lanes for the blocked float kernels (output channels in the
  * lanes). _mm256_fmadd_ps rounds each lane once, exactly like fmaf, so the bits are those of
  * the portable routines. */
-#if defined(LENETC_USE_F32X8_FMA) && defined(__AVX__) && defined(__FMA__)
+#if (defined(LENETC_USE_F32X8_FMA) || defined(LENETC_USE_F32X8_FMA_M)) && defined(__AVX__) && defined(__FMA__)
 #include <immintrin.h>
 #define LENETC_HAVE_F32X8 1
 typedef __m256 lenetc_f32x8;
@@ -27,7 +27,7 @@ static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 /* lenetc_f32x16_*: sixteen float lanes, one __m512 under AVX-512F (LENETC_F32X16_NATIVE:
  * kernels then keep more pixels in registers), else two __m256 halves under AVX+FMA. Either
  * way one rounding per lane, as fmaf. */
-#if defined(LENETC_USE_F32X16_FMA) && defined(__AVX512F__)
+#if (defined(LENETC_USE_F32X16_FMA) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__AVX512F__)
 #include <immintrin.h>
 #define LENETC_HAVE_F32X16 1
 #define LENETC_F32X16_NATIVE 1
@@ -48,7 +48,7 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 {
     _mm512_storeu_ps(p, v);
 }
-#elif defined(LENETC_USE_F32X16_FMA) && defined(__AVX__) && defined(__FMA__)
+#elif (defined(LENETC_USE_F32X16_FMA) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__AVX__) && defined(__FMA__)
 #include <immintrin.h>
 #define LENETC_HAVE_F32X16 1
 typedef struct {
@@ -94,6 +94,39 @@ static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f
 #else
     const __m256 xv = _mm256_set1_ps(x);
     return _mm256_blendv_ps(acc, _mm256_fmadd_ps(xv, w, acc), _mm256_cmp_ps(xv, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+#endif
+}
+#endif
+
+/* lenetc_f32x{8,16}_fma_m: a * b + c in the lanes whose bit is set in m, c elsewhere (a sparse
+ * connection table: unconnected output maps are not touched). AVX-512: one masked vfmadd. */
+#if defined(LENETC_USE_F32X8_FMA_M) && defined(LENETC_HAVE_F32X8)
+#define LENETC_HAVE_F32X8_FMA_M 1
+static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
+{
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+    return _mm256_mask3_fmadd_ps(a, b, c, (__mmask8)m);
+#else
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i on = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)m), bit), bit);
+    return _mm256_blendv_ps(c, _mm256_fmadd_ps(a, b, c), _mm256_castsi256_ps(on));
+#endif
+}
+#endif
+#if defined(LENETC_USE_F32X16_FMA_M) && defined(LENETC_HAVE_F32X16)
+#define LENETC_HAVE_F32X16_FMA_M 1
+static inline lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
+{
+#if defined(LENETC_F32X16_NATIVE)
+    return _mm512_mask3_fmadd_ps(a, b, c, (__mmask16)m);
+#else
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i on_lo = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(m & 0xFFu)), bit), bit);
+    const __m256i on_hi = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(m >> 8)), bit), bit);
+    lenetc_f32x16 r;
+    r.lo = _mm256_blendv_ps(c.lo, _mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_castsi256_ps(on_lo));
+    r.hi = _mm256_blendv_ps(c.hi, _mm256_fmadd_ps(a.hi, b.hi, c.hi), _mm256_castsi256_ps(on_hi));
+    return r;
 #endif
 }
 #endif

@@ -1,7 +1,7 @@
 /* lenetc float primitives, portable C99: the fallback of every CPU family (float models only). */
 /* lenetc_f32x8_*: eight float lanes (a blocked float kernel's output channels); fma is fmaf
  * per lane, so a family's vector FMA (one rounding per lane) gives the same bits. */
-#if defined(LENETC_USE_F32X8_FMA) && !defined(LENETC_HAVE_F32X8)
+#if (defined(LENETC_USE_F32X8_FMA) || defined(LENETC_USE_F32X8_FMA_M)) && !defined(LENETC_HAVE_F32X8)
 typedef struct {
     float v[8];
 } lenetc_f32x8;
@@ -42,7 +42,7 @@ static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 #endif
 
 /* lenetc_f32x16_*: sixteen float lanes, fmaf per lane (the same bits as any family's). */
-#if defined(LENETC_USE_F32X16_FMA) && !defined(LENETC_HAVE_F32X16)
+#if (defined(LENETC_USE_F32X16_FMA) || defined(LENETC_USE_F32X16_FMA_M)) && !defined(LENETC_HAVE_F32X16)
 typedef struct {
     float v[16];
 } lenetc_f32x16;
@@ -87,5 +87,35 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
 {
     return x != 0.0f ? lenetc_f32x8_fma(lenetc_f32x8_set1(x), w, acc) : acc;
+}
+#endif
+
+/* lenetc_f32x{8,16}_fma_m: fmaf(a, b, c) in the lanes whose bit is set in m, c elsewhere. */
+#if defined(LENETC_USE_F32X8_FMA_M) && !defined(LENETC_HAVE_F32X8_FMA_M)
+static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
+{
+    float x[8], y[8], z[8];
+    int l;
+    lenetc_f32x8_store(x, a);
+    lenetc_f32x8_store(y, b);
+    lenetc_f32x8_store(z, c);
+    for (l = 0; l < 8; ++l) {
+        z[l] = ((m >> l) & 1u) != 0u ? fmaf(x[l], y[l], z[l]) : z[l];
+    }
+    return lenetc_f32x8_load(z);
+}
+#endif
+#if defined(LENETC_USE_F32X16_FMA_M) && !defined(LENETC_HAVE_F32X16_FMA_M)
+static inline lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
+{
+    float x[16], y[16], z[16];
+    int l;
+    lenetc_f32x16_store(x, a);
+    lenetc_f32x16_store(y, b);
+    lenetc_f32x16_store(z, c);
+    for (l = 0; l < 16; ++l) {
+        z[l] = ((m >> l) & 1u) != 0u ? fmaf(x[l], y[l], z[l]) : z[l];
+    }
+    return lenetc_f32x16_load(z);
 }
 #endif

@@ -1,5 +1,5 @@
-"""RISC-V vector (RVV 1.0) lowering of conv2d and dense: which layers get the vector-length-
-agnostic kernels (``templates/kernels/<kind>/*_rvv.c.j2``) and the weight packing they read.
+"""RISC-V vector (RVV 1.0) kernels of conv2d and dense: which layers get the vector-length-
+agnostic kernels (``kernels/<kind>/*_rvv.c.j2``) and the weight packing they read.
 
 The kernels vectorise across output channels (convolution) or output neurons (dense): the
 vector lanes are outputs, strip-mined with ``vsetvl`` so any VLEN is correct, and each input
@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The dialect whose kernels this module supplies.
-RVV = "riscv-v"
+from ...kinds.conv2d import ConvCall
+from ...kinds.dense import DenseCall
+from ...kinds.int8_linear import requant_ctx
+from ...variants import Capabilities, Scratch
+
 #: The smallest VLEN the kernels are planned for (Zvl128b): LMUL is picked so that one strip
 #: holds the layer's outputs at this length; longer vectors only fill fewer strips.
 MIN_VLEN = 128
-
-
-def rvv_dialect(lw) -> bool:
-    """True when the plan is for the RISC-V vector family."""
-    return getattr(lw.dialect, "name", None) == RVV
 
 
 def lmul_for(outputs: int) -> int:
@@ -76,9 +74,12 @@ def requant_vectors(lw, fn: str, q, n: int) -> dict:
     }
 
 
-def conv_ok(lw, layer) -> bool:
-    """The vector conv kernels take one group (a sparse table runs as dense taps with zeros)."""
-    return rvv_dialect(lw) and layer.groups == 1
+def conv_applies(call: ConvCall, caps: Capabilities) -> bool:
+    """The vector conv kernels take one group (a sparse table runs as dense taps with zeros);
+    int8 with the vector requantization only."""
+    if caps.vector_isa != "rvv" or call.layer.groups != 1:
+        return False
+    return call.q is None or plain_requant(call.q)
 
 
 def pack_conv(weight: np.ndarray, dtype) -> np.ndarray:
@@ -105,63 +106,62 @@ def dense_ctx(n_in: int, n_out: int) -> dict:
     return {"n_in": n_in, "n_out": n_out, "lmul": lmul, **suffixes(lmul)}
 
 
-def lower_conv_int8(lw, node, src: int, padded: tuple[int, int, int], ctx: dict, fn: str, doc: str):
-    """Emit the int8 vector conv on the (already padded) input; None where it does not apply."""
-    q = node.q
-    if not conv_ok(lw, q.layer) or not plain_requant(q):
+def conv_note(call: ConvCall) -> str:
+    return f", RVV {min(PIXELS[lmul_for(call.oc)], call.ow)} pixels x vl channels"
+
+
+def conv_scratch(call: ConvCall, mode: str) -> Scratch | None:
+    """Fused: a band of ``kh`` conv rows of every map (int8 or float)."""
+    if mode != "fused":
         return None
-    e = node.epilogue_ctx
-    ctx = {**ctx, **conv_ctx(q.layer, padded, q.out_shape, e), **requant_vectors(lw, fn, q, q.out_shape[0])}
+    return ("float" if call.q is None else "unsigned char", call.epilogue["kh"] * call.oc * call.ow)
+
+
+def pack_conv_int8(lw, call: ConvCall) -> dict:
+    """Requantization (and its vector multipliers and shifts), weights as int16 [ic][kh][kw][oc]."""
+    q, fn = call.q, call.fn
+    ctx = requant_ctx(lw, fn, q)
+    ctx = {**ctx, **conv_ctx(q.layer, (call.c, call.h, call.w), q.out_shape, call.epilogue),
+           **requant_vectors(lw, fn, q, q.out_shape[0])}  # fmt: skip
     wp = pack_conv(q.weight, np.int16)
     ctx["weight"] = lw.const(fn, "wrvv", wp, "int16_t", f"int8 weights as int16, packed [ic][kh][kw][oc] = {wp.shape}")
-    doc = f"{doc}, RVV {ctx['px']} pixels x vl channels"
-    if e is None:
-        return lw.emit("conv2d/int8_rvv", q.name, src, q.out_shape, ctx, doc=doc, fn=fn)
-    scratch = ("unsigned char", e["kh"] * q.out_shape[0] * q.out_shape[2])
-    return lw.emit("conv2d/int8_rvv", q.name, src, node.epilogue.out_shape, ctx, doc=f"{doc}, fused with {e['doc']}",
-                   fn=fn, scratch=scratch)  # fmt: skip
+    return ctx
 
 
-def lower_dense_int8(lw, q, w: np.ndarray, src: int, ctx: dict, fn: str, doc: str):
-    """Emit the int8 vector dense layer for (out, in) ``w``; None where it does not apply."""
-    if not rvv_dialect(lw) or not plain_requant(q):
-        return None
+def pack_conv_float32(lw, call: ConvCall) -> dict:
+    """Weights [ic][kh][kw][oc] (a sparse table's unconnected taps as zeros), then biases."""
+    layer, fn, weight = call.layer, call.fn, call.weight
+    w = weight * lw.params[f"{layer.name}.table"].astype(np.float32)[:, :, None, None] if layer.sparse else weight
+    ctx = {**conv_ctx(layer, (call.c, call.h, call.w), call.node.out_shape, call.epilogue), "act": layer.act}
+    wp = pack_conv(w, np.float32)
+    ctx["weight"] = lw.const(fn, "wrvv", wp, comment=f"packed [ic][kh][kw][oc] = {wp.shape}")
+    ctx["bias"] = lw.const(fn, "bias", np.asarray(call.bias, np.float32))
+    return ctx
+
+
+def dense_applies_int8(call: DenseCall, caps: Capabilities) -> bool:
+    return caps.vector_isa == "rvv" and plain_requant(call.q)
+
+
+def dense_applies_float32(call: DenseCall, caps: Capabilities) -> bool:
+    """Where the portable kernel runs across outputs (in-major weights)."""
+    return caps.vector_isa == "rvv" and call.across
+
+
+def pack_dense_int8(lw, call: DenseCall) -> dict:
+    """Requantization (and its vectors), weights (in, out): one input's weights contiguous."""
+    q, w, fn = call.q, call.weight, call.fn
     n_out, n_in = w.shape
+    ctx = requant_ctx(lw, fn, q)
     ctx = {**ctx, **dense_ctx(n_in, n_out), **requant_vectors(lw, fn, q, n_out)}
     wt = np.ascontiguousarray(w.T.astype(np.int8))
     ctx["weight"] = lw.const(fn, "wrvv", wt, "int8_t", f"(in, out) = {wt.shape}: one input's weights contiguous")
-    return lw.emit("dense/int8_rvv", q.name, src, q.out_shape, ctx, doc=f"{doc}, RVV across outputs", fn=fn)
+    return ctx
 
 
-def lower_conv_float32(lw, node, src: int, padded: tuple[int, int, int], weight, bias, doc: str):
-    """Emit the float32 vector conv on the (already padded) input; None where it does not apply."""
-    layer = node.layer
-    if not conv_ok(lw, layer) or layer.is_whole_window(node.in_shape):
-        return None
-    fn = lw.fn_name(layer.name)
-    e = node.epilogue_ctx
-    w = weight * lw.params[f"{layer.name}.table"].astype(np.float32)[:, :, None, None] if layer.sparse else weight
-    ctx = {**conv_ctx(layer, padded, node.out_shape, e), "act": layer.act}
-    wp = pack_conv(w, np.float32)
-    ctx["weight"] = lw.const(fn, "wrvv", wp, comment=f"packed [ic][kh][kw][oc] = {wp.shape}")
-    ctx["bias"] = lw.const(fn, "bias", np.asarray(bias, np.float32))
-    doc = f"{doc}, RVV {ctx['px']} pixels x vl channels"
-    if e is None:
-        return lw.emit("conv2d/float32_rvv", layer.name, src, node.out_shape, ctx, doc=doc, fn=fn)
-    scratch = ("float", e["kh"] * node.out_shape[0] * node.out_shape[2])
-    return lw.emit("conv2d/float32_rvv", layer.name, src, node.epilogue.out_shape, ctx,
-                   doc=f"{doc}, fused with {e['doc']}", fn=fn, scratch=scratch)  # fmt: skip
-
-
-def lower_dense_float32(lw, name: str, weight: np.ndarray, bias: np.ndarray, act, src: int, doc: str):
-    """Emit the float32 vector dense layer for (out, in) ``weight`` (in-major order, as the
-    portable kernel runs across outputs); None where it does not apply."""
-    if not rvv_dialect(lw):
-        return None
-    n_out, n_in = weight.shape
-    fn = lw.fn_name(name)
-    wt = np.ascontiguousarray(weight.T.astype(np.float32))
-    ctx = {**dense_ctx(n_in, n_out), "act": act,
-           "weight": lw.const(fn, "weight", wt, comment=f"(in, out) = {wt.shape}"),
-           "bias": lw.const(fn, "bias", np.asarray(bias, np.float32))}  # fmt: skip
-    return lw.emit("dense/float32_rvv", name, src, (n_out,), ctx, doc=f"{doc}, RVV across outputs", fn=fn)
+def pack_dense_float32(lw, call: DenseCall) -> dict:
+    n_out, n_in = call.weight.shape
+    wt = np.ascontiguousarray(call.weight.T.astype(np.float32))
+    return {**dense_ctx(n_in, n_out), "act": call.act,
+            "weight": lw.const(call.fn, "weight", wt, comment=f"(in, out) = {wt.shape}"),
+            "bias": lw.const(call.fn, "bias", np.asarray(call.bias, np.float32))}  # fmt: skip

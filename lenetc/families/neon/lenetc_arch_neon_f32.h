@@ -2,10 +2,10 @@
  * lenetc_arch_neon.h). vfmaq_f32 rounds each lane once, exactly like fmaf, so the blocked
  * kernels give the portable routines' bits: output channels in the lanes, each output's
  * multiply-adds in the fixed order. */
-#if (defined(LENETC_USE_F32X8_FMA) || defined(LENETC_USE_F32X16_FMA)) && defined(__ARM_NEON) && defined(__aarch64__)
+#if (defined(LENETC_USE_F32X8_FMA) || defined(LENETC_USE_F32X16_FMA) || defined(LENETC_USE_F32X8_FMA_M) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #endif
-#if defined(LENETC_USE_F32X8_FMA) && defined(__ARM_NEON) && defined(__aarch64__)
+#if (defined(LENETC_USE_F32X8_FMA) || defined(LENETC_USE_F32X8_FMA_M)) && defined(__ARM_NEON) && defined(__aarch64__)
 #define LENETC_HAVE_F32X8 1
 typedef struct {
     float32x4_t lo, hi;
@@ -39,7 +39,7 @@ static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 }
 #endif
 
-#if defined(LENETC_USE_F32X16_FMA) && defined(__ARM_NEON) && defined(__aarch64__)
+#if (defined(LENETC_USE_F32X16_FMA) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__ARM_NEON) && defined(__aarch64__)
 #define LENETC_HAVE_F32X16 1
 typedef struct {
     float32x4_t v[4];
@@ -90,6 +90,40 @@ static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f
     lenetc_f32x8 r;
     r.lo = vbslq_f32(keep, acc.lo, vfmaq_f32(acc.lo, xv, w.lo));
     r.hi = vbslq_f32(keep, acc.hi, vfmaq_f32(acc.hi, xv, w.hi));
+    return r;
+}
+#endif
+
+/* lenetc_f32x{8,16}_fma_m: the fused result in the lanes whose bit is set in m (vtstq builds
+ * the lane mask, vbslq selects), c elsewhere. */
+#if (defined(LENETC_USE_F32X8_FMA_M) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__ARM_NEON) && \
+    defined(__aarch64__)
+static inline float32x4_t lenetc_neon_fma_m4(float32x4_t a, float32x4_t b, float32x4_t c, uint32_t m)
+{
+    static const uint32_t bits[4] = {1u, 2u, 4u, 8u};
+    const uint32x4_t on = vtstq_u32(vdupq_n_u32(m), vld1q_u32(bits));
+    return vbslq_f32(on, vfmaq_f32(c, a, b), c);
+}
+#endif
+#if defined(LENETC_USE_F32X8_FMA_M) && defined(LENETC_HAVE_F32X8)
+#define LENETC_HAVE_F32X8_FMA_M 1
+static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
+{
+    lenetc_f32x8 r;
+    r.lo = lenetc_neon_fma_m4(a.lo, b.lo, c.lo, m);
+    r.hi = lenetc_neon_fma_m4(a.hi, b.hi, c.hi, m >> 4);
+    return r;
+}
+#endif
+#if defined(LENETC_USE_F32X16_FMA_M) && defined(LENETC_HAVE_F32X16)
+#define LENETC_HAVE_F32X16_FMA_M 1
+static inline lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
+{
+    lenetc_f32x16 r;
+    int k;
+    for (k = 0; k < 4; ++k) {
+        r.v[k] = lenetc_neon_fma_m4(a.v[k], b.v[k], c.v[k], m >> (4 * k));
+    }
     return r;
 }
 #endif

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import SCALED_TANH_A, SCALED_TANH_S
-from ..numeric import c_float
-from .int8 import helium
+from ...activations import SCALED_TANH_A, SCALED_TANH_S
+from ...kinds import conv2d, dense
+from ...kinds.conv2d import ConvCall
+from ...kinds.dense import DenseCall
+from ...numeric import c_float
+from ...variants import Capabilities, Scratch
 
 #: Float32 vector registers an accumulator block may hold (of 8; one loads, one spare).
 ACC_REGS = 6
@@ -68,17 +71,17 @@ def _chunks(ow: int, kw: int) -> list[dict]:
 
 
 def conv_ctx(
-    lw, layer, ctx: dict, weight: np.ndarray, bias: np.ndarray, out_shape, e_params: tuple = ()
+    layer, e: dict | None, weight: np.ndarray, bias: np.ndarray, out_shape, e_params: tuple = ()
 ) -> dict | None:
-    """The Helium float conv's additions to the portable context ``ctx``, or None when it does
-    not apply (another family, a stride, groups, an activation or pooling without a vector form,
-    subnormal constants); ``e_params`` are the fused subsampling's coefficients and biases."""
-    if not helium(lw) or layer.stride != (1, 1) or layer.groups != 1 or not subnormal_free(weight, bias):
+    """The Helium float conv's additions to the portable context, or None when it does not
+    apply (a stride, groups, an activation or pooling without a vector form, subnormal
+    constants); ``e`` is the fused pooling's context, ``e_params`` the fused subsampling's
+    coefficients and biases."""
+    if layer.stride != (1, 1) or layer.groups != 1 or not subnormal_free(weight, bias):
         return None
     act = act_vector(layer.act)
     if act is None:
         return None
-    e = ctx["epilogue"]
     e_act: tuple = (None, None, None)
     if e is not None:
         if (e["kh"], e["kw"]) != (2, 2) or e["mode"] not in ("max", "subsampling"):
@@ -102,16 +105,43 @@ def conv_ctx(
     }  # fmt: skip
 
 
-def conv_band_floats(ctx: dict) -> int:
-    """Floats of the band the Helium kernel keeps (``no`` maps x pooling rows x padded columns)."""
-    e = ctx["epilogue"]
-    return ctx["no"] * e["kh"] * ctx["owp"]
+def _conv_extra(call: ConvCall) -> dict | None:
+    e = call.epilogue
+    e_params: tuple = ()
+    if e is not None and e["mode"] == "subsampling":
+        en = call.node.epilogue.layer.name
+        e_params = (call.lw.params[f"{en}.coeff"], call.lw.params[f"{en}.bias"])
+    return conv_ctx(call.layer, e, call.weight, call.bias, call.node.out_shape, e_params)
 
 
-def dense_ctx(lw, act, weight: np.ndarray, bias: np.ndarray, across: bool) -> dict | None:
+def conv_applies(call: ConvCall, caps: Capabilities) -> bool:
+    return caps.vector_isa == "mve" and _conv_extra(call) is not None
+
+
+def conv_pack(lw, call: ConvCall) -> dict:
+    """The portable kernel's context (it is the fallback path) and the vector additions."""
+    ctx = conv2d.pack_float32(lw, call)
+    ctx.update(_conv_extra(call))
+    return ctx
+
+
+def conv_scratch(call: ConvCall, mode: str) -> Scratch | None:
+    """Fused: the larger of the portable band and the Helium one (``no`` maps x pooling rows x
+    padded columns)."""
+    if mode != "fused":
+        return None
+    k, kh = _conv_extra(call), call.epilogue["kh"]
+    return ("float", max(kh * call.ow, k["no"] * kh * k["owp"]))
+
+
+def conv_note(call: ConvCall) -> str:
+    return f", Helium {_conv_extra(call)['no']} map(s) x columns in vectors"
+
+
+def dense_ctx(act, weight: np.ndarray, bias: np.ndarray, across: bool) -> dict | None:
     """The Helium float dense layer's additions to the portable context, or None when it does
     not apply; ``across``: the portable kernel's in-major layout (outputs vectorised)."""
-    if not helium(lw) or not subnormal_free(weight, bias):
+    if not subnormal_free(weight, bias):
         return None
     a = act_vector(act) if across else (None, None, None)
     if a is None:
@@ -119,3 +149,13 @@ def dense_ctx(lw, act, weight: np.ndarray, bias: np.ndarray, across: bool) -> di
     units = weight.shape[0]
     nb = min(ACC_REGS, -(-units // 4))
     return {"nb": nb, "act_kind": a[0], "act_in": a[1], "act_out": a[2]}
+
+
+def dense_applies(call: DenseCall, caps: Capabilities) -> bool:
+    return caps.vector_isa == "mve" and dense_ctx(call.act, call.weight, call.bias, call.across) is not None
+
+
+def dense_pack(lw, call: DenseCall) -> dict:
+    ctx = dense.pack_float32(lw, call)
+    ctx.update(dense_ctx(call.act, call.weight, call.bias, call.across))
+    return ctx
