@@ -32,9 +32,9 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
 #include <arm_neon.h>
 #define LENETC_DOT4_SIGNED 1
 #endif
-#if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_DOT4_SIGNED)
+#if (defined(LENETC_USE_I32X16_MADD) || defined(LENETC_USE_I32X16_DOT4)) && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
 #define LENETC_HAVE_I32X16 1
-#define LENETC_FAST_I32X16_DOT4 1
 typedef struct {
     int32x4_t v[4];
 } lenetc_i32x16;
@@ -66,6 +66,8 @@ static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t 
     }
     return acc;
 }
+#if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_DOT4_SIGNED)
+#define LENETC_FAST_I32X16_DOT4 1
 static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
@@ -79,9 +81,11 @@ static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t 
     return acc;
 }
 #endif
-#if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_DOT4_SIGNED)
+#endif
+#if (defined(LENETC_USE_I32X8_MADD) || defined(LENETC_USE_I32X8_LOAD) || defined(LENETC_USE_I32X8_DOT4)) && \
+    defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
 #define LENETC_HAVE_I32X8 1
-#define LENETC_FAST_I32X8_DOT4 1
 typedef struct {
     int32x4_t lo, hi;
 } lenetc_i32x8;
@@ -105,6 +109,8 @@ static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x,
     acc.hi = vaddq_s32(acc.hi, vpaddq_s32(vmull_s16(vget_low_s16(w1), xv), vmull_s16(vget_high_s16(w1), xv)));
     return acc;
 }
+#if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_DOT4_SIGNED)
+#define LENETC_FAST_I32X8_DOT4 1
 static inline lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
@@ -114,5 +120,41 @@ static inline lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x,
     acc.lo = vdotq_s32(acc.lo, xv, vld1q_s8(w));
     acc.hi = vdotq_s32(acc.hi, xv, vld1q_s8(w + 16));
     return acc;
+}
+#endif
+#endif
+
+/* lenetc_i32x8_requant: lenetc_requant on eight lanes (mult >= 0, shift 1..62), exactly: the
+ * magnitude times the multiplier in 64-bit lanes (umull), plus 2^(shift-1), shifted right
+ * (ushl by -shift), capped at 2^16 before narrowing (the int8 clamp hides the cap), the sign
+ * put back, the zero point added and the result clamped to [lo, hi]. */
+#if defined(LENETC_USE_I32X8_REQUANT) && defined(LENETC_HAVE_I32X8) && defined(__ARM_NEON) && defined(__aarch64__)
+#define LENETC_HAVE_I32X8_REQUANT 1
+static inline uint64x2_t lenetc_neon_round_shift(uint64x2_t p, int64x2_t s)
+{
+    const uint64x2_t half = vshlq_u64(vdupq_n_u64(1u), vsubq_s64(s, vdupq_n_s64(1)));
+    const uint64x2_t r = vshlq_u64(vaddq_u64(p, half), vnegq_s64(s));
+    const uint64x2_t cap = vdupq_n_u64(65536u);
+    return vbslq_u64(vcgtq_u64(r, cap), cap, r);
+}
+static inline int32x4_t lenetc_neon_requant4(int32x4_t a, const int32_t *mult, const int32_t *shift, int32_t zp,
+                                             int32_t lo, int32_t hi)
+{
+    const uint32x4_t mag = vreinterpretq_u32_s32(vabsq_s32(a));
+    const uint32x4_t m = vreinterpretq_u32_s32(vld1q_s32(mult));
+    const int32x4_t s = vld1q_s32(shift);
+    const uint64x2_t p0 = lenetc_neon_round_shift(vmull_u32(vget_low_u32(mag), vget_low_u32(m)), vmovl_s32(vget_low_s32(s)));
+    const uint64x2_t p1 = lenetc_neon_round_shift(vmull_high_u32(mag, m), vmovl_high_s32(s));
+    const int32x4_t r = vreinterpretq_s32_u32(vcombine_u32(vmovn_u64(p0), vmovn_u64(p1)));
+    const int32x4_t v = vaddq_s32(vbslq_s32(vcltzq_s32(a), vnegq_s32(r), r), vdupq_n_s32(zp));
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+static inline lenetc_i32x8 lenetc_i32x8_requant(lenetc_i32x8 acc, const int32_t *mult, const int32_t *shift, int32_t zp,
+                                                int32_t lo, int32_t hi)
+{
+    lenetc_i32x8 r;
+    r.lo = lenetc_neon_requant4(acc.lo, mult, shift, zp, lo, hi);
+    r.hi = lenetc_neon_requant4(acc.hi, mult + 4, shift + 4, zp, lo, hi);
+    return r;
 }
 #endif
