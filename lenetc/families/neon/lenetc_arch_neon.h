@@ -1,9 +1,18 @@
 /* lenetc primitives for Arm NEON (Arm64). Elsewhere the portable routines are used: same results. */
+/* A block primitive may be compiled for one path of a kernel and called only from the other
+ * (e.g. the 16-bit madd where vpdpbusd runs): unused there, which clang reports. */
+#ifndef LENETC_UNUSED
+#if defined(__GNUC__)
+#define LENETC_UNUSED __attribute__((unused))
+#else
+#define LENETC_UNUSED
+#endif
+#endif
 #if defined(LENETC_USE_DOT_S16S8) && defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #define LENETC_HAVE_DOT_S16S8 1
 /* smlal/smlal2: widening multiply-accumulate of int16 lanes into int32 lanes. */
-static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
+static inline LENETC_UNUSED int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
 {
     int32x4_t acc = vdupq_n_s32(0);
     int32_t i;
@@ -38,7 +47,7 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
 typedef struct {
     int32x4_t v[4];
 } lenetc_i32x16;
-static inline lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
+static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
 {
     lenetc_i32x16 r;
     r.v[0] = vld1q_s32(p);
@@ -47,7 +56,7 @@ static inline lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
     r.v[3] = vld1q_s32(p + 12);
     return r;
 }
-static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 a)
+static inline LENETC_UNUSED void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 a)
 {
     vst1q_s32(p, a.v[0]);
     vst1q_s32(p + 4, a.v[1]);
@@ -55,7 +64,7 @@ static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 a)
     vst1q_s32(p + 12, a.v[3]);
 }
 /* the 16-bit madd of the kernels' other path, kept for the same type */
-static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t *x, const int16_t *w)
+static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t *x, const int16_t *w)
 {
     const int16x4_t xv = vreinterpret_s16_s32(vdup_n_s32((int32_t)(uint16_t)x[0] | (int32_t)((uint32_t)(uint16_t)x[1] << 16)));
     int k;
@@ -68,7 +77,7 @@ static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t 
 }
 #if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_DOT4_SIGNED)
 #define LENETC_FAST_I32X16_DOT4 1
-static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
+static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
     int8x16_t xv;
@@ -89,19 +98,19 @@ static inline lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t 
 typedef struct {
     int32x4_t lo, hi;
 } lenetc_i32x8;
-static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
+static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
 {
     lenetc_i32x8 r;
     r.lo = vld1q_s32(p);
     r.hi = vld1q_s32(p + 4);
     return r;
 }
-static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 a)
+static inline LENETC_UNUSED void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 a)
 {
     vst1q_s32(p, a.lo);
     vst1q_s32(p + 4, a.hi);
 }
-static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
+static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
 {
     const int16x4_t xv = vreinterpret_s16_s32(vdup_n_s32((int32_t)(uint16_t)x[0] | (int32_t)((uint32_t)(uint16_t)x[1] << 16)));
     const int16x8_t w0 = vld1q_s16(w), w1 = vld1q_s16(w + 8);
@@ -111,7 +120,7 @@ static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x,
 }
 #if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_DOT4_SIGNED)
 #define LENETC_FAST_I32X8_DOT4 1
-static inline lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
+static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
     int8x16_t xv;
@@ -130,14 +139,14 @@ static inline lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x,
  * put back, the zero point added and the result clamped to [lo, hi]. */
 #if defined(LENETC_USE_I32X8_REQUANT) && defined(LENETC_HAVE_I32X8) && defined(__ARM_NEON) && defined(__aarch64__)
 #define LENETC_HAVE_I32X8_REQUANT 1
-static inline uint64x2_t lenetc_neon_round_shift(uint64x2_t p, int64x2_t s)
+static inline LENETC_UNUSED uint64x2_t lenetc_neon_round_shift(uint64x2_t p, int64x2_t s)
 {
     const uint64x2_t half = vshlq_u64(vdupq_n_u64(1u), vsubq_s64(s, vdupq_n_s64(1)));
     const uint64x2_t r = vshlq_u64(vaddq_u64(p, half), vnegq_s64(s));
     const uint64x2_t cap = vdupq_n_u64(65536u);
     return vbslq_u64(vcgtq_u64(r, cap), cap, r);
 }
-static inline int32x4_t lenetc_neon_requant4(int32x4_t a, const int32_t *mult, const int32_t *shift, int32_t zp,
+static inline LENETC_UNUSED int32x4_t lenetc_neon_requant4(int32x4_t a, const int32_t *mult, const int32_t *shift, int32_t zp,
                                              int32_t lo, int32_t hi)
 {
     const uint32x4_t mag = vreinterpretq_u32_s32(vabsq_s32(a));
@@ -149,7 +158,7 @@ static inline int32x4_t lenetc_neon_requant4(int32x4_t a, const int32_t *mult, c
     const int32x4_t v = vaddq_s32(vbslq_s32(vcltzq_s32(a), vnegq_s32(r), r), vdupq_n_s32(zp));
     return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
-static inline lenetc_i32x8 lenetc_i32x8_requant(lenetc_i32x8 acc, const int32_t *mult, const int32_t *shift, int32_t zp,
+static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_requant(lenetc_i32x8 acc, const int32_t *mult, const int32_t *shift, int32_t zp,
                                                 int32_t lo, int32_t hi)
 {
     lenetc_i32x8 r;

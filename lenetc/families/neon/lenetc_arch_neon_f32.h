@@ -2,6 +2,15 @@
  * lenetc_arch_neon.h). vfmaq_f32 rounds each lane once, exactly like fmaf, so the blocked
  * kernels give the portable routines' bits: output channels in the lanes, each output's
  * multiply-adds in the fixed order. */
+/* A block primitive may be compiled for one path of a kernel and called only from the other
+ * (e.g. the 16-bit madd where vpdpbusd runs): unused there, which clang reports. */
+#ifndef LENETC_UNUSED
+#if defined(__GNUC__)
+#define LENETC_UNUSED __attribute__((unused))
+#else
+#define LENETC_UNUSED
+#endif
+#endif
 #if (defined(LENETC_USE_F32X8_FMA) || defined(LENETC_USE_F32X16_FMA) || defined(LENETC_USE_F32X8_FMA_M) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #endif
@@ -10,14 +19,14 @@
 typedef struct {
     float32x4_t lo, hi;
 } lenetc_f32x8;
-static inline lenetc_f32x8 lenetc_f32x8_load(const float *p)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_load(const float *p)
 {
     lenetc_f32x8 r;
     r.lo = vld1q_f32(p);
     r.hi = vld1q_f32(p + 4);
     return r;
 }
-static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_set1(float x)
 {
     lenetc_f32x8 r;
     r.lo = vdupq_n_f32(x);
@@ -25,14 +34,14 @@ static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
     return r;
 }
 /* a * b + c: vfmaq_f32(c, a, b) */
-static inline lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
 {
     lenetc_f32x8 r;
     r.lo = vfmaq_f32(c.lo, a.lo, b.lo);
     r.hi = vfmaq_f32(c.hi, a.hi, b.hi);
     return r;
 }
-static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
+static inline LENETC_UNUSED void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 {
     vst1q_f32(p, v.lo);
     vst1q_f32(p + 4, v.hi);
@@ -44,7 +53,7 @@ static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 typedef struct {
     float32x4_t v[4];
 } lenetc_f32x16;
-static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_load(const float *p)
 {
     lenetc_f32x16 r;
     r.v[0] = vld1q_f32(p);
@@ -53,7 +62,7 @@ static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
     r.v[3] = vld1q_f32(p + 12);
     return r;
 }
-static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_set1(float x)
 {
     lenetc_f32x16 r;
     r.v[0] = vdupq_n_f32(x);
@@ -62,7 +71,7 @@ static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
     r.v[3] = r.v[0];
     return r;
 }
-static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
 {
     lenetc_f32x16 r;
     r.v[0] = vfmaq_f32(c.v[0], a.v[0], b.v[0]);
@@ -71,7 +80,7 @@ static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, 
     r.v[3] = vfmaq_f32(c.v[3], a.v[3], b.v[3]);
     return r;
 }
-static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+static inline LENETC_UNUSED void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 {
     vst1q_f32(p, v.v[0]);
     vst1q_f32(p + 4, v.v[1]);
@@ -83,7 +92,7 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 /* lenetc_f32x8_fma_nz: the fused result where x != 0, acc where x is zero (vbslq on the lane mask). */
 #if defined(LENETC_USE_F32X8_FMA_NZ) && defined(LENETC_HAVE_F32X8)
 #define LENETC_HAVE_F32X8_FMA_NZ 1
-static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
 {
     const float32x4_t xv = vdupq_n_f32(x);
     const uint32x4_t keep = vceqq_f32(xv, vdupq_n_f32(0.0f));
@@ -98,7 +107,7 @@ static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f
  * the lane mask, vbslq selects), c elsewhere. */
 #if (defined(LENETC_USE_F32X8_FMA_M) || defined(LENETC_USE_F32X16_FMA_M)) && defined(__ARM_NEON) && \
     defined(__aarch64__)
-static inline float32x4_t lenetc_neon_fma_m4(float32x4_t a, float32x4_t b, float32x4_t c, uint32_t m)
+static inline LENETC_UNUSED float32x4_t lenetc_neon_fma_m4(float32x4_t a, float32x4_t b, float32x4_t c, uint32_t m)
 {
     static const uint32_t bits[4] = {1u, 2u, 4u, 8u};
     const uint32x4_t on = vtstq_u32(vdupq_n_u32(m), vld1q_u32(bits));
@@ -107,7 +116,7 @@ static inline float32x4_t lenetc_neon_fma_m4(float32x4_t a, float32x4_t b, float
 #endif
 #if defined(LENETC_USE_F32X8_FMA_M) && defined(LENETC_HAVE_F32X8)
 #define LENETC_HAVE_F32X8_FMA_M 1
-static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
 {
     lenetc_f32x8 r;
     r.lo = lenetc_neon_fma_m4(a.lo, b.lo, c.lo, m);
@@ -117,7 +126,7 @@ static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, le
 #endif
 #if defined(LENETC_USE_F32X16_FMA_M) && defined(LENETC_HAVE_F32X16)
 #define LENETC_HAVE_F32X16_FMA_M 1
-static inline lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
 {
     lenetc_f32x16 r;
     int k;

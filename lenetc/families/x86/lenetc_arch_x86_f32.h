@@ -1,4 +1,13 @@
 /* lenetc float primitives for x86-64 (included in float models only, after lenetc_arch_x86.h). */
+/* A block primitive may be compiled for one path of a kernel and called only from the other
+ * (e.g. the 16-bit madd where vpdpbusd runs): unused there, which clang reports. */
+#ifndef LENETC_UNUSED
+#if defined(__GNUC__)
+#define LENETC_UNUSED __attribute__((unused))
+#else
+#define LENETC_UNUSED
+#endif
+#endif
 /* lenetc_f32x8_*: eight float lanes for the blocked float kernels (output channels in the
  * lanes). _mm256_fmadd_ps rounds each lane once, exactly like fmaf, so the bits are those of
  * the portable routines. */
@@ -6,19 +15,19 @@
 #include <immintrin.h>
 #define LENETC_HAVE_F32X8 1
 typedef __m256 lenetc_f32x8;
-static inline lenetc_f32x8 lenetc_f32x8_load(const float *p)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_load(const float *p)
 {
     return _mm256_loadu_ps(p);
 }
-static inline lenetc_f32x8 lenetc_f32x8_set1(float x)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_set1(float x)
 {
     return _mm256_set1_ps(x);
 }
-static inline lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_fma(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c)
 {
     return _mm256_fmadd_ps(a, b, c);
 }
-static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
+static inline LENETC_UNUSED void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 {
     _mm256_storeu_ps(p, v);
 }
@@ -32,19 +41,19 @@ static inline void lenetc_f32x8_store(float *p, lenetc_f32x8 v)
 #define LENETC_HAVE_F32X16 1
 #define LENETC_F32X16_NATIVE 1
 typedef __m512 lenetc_f32x16;
-static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_load(const float *p)
 {
     return _mm512_loadu_ps(p);
 }
-static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_set1(float x)
 {
     return _mm512_set1_ps(x);
 }
-static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
 {
     return _mm512_fmadd_ps(a, b, c);
 }
-static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+static inline LENETC_UNUSED void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 {
     _mm512_storeu_ps(p, v);
 }
@@ -54,28 +63,28 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 typedef struct {
     __m256 lo, hi;
 } lenetc_f32x16;
-static inline lenetc_f32x16 lenetc_f32x16_load(const float *p)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_load(const float *p)
 {
     lenetc_f32x16 r;
     r.lo = _mm256_loadu_ps(p);
     r.hi = _mm256_loadu_ps(p + 8);
     return r;
 }
-static inline lenetc_f32x16 lenetc_f32x16_set1(float x)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_set1(float x)
 {
     lenetc_f32x16 r;
     r.lo = _mm256_set1_ps(x);
     r.hi = r.lo;
     return r;
 }
-static inline lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_fma(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c)
 {
     lenetc_f32x16 r;
     r.lo = _mm256_fmadd_ps(a.lo, b.lo, c.lo);
     r.hi = _mm256_fmadd_ps(a.hi, b.hi, c.hi);
     return r;
 }
-static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
+static inline LENETC_UNUSED void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
 {
     _mm256_storeu_ps(p, v.lo);
     _mm256_storeu_ps(p + 8, v.hi);
@@ -87,7 +96,7 @@ static inline void lenetc_f32x16_store(float *p, lenetc_f32x16 v)
  * masked vfmadd with an all-or-nothing mask; AVX2: the fused result blended on x != 0. */
 #if defined(LENETC_USE_F32X8_FMA_NZ) && defined(LENETC_HAVE_F32X8)
 #define LENETC_HAVE_F32X8_FMA_NZ 1
-static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f32x8 acc)
 {
 #if defined(__AVX512F__) && defined(__AVX512VL__)
     return _mm256_mask3_fmadd_ps(_mm256_set1_ps(x), w, acc, (__mmask8)(x != 0.0f ? 0xFF : 0));
@@ -102,7 +111,7 @@ static inline lenetc_f32x8 lenetc_f32x8_fma_nz(float x, lenetc_f32x8 w, lenetc_f
  * connection table: unconnected output maps are not touched). AVX-512: one masked vfmadd. */
 #if defined(LENETC_USE_F32X8_FMA_M) && defined(LENETC_HAVE_F32X8)
 #define LENETC_HAVE_F32X8_FMA_M 1
-static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
+static inline LENETC_UNUSED lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, lenetc_f32x8 c, uint32_t m)
 {
 #if defined(__AVX512F__) && defined(__AVX512VL__)
     return _mm256_mask3_fmadd_ps(a, b, c, (__mmask8)m);
@@ -115,7 +124,7 @@ static inline lenetc_f32x8 lenetc_f32x8_fma_m(lenetc_f32x8 a, lenetc_f32x8 b, le
 #endif
 #if defined(LENETC_USE_F32X16_FMA_M) && defined(LENETC_HAVE_F32X16)
 #define LENETC_HAVE_F32X16_FMA_M 1
-static inline lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
+static inline LENETC_UNUSED lenetc_f32x16 lenetc_f32x16_fma_m(lenetc_f32x16 a, lenetc_f32x16 b, lenetc_f32x16 c, uint32_t m)
 {
 #if defined(LENETC_F32X16_NATIVE)
     return _mm512_mask3_fmadd_ps(a, b, c, (__mmask16)m);
