@@ -81,8 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=10_000, help="MNIST test digits (default all 10,000)")
     p.add_argument("--models", nargs="+", default=list(MODELS))
     p.add_argument("--formats", nargs="+", default=["QDQ", "QOperator"])
-    p.add_argument("--weights", nargs="+", default=["pc", "pt"], help="per-channel and/or per-tensor weights")
-    p.add_argument("--acts", nargs="+", default=["s8", "u8"], help="int8 and/or uint8 activations")
+    p.add_argument("--weights", nargs="+", default=["pc"], help="per-channel (pc) and/or per-tensor (pt) weights")
+    p.add_argument(
+        "--acts",
+        nargs="+",
+        default=["ort"],
+        help="s8 and/or u8 activations; ort (default): onnxruntime's advice, s8 for QDQ, u8 for QOperator",
+    )
     p.add_argument("--calib", type=int, default=200, help="MNIST training digits onnxruntime calibrates on")
     p.add_argument("--firmware", action="store_true", help="also run the C on the emulated Cortex-M4")
     p.add_argument("--firmware-digits", type=int, default=20)
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.models:
             for fmt in args.formats:
                 for w in args.weights:
-                    for act in args.acts:
+                    acts = [("s8" if fmt == "QDQ" else "u8") if a == "ort" else a for a in args.acts]
+                    for act in dict.fromkeys(acts):
                         path = quantized_file(name, fmt, w == "pc", act, args.calib, Path(tmp))
                         try:
                             qfile = lenetc.load(path)

@@ -4,9 +4,9 @@
     PYTHONPATH=. python benchmarks/tflite_agreement.py [N]
 
 int8 files: % identical output elements, max LSB difference and argmax agreement of lenetc's
-int8 C (--requant tflm and --requant int) against TFLM, and of LiteRT against TFLM (the
-difference the issue describes); float32 files: max error of lenetc's float32 C relative to
-LiteRT's largest |output|, and argmax agreement.
+int8 C (--requant tflm and --requant int) against TFLM, of LiteRT against TFLM (the difference
+the issue describes) and of lenetc's --requant int C against LiteRT; float32 files: max error of
+lenetc's float32 C relative to LiteRT's largest |output|, and argmax agreement.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main(n: int) -> None:
             tflm_c = lenetc.compile(qnet).run_int8(xq)
             int_c = lenetc.compile(with_requant(qnet, "int")).run_int8(xq)
             print(f"{path.name:<28} C tflm vs TFLM {stats(tflm_c, ref)} | C int vs TFLM {stats(int_c, ref)} "
-                  f"| LiteRT vs TFLM {stats(lite, ref)}")  # fmt: skip
+                  f"| LiteRT vs TFLM {stats(lite, ref)} | C int vs LiteRT {stats(int_c, lite)}")  # fmt: skip
         path = FIXTURES / f"{name}.tflite"
         net = lenetc.load(path)
         ours = lenetc.compile(net)(x)

@@ -9,9 +9,19 @@
  * lenetc_round_div: round_half_away_from_zero(num / den) for den > 0 and |num| < 2^29
  *   (average pooling: |num| <= 255 * window cells).
  * Each routine is compiled only where the model's code defines LENETC_USE_<NAME>.
+ * Kernels with a vector path (Helium) call the requantization routines only in their portable
+ * fallback branch, which the preprocessor drops when the vector path is taken: the routines are
+ * marked LENETC_MAYBE_UNUSED so that clang's -Wunused-function stays quiet under -Werror.
  */
+#if !defined(LENETC_MAYBE_UNUSED)
+#if defined(__GNUC__) || defined(__clang__)
+#define LENETC_MAYBE_UNUSED __attribute__((unused))
+#else
+#define LENETC_MAYBE_UNUSED
+#endif
+#endif
 #if defined(LENETC_USE_REQUANT) && !defined(LENETC_HAVE_REQUANT)
-static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+LENETC_MAYBE_UNUSED static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
     const int64_t prod = (int64_t)acc * (int64_t)mult;
     const int64_t half = (int64_t)1 << (shift - 1);
@@ -24,7 +34,7 @@ static inline int8_t lenetc_requant(int32_t acc, int32_t mult, int32_t shift, in
 #endif
 
 #ifdef LENETC_USE_ROUND_DIV
-static inline int32_t lenetc_round_div(int32_t num, int32_t den)
+LENETC_MAYBE_UNUSED static inline int32_t lenetc_round_div(int32_t num, int32_t den)
 {
     const int32_t mag = (2 * (num < 0 ? -num : num) + den) / (2 * den);
     return num < 0 ? -mag : mag;
@@ -62,7 +72,7 @@ static inline int32_t lenetc_rdbpot(int32_t x, int32_t exponent)
 #endif
 
 #if defined(LENETC_USE_REQUANT_TFLM) && !defined(LENETC_HAVE_REQUANT_TFLM)
-static inline int8_t lenetc_requant_tflm(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+LENETC_MAYBE_UNUSED static inline int8_t lenetc_requant_tflm(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
     const int32_t exponent = 31 - shift;
     const int32_t left = exponent > 0 ? exponent : 0;

@@ -6,7 +6,7 @@
  * conversion to int32 defined); the rounding is done without libm: t = trunc(y), and y - t is
  * exact because |y| <= 256 leaves its fraction bits inside one float. */
 #ifdef LENETC_USE_REQUANT_F
-static inline int8_t lenetc_requant_f(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi)
+LENETC_MAYBE_UNUSED static inline int8_t lenetc_requant_f(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi)
 {
     float y = (float)acc * scale;
     float frac;

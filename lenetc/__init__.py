@@ -8,6 +8,7 @@ one line instead of in NumPy's import.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 from ._version import __version__
@@ -42,10 +43,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    try:
-        module, attribute = _PUBLIC[name]
-    except KeyError:
-        raise AttributeError(f"module 'lenetc' has no attribute {name!r}") from None
+    if name not in _PUBLIC:
+        # ``lenetc.api``, ``lenetc.models``...: submodules stay reachable as attributes, as when
+        # this package imported them eagerly
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module 'lenetc' has no attribute {name!r}")
+    module, attribute = _PUBLIC[name]
     value = getattr(importlib.import_module(module, __name__), attribute)
     globals()[name] = value
     return value

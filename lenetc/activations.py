@@ -52,8 +52,13 @@ class Act:
             return Act(value)
         if not isinstance(value, dict) or "fn" not in value:
             raise LenetcError(f"activation must be a name or an object with 'fn', got {value!r}")
-        lo, hi = value.get("lo", "-inf"), value.get("hi", "inf")
-        return Act(value["fn"], float(value.get("alpha", 0.0)), float(lo), float(hi))
+        lo, hi, alpha = value.get("lo", "-inf"), value.get("hi", "inf"), value.get("alpha", 0.0)
+        if not isinstance(value["fn"], str):
+            raise LenetcError(f"activation 'fn' must be a string, got {value['fn']!r}")
+        for what, v, infinite in (("alpha", alpha, ()), ("lo", lo, ("-inf",)), ("hi", hi, ("inf",))):
+            if isinstance(v, bool) or not (isinstance(v, int | float) or v in infinite):
+                raise LenetcError(f"activation '{what}' must be a number, got {v!r}")
+        return Act(value["fn"], float(alpha), float(lo), float(hi))
 
 
 def _json_float(v: float) -> Any:

@@ -11,6 +11,8 @@ import numpy as np
 from .codegen.artifact import Generated
 from .errors import LenetcError
 from .extension import ExtensionSource, load_cached
+from .input_range import check_input_range
+from .inputs import input_kind
 from .reference import as_batch, predict_classes
 
 #: What the entry points' status codes mean (see the generated header).
@@ -18,7 +20,7 @@ STATUS_MESSAGES = {
     -1: "a NULL pointer was passed",
     -2: "the workspace is misaligned",
     -3: "the image count is negative",
-    -4: "an input value is NaN or Inf (the generated C refuses non-finite input)",
+    -4: "an input value is NaN or Inf, or too large for the model's float32 sums (the generated C refuses it)",
 }
 
 
@@ -27,19 +29,12 @@ def _check_status(status: int) -> None:
         raise LenetcError(f"generated C returned status {status}: {STATUS_MESSAGES.get(status, 'unknown status')}")
 
 
-def check_finite(x: np.ndarray) -> None:
-    """Refuse NaN and Inf in a float input, as the C does, naming the first bad element."""
-    bad = ~np.isfinite(x)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
-
-
 class CompiledNetwork:
     """The generated C of a network, compiled and loaded: call it on NumPy arrays.
 
-    ``net(x)`` takes (N, C, H, W), (N, H, W), (C, H, W) or (H, W) and returns float32
-    outputs (N, classes), or (classes,) for one image. The batch loop runs in C with the GIL
+    ``net(x)`` takes raw uint8 digits (N, 28, 28) or float inputs (N, C, H, W), (N, H, W),
+    (C, H, W) or (H, W) (see :meth:`__call__`) and returns float32 outputs (N, classes), or
+    (classes,) for one image. The batch loop runs in C with the GIL
     released; each call has its own workspace, so calls from several threads are safe.
 
     ``threads`` (default 1; 0 means one per CPU) splits a batch into that many contiguous
@@ -108,9 +103,21 @@ class CompiledNetwork:
         return [self.build_dir / self.generated.symbols.source, self.build_dir / self.generated.symbols.header]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Run the C on ``x``; what ``x`` means follows its dtype (:mod:`lenetc.inputs`):
+
+        - uint8 (N, 28, 28) or (28, 28): raw digits, pixels 0..255, made inputs by the C's
+          ``<P>_preprocess`` (the model's ``x = pixel * scale + offset`` and padding);
+        - float: preprocessed inputs (N, C, H, W), (N, H, W), (C, H, W) or (H, W);
+        - int8: quantized inputs (int8 models only); any other dtype is refused.
+
+        Returns float32 outputs (N, classes), or (classes,) for one image.
+        """
+        x = np.asarray(x)
+        if input_kind(x, self.net.preprocess, int8=self.plan.qnet is not None) == "pixels":
+            x = self.preprocess(x)
         batch, single = as_batch(x, self.input_shape)
         inp = np.ascontiguousarray(batch, dtype=np.float32)
-        check_finite(inp)
+        check_input_range(self.net, inp)
         out = np.empty((inp.shape[0], self.output_size), dtype=np.float32)
         self._run_chunks(inp, out, "float[]", "float[]")
         return out[0] if single else out
@@ -169,8 +176,14 @@ class CompiledInt8Network(CompiledNetwork):
         return out[0] if single else out
 
     def __call__(self, x: np.ndarray, raw: bool = False):
+        """Run the int8 C on ``x``, by the same dtype rule as :meth:`CompiledNetwork.__call__`:
+        uint8 raw digits (through the C's integer ``<P>_preprocess``), float preprocessed inputs
+        (quantized with the input scale and zero point), int8 already quantized inputs."""
         x = np.asarray(x)
-        raw_out = self.run_int8(x if x.dtype == np.int8 else self.qnet.quantize_input(x))
+        kind = input_kind(x, self.net.preprocess, int8=True)
+        if kind == "pixels":
+            x = self.preprocess(x)
+        raw_out = self.run_int8(x if kind != "inputs" else self.qnet.quantize_input(x))
         y = self.qnet.dequantize_output(raw_out).astype(np.float32)
         return (y, raw_out) if raw else y
 

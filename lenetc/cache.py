@@ -68,7 +68,8 @@ def make_key(*parts: str) -> str:
 
 
 def cache_dir() -> Path:
-    """``$LENETC_CACHE``, else ``$XDG_CACHE_HOME/lenetc``, else ``$HOME/.cache/lenetc``.
+    """``$LENETC_CACHE``, else ``$XDG_CACHE_HOME/lenetc`` (absolute paths only, as the XDG spec
+    says; a relative one is ignored), else ``$HOME/.cache/lenetc``.
 
     Only locates the directory (see :func:`ensure_cache_dir`). Raises :class:`LenetcError`
     when neither variable is set and ``HOME`` is unset or names no directory: lenetc never
@@ -76,8 +77,9 @@ def cache_dir() -> Path:
     """
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "lenetc"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative path is invalid and ignored
+        return Path(xdg) / "lenetc"
     home = os.environ.get("HOME")
     if not home:
         raise LenetcError(f"cannot locate the build cache: HOME is not set (set {ENV_VAR} to a directory)")
@@ -161,6 +163,12 @@ def clear() -> CacheSummary:
         _discard(entry.path)
     removed_temps = remove_stale_temp_dirs(before.path)
     shutil.rmtree(before.path / LOCK_DIR, ignore_errors=True)
+    kept = [e.path for e in before.entries if e.path.exists()] + [t for t in removed_temps if t.exists()]
+    if kept:  # a read-only cache, say: say so instead of reporting entries removed
+        raise LenetcError(
+            f"cannot clear the build cache '{before.path}': {len(kept)} of its entries could not be removed "
+            f"(is it writable?), e.g. '{kept[0].name}'"
+        )
     return CacheSummary(before.path, before.entries, removed_temps)
 
 
@@ -218,7 +226,10 @@ def _discard(path: Path) -> None:
         path.rename(trash)
     except OSError:
         return  # already moved away by someone else
-    shutil.rmtree(trash, ignore_errors=True)
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:  # an entry name held by a regular file (or a link): no stray .tmp- file left behind
+        trash.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -15,7 +15,9 @@ threshold is chosen on :data:`THRESHOLD_DIGITS` other training digits: each chec
 :data:`SHAPE_QUANTILE` of them, the confidence threshold :data:`CONFIDENCE_QUANTILE`.
 
 The fitted numbers are computed on first use and cached under ``$LENETC_CACHE/confidence``
-(keyed by the weights' hash and these settings); :func:`fit_calibration` recomputes them.
+(keyed by the weights' hash and these settings), each entry with a SHA-256 of its content; an
+entry whose checksum, key or values do not hold (damaged or edited) is fitted again, never
+used. :func:`fit_calibration` recomputes them.
 """
 
 from __future__ import annotations
@@ -183,25 +185,71 @@ def _store(path: Path, content: bytes | str) -> None:
         pass
 
 
+_SHAPE_FIELDS = ("mean", "basis", "min_ink", "max_solid", "max_residual")
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over each field's name, dtype, shape and bytes (the cache entries' checksum)."""
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _valid_shape(arrays: dict[str, np.ndarray]) -> DigitShapeModel | None:
+    """The cached picture checks if every field is there, float64, finite and of the fitted
+    shapes; None (fit again) otherwise."""
+    if set(arrays) != set(_SHAPE_FIELDS) or any(a.dtype != np.float64 for a in arrays.values()):
+        return None
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        return None
+    mean, basis = arrays["mean"], arrays["basis"]
+    if mean.shape != (784,) or basis.ndim != 2 or basis.shape[0] != 784 or not 1 <= basis.shape[1] <= 784:
+        return None
+    scalars = {k: arrays[k] for k in _SHAPE_FIELDS[2:]}
+    if any(v.shape != () or float(v) < 0 for v in scalars.values()):
+        return None
+    return DigitShapeModel(mean=mean, basis=basis, **{k: float(v) for k, v in scalars.items()})
+
+
 def _cached_shape() -> DigitShapeModel:
     path = _cache_path("shape", _settings(), ".npz")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return DigitShapeModel(
-                mean=np.array(data["mean"]),
-                basis=np.array(data["basis"]),
-                min_ink=float(data["min_ink"]),
-                max_solid=float(data["max_solid"]),
-                max_residual=float(data["max_residual"]),
-            )
+            arrays = {k: np.array(data[k]) for k in data.files if k != "sha256"}
+            stored = str(data["sha256"])
+        shape = _valid_shape(arrays) if stored == _digest(arrays) else None
+        if shape is not None:
+            return shape
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
         pass  # absent or damaged: fit again
     shape = fit_shape()
-    arrays = {key: np.asarray(value) for key, value in asdict(shape).items()}
+    arrays = {key: np.asarray(value, dtype=np.float64) for key, value in asdict(shape).items()}
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, sha256=np.array(_digest(arrays)), **arrays)
     _store(path, buffer.getvalue())
     return shape
+
+
+def _model_doc(temperature: float, min_confidence: float, key: dict) -> dict:
+    doc = {"temperature": temperature, "min_confidence": min_confidence, **key}
+    return {**doc, "sha256": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()}
+
+
+def _valid_fit(doc: object, key: dict) -> tuple[float, float] | None:
+    """(temperature, min_confidence) from a cached fit whose checksum, key and values hold:
+    T a float inside the searched range, the threshold a probability; None otherwise."""
+    if not isinstance(doc, dict):
+        return None
+    t, m = doc.get("temperature"), doc.get("min_confidence")
+    if doc != _model_doc(t, m, key):  # damaged, edited, or another model's or version's fit
+        return None
+    lo, hi = np.exp(-_LOG_BETA_RANGE[1]), np.exp(-_LOG_BETA_RANGE[0])
+    if not all(isinstance(v, float) for v in (t, m)) or not (lo <= t <= hi and 0.0 <= m <= 1.0):
+        return None
+    return t, m
 
 
 def calibration_for(net: Network) -> Calibration:
@@ -210,12 +258,13 @@ def calibration_for(net: Network) -> Calibration:
     key = {**_settings(), "weights": net.weights_hash()}
     path = _cache_path("model", key, ".json")
     try:
-        doc = json.loads(path.read_text())
-        return Calibration(net.name, key["weights"], float(doc["temperature"]), float(doc["min_confidence"]), shape)
-    except (OSError, KeyError, ValueError, TypeError):
-        pass
+        fitted = _valid_fit(json.loads(path.read_text()), key)
+        if fitted is not None:
+            return Calibration(net.name, key["weights"], fitted[0], fitted[1], shape)
+    except (OSError, ValueError, RecursionError):
+        pass  # absent, unreadable or invalid: fit again
     cal = fit_calibration(net, shape=shape)
-    _store(path, json.dumps({"temperature": cal.temperature, "min_confidence": cal.min_confidence, **key}))
+    _store(path, json.dumps(_model_doc(cal.temperature, cal.min_confidence, key)))
     return cal
 
 

@@ -16,6 +16,7 @@ Sizes are bounded (:data:`MAX_BYTES` of pixels, checked from the .npy header bef
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,9 +139,15 @@ def _read_dir(directory: Path) -> tuple[np.ndarray, np.ndarray | None]:
             for row_no, row in enumerate(csv.reader(fh), 1):
                 if not row or (row_no == 1 and row[0].strip().lower() == "file"):
                     continue
-                if len(row) != 2 or not row[1].strip().isdigit():
+                if len(row) != 2 or not re.fullmatch("[0-9]+", row[1].strip()):  # not isdigit: '²' is one
                     raise LenetcError(f"{listing}, line {row_no}: expected 'file,label', got {','.join(row)!r}")
-                files.append(directory / row[0].strip())
+                name = row[0].strip()
+                inside = directory.resolve()
+                if Path(name).is_absolute() or inside not in (directory / name).resolve().parents:
+                    raise LenetcError(
+                        f"{listing}, line {row_no}: {name!r} is outside its folder (labels.csv lists its own files)"
+                    )
+                files.append(directory / name)
                 labels.append(int(row[1]))
         if not files:
             raise LenetcError(f"{listing} lists no digits")

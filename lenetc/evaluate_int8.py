@@ -14,7 +14,8 @@ from .errors import LenetcError
 from .plotting import plot_format, pyplot, save_figure
 from .quant.evaluate import LayerSQNR, sqnr_per_layer
 from .quant.qnetwork import QuantizedNetwork
-from .reference import predict_classes
+from .quant.reference_int8 import forward_int8
+from .reference import forward, predict_classes
 
 
 @dataclass
@@ -23,9 +24,10 @@ class Int8Evaluation:
     images: int
     accuracy_float32: float
     accuracy_int8: float
-    agreement: float  # fraction of images where both C builds predict the same class
+    agreement: float  # fraction of images where both builds predict the same class
     sqnr_images: int
     layers: list[LayerSQNR] = field(default_factory=list)
+    backend: str = "c"
 
     @property
     def drop_points(self) -> float:
@@ -34,18 +36,38 @@ class Int8Evaluation:
         return round(100.0 * (self.accuracy_float32 - self.accuracy_int8), 10)
 
 
+#: Images the NumPy references run at a time (their float64 activations stay bounded).
+REFERENCE_BATCH = 500
+
+
 def evaluate_int8(
-    net, qnet: QuantizedNetwork, inputs: np.ndarray, labels: np.ndarray, sqnr_images: int = 1000
+    net,
+    qnet: QuantizedNetwork,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    sqnr_images: int = 1000,
+    backend: str = "c",
 ) -> Int8Evaluation:
-    """Accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed floats) and the
+    """Accuracy of the float32 and the int8 model on ``inputs`` (preprocessed floats) and the
     per-layer SQNR on the first ``sqnr_images`` of them (the float64 reference of every layer
-    for all 10,000 MNIST digits would need gigabytes)."""
+    for all 10,000 MNIST digits would need gigabytes). ``backend`` ``c`` runs the compiled C,
+    ``reference`` the NumPy references (float64, and the integer reference for int8), in
+    batches of :data:`REFERENCE_BATCH`."""
     if isinstance(sqnr_images, bool) or not isinstance(sqnr_images, int) or sqnr_images < 1:
         raise LenetcError(f"the number of SQNR digits must be at least 1, got {sqnr_images!r}")
-    c_float = compile_model(net)
-    c_int8 = compile_model(qnet, dtype="int8")
-    pred_f = predict_classes(net, c_float(inputs))
-    pred_q = predict_classes(net, c_int8.run_int8(qnet.quantize_input(inputs)))
+    if backend == "c":
+        c_float = compile_model(net)
+        c_int8 = compile_model(qnet, dtype="int8")
+        pred_f = predict_classes(net, c_float(inputs))
+        pred_q = predict_classes(net, c_int8.run_int8(qnet.quantize_input(inputs)))
+    elif backend == "reference":
+        parts = [(p, p + REFERENCE_BATCH) for p in range(0, len(inputs), REFERENCE_BATCH)]
+        pred_f = np.concatenate([predict_classes(net, forward(net, inputs[a:b])) for a, b in parts] or [[]])
+        pred_q = np.concatenate(
+            [predict_classes(net, forward_int8(qnet, qnet.quantize_input(inputs[a:b]))) for a, b in parts] or [[]]
+        )
+    else:
+        raise LenetcError(f"unknown backend '{backend}' (expected c or reference)")
     labels = np.asarray(labels)
     k = min(sqnr_images, len(inputs))
     return Int8Evaluation(
@@ -56,6 +78,7 @@ def evaluate_int8(
         agreement=float((pred_f == pred_q).mean()),
         sqnr_images=k,
         layers=sqnr_per_layer(qnet, inputs[:k]),
+        backend=backend,
     )
 
 

@@ -159,6 +159,7 @@ def build(directory: Path, module_name: str, source: ExtensionSource, cc: tuple[
         objects = list(pool.map(lambda job: _compile_object(directory, cc, *job), jobs))
     so = f"{module_name}{_ext_suffix()}"
     _run(directory, [*cc, *_shared_flags(), *objects, "-lm", "-o", so], "linking the Python extension")
+    _wrote(directory / so, cc)
     for obj in objects:
         (directory / obj).unlink()
     (directory / wrapper).unlink()
@@ -183,7 +184,16 @@ def load_module(name: str, path: Path) -> ModuleType:
 def _compile_object(directory: Path, cc: tuple[str, ...], flags: Sequence[str], source: str) -> str:
     obj = source[:-2] + ".o"
     _run(directory, [*cc, *flags, "-c", source, "-o", obj], f"compiling {source}")
+    _wrote(directory / obj, cc)
     return obj
+
+
+def _wrote(path: Path, cc: tuple[str, ...]) -> None:
+    """A compiler that exits 0 without writing its output (CC=true) is named, not the cache."""
+    if not path.is_file():
+        raise LenetcError(
+            f"the C compiler '{' '.join(cc)}' reported success but wrote no '{path.name}' (is $CC a C compiler?)"
+        )
 
 
 def _run(directory: Path, argv: list[str], what: str) -> None:

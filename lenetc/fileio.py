@@ -14,6 +14,7 @@ would make it 0600 whatever the umask.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Mapping
@@ -58,6 +59,9 @@ def write_files_atomic(directory: str | Path, files: Mapping[str, bytes | str]) 
     OS errors propagate as :class:`OSError`.
     """
     directory = Path(directory)
+    for name in files:  # a directory in the way fails the rename: find it before anything is replaced
+        if (directory / name).is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a directory", str(directory / name))
     temps: list[tuple[str, Path]] = []
     try:
         for name, content in files.items():
@@ -81,6 +85,8 @@ def write_files_atomic(directory: str | Path, files: Mapping[str, bytes | str]) 
 
 def check_output_file(path: str | Path) -> Path:
     """``path`` if a file can be written there now; else a one-line :class:`LenetcError`."""
+    if not str(path):  # Path("") is "."
+        raise LenetcError("output file name is empty")
     path = Path(path)
     if path.is_dir():
         raise LenetcError(f"cannot write '{path}': it is a directory (give a file name)")

@@ -112,6 +112,18 @@ def requantize(acc, mult, shift_n, zero_point: int, lo: int, hi: int) -> np.ndar
     return np.clip(r, lo, hi).astype(np.int8)
 
 
+def activation_range(act: str | None, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized: a fused ``relu``/``relu6`` (or none) as the
+    int8 clamp, ``zero_point + round(v / scale)`` in float32 for v = 0 and 6."""
+    if act is None:
+        return -128, 127
+
+    def q(v: float) -> int:
+        return zero_point + int(round_away(float(np.float32(v) / np.float32(scale))))
+
+    return max(-128, q(0.0)), (min(127, q(6.0)) if act == "relu6" else 127)
+
+
 def quantize_input(x, scale: float, zero_point: int) -> np.ndarray:
     """TFLM's QUANTIZE (float32 -> int8): ``round(x / scale)`` in float32, ties away from zero."""
     v = np.asarray(x, np.float32) / np.float32(scale)

@@ -32,12 +32,30 @@ def load_digit(path: str | Path) -> np.ndarray:
         raise LenetcError(f"image '{path}' does not exist")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        gray = _read_npy(path)
+        gray = pixel_values(_read_npy(path), str(path))
     elif suffix in (".pgm", ".pnm"):
         gray = read_pgm(path)
     else:
         gray = _read_pillow(path)
     return to_mnist(gray, str(path))
+
+
+def pixel_values(arr: np.ndarray, where: str) -> np.ndarray:
+    """A numeric array of pixels as float64 grey levels 0..255, by the rule of every digit input
+    (``predict`` files, ``--inputs``, ``--calib-data``): finite, within 0..255, and float arrays
+    within 0..1 scaled by 255. Anything else is refused, never clipped into range."""
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise LenetcError(f"{where}: pixels must be real numbers, got dtype {arr.dtype}")
+    a = arr.astype(np.float64)
+    if a.size == 0:
+        raise LenetcError(f"{where}: no pixels")
+    if not np.isfinite(a).all():
+        raise LenetcError(f"{where}: the digits hold NaN or Inf")
+    if a.min() < 0 or a.max() > 255:
+        raise LenetcError(f"{where}: pixels must be 0..255 (or 0..1), got {a.min():g}..{a.max():g}")
+    if a.max() <= 1.0 and arr.dtype.kind == "f":
+        a = a * 255.0
+    return a
 
 
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
@@ -125,12 +143,7 @@ def _read_npy(path: Path) -> np.ndarray:
     arr = np.squeeze(arr)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
         raise LenetcError(f"'{path}': expected a 2-D numeric array, got shape {arr.shape} dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise LenetcError(f"'{path}': the array holds NaN or Inf")
-    if arr.max() <= 1.0 and arr.min() >= 0.0:
-        arr = arr * 255.0  # float images in [0, 1]
-    return np.clip(arr, 0, 255)
+    return arr  # checked and scaled by pixel_values, the rule every digit input follows
 
 
 def read_pgm(path: str | Path) -> np.ndarray:

@@ -74,6 +74,22 @@ def kernel_template(name: str) -> str:
     return f"kernels/{name}.c.j2"
 
 
+#: What the generated files define after ``<prefix>_`` besides the per-layer kernels and their
+#: constants (the C API, the preprocessing table, the profiling hook, and the upper-case macros,
+#: which a prefix without lower-case letters would spell the same): a layer named like one
+#: of them gets a ``_2`` suffix in C (tests/test_hardening_messages.py checks the templates).
+RESERVED_C_NAMES = frozenset(
+    {
+        "run", "run_ws", "run_batch", "predict", "preprocess", "workspace_size", "quantize_input", "out_t",
+        "pixel", "pixel_table", "probe_ticks", "PROBE", "PROBE_COUNTER", "H", "OK", "ERR_NULL", "ERR_INPUT",
+        "ERR_ALIGN", "ERR_COUNT", "INPUT_SIZE", "INPUT_C", "INPUT_H", "INPUT_W", "OUTPUT_SIZE",
+        "WORKSPACE_ALIGN", "ARENA_BYTES", "WEIGHT_BYTES", "INTEGER_ONLY", "INPUT_SCALE", "INPUT_ZERO_POINT",
+        "OUTPUT_SCALE", "OUTPUT_ZERO_POINT", "OUTPUT_IS_DISTANCE", "FRAME_H", "FRAME_W", "FRAME_PAD",
+        "PREPROCESS_SCALE", "PREPROCESS_OFFSET", "ARENA_ATTR", "WEIGHTS_ATTR", "PROBE_MINSTRET",
+    }
+)  # fmt: skip
+
+
 class Lowering:
     """Collects the ops, tensors and constants of one model while its layers lower themselves.
 
@@ -98,7 +114,7 @@ class Lowering:
         self.ops: list[Op] = []
         self.tensors: list[Tensor] = []
         self.consts: list[Const] = []
-        self.used_fns: set[str] = set()
+        self.used_fns: set[str] = set(RESERVED_C_NAMES)
         self.pending_perm: np.ndarray | None = None
         self.final = -1
 
@@ -107,8 +123,9 @@ class Lowering:
         return len(self.tensors) - 1
 
     def const(self, fn: str, suffix: str, values: np.ndarray, ctype: str | None = None, comment: str = "") -> str:
-        """Add the constant ``<prefix>_<fn>_<suffix>`` (C type ``ctype``, default the numeric type's)."""
-        name = f"{self.prefix}_{fn}_{suffix}"
+        """Add the constant ``<prefix>_<fn>_<suffix>`` (C type ``ctype``, default the numeric type's),
+        renamed ``..._2``, ``..._3`` if that is another layer's function or constant."""
+        name = f"{self.prefix}_{unique_identifier(f'{fn}_{suffix}', self.used_fns)}"
         ctype = ctype or self.numeric.ctype
         self.consts.append(Const(name, ctype, np.ascontiguousarray(values).reshape(-1), comment))
         return name

@@ -12,6 +12,7 @@ from .errors import LenetcError
 from .importers.keras_import import load_keras
 from .importers.onnx_import import load_onnx
 from .importers.tflite_import import load_tflite
+from .names import shown
 from .network import Network, Preprocess, stated_preprocess
 from .npz import load_npz
 from .quant.qnetwork import QuantizedNetwork
@@ -68,6 +69,8 @@ def _load(model: str, weights: str | Path | None) -> Network:
                 f"train some with 'lenetc train {model} -o FILE.npz', or ask for random ones with --weights random:SEED"
             )
         match = _RANDOM.fullmatch(str(weights))
+        if match is None and str(weights).startswith("random:") and not Path(str(weights)).exists():
+            raise LenetcError(f"--weights {shown(str(weights))}: random:SEED needs a whole number seed >= 0")
         if match:
             arch.params = zoo.random_params(arch, int(match.group(1) or 0))
             return arch.validate()

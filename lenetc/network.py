@@ -48,6 +48,13 @@ class Preprocess:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise LenetcError(f"preprocess {what} must be a finite number, got {value!r}")
             object.__setattr__(self, what, float(value))
+        # the C computes pixel * scale + offset in float32: every pixel 0..255 must stay finite there
+        reach = 255.0 * abs(self.scale) + abs(self.offset)
+        if reach >= float(np.finfo(np.float32).max):
+            raise LenetcError(
+                f"preprocess scale {self.scale:g} and offset {self.offset:g} take pixels 0..255 beyond float32's "
+                "range (3.4e38)"
+            )
         if self.scale == 0:
             raise LenetcError("preprocess scale must not be 0 (every digit would be the same input)")
         pad = self.pad
@@ -257,9 +264,17 @@ class Network:
             bad = next((obj for obj in arch["layers"] if not isinstance(obj, dict)), None)
             if bad is not None:
                 raise LenetcError(f"architecture JSON: every layer must be an object, got {shown(bad)}")
+            fmt = arch.get("format", FORMAT_VERSION)
+            if isinstance(fmt, bool) or fmt != FORMAT_VERSION:
+                raise LenetcError(f"format {shown(fmt)} is not one this lenetc reads ({FORMAT_VERSION})")
+            shape = arch["input_shape"]
+            if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
+                raise LenetcError(f"input_shape must be a list of integers, got {shown(shape)}")
+            if not isinstance(arch["name"], str):
+                raise LenetcError(f"name must be a string, got {shown(arch['name'])}")
             return Network(
                 name=arch["name"],
-                input_shape=tuple(int(v) for v in arch["input_shape"]),
+                input_shape=tuple(shape),
                 layers=[layer_from_json(obj) for obj in arch["layers"]],
                 params=dict(params or {}),
                 preprocess=preprocess_from_json(arch.get("preprocess")),

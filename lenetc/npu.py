@@ -58,7 +58,8 @@ def run_vela(model: Path, accelerator: str, out_dir: Path) -> VelaReport:
         raise LenetcError("lenetc npu needs Arm's Vela compiler: pip install 'lenetc[npu]'") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     launch = "import sys; from ethosu.vela.vela import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", launch, str(model), "--accelerator-config", accelerator,
+    # absolute: a file name starting with '-' must not read as one of Vela's options
+    cmd = [sys.executable, "-c", launch, str(model.absolute()), "--accelerator-config", accelerator,
            "--output-dir", str(out_dir), "--verbose-performance"]  # fmt: skip
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=VELA_TIMEOUT_S, stdin=subprocess.DEVNULL)

@@ -142,12 +142,24 @@ def params_from_arrays(net: Network, arrays: dict[str, np.ndarray]) -> dict[str,
     """Cast arrays to the canonical dtypes: float32 weights, uint8 tables."""
     out = {}
     for key, arr in arrays.items():
+        arr = np.asarray(arr)
+        if not np.issubdtype(arr.dtype, np.number) and not (arr.dtype == np.bool_ and key.endswith(".table")):
+            raise LenetcError(f"weight {shown(key)} is not numeric (dtype {arr.dtype})")
+        if np.issubdtype(arr.dtype, np.complexfloating):
+            raise LenetcError(f"weight {shown(key)} is complex (dtype {arr.dtype}); weights are real numbers")
         if key.endswith(".table"):
-            out[key] = np.asarray(arr).astype(np.uint8)
-        elif not np.issubdtype(np.asarray(arr).dtype, np.number):
-            raise LenetcError(f"weight '{key}' is not numeric (dtype {arr.dtype})")
-        else:
-            out[key] = np.asarray(arr, dtype=np.float32)
+            # checked as stored: a cast first would make 257 and 1.5 look like 1
+            if arr.size and not np.isin(arr, (0, 1)).all():
+                bad = arr.reshape(-1)[~np.isin(arr.reshape(-1), (0, 1))][0]
+                raise LenetcError(f"connection table {shown(key)} holds {bad!r}; its entries must be 0 or 1")
+            out[key] = arr.astype(np.uint8)
+            continue
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+            finite = arr[np.isfinite(arr)]
+            big = float(np.abs(finite).max()) if finite.size else 0.0
+            if big > float(np.finfo(np.float32).max):
+                raise LenetcError(f"weight {shown(key)} holds {big:g}, beyond float32's range (3.4e38)")
+        out[key] = arr.astype(np.float32)
     return out
 
 

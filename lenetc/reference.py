@@ -12,6 +12,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .errors import LenetcError
+from .input_range import check_input_range
+from .inputs import input_kind
 from .kinds import Shape, kind_of
 
 
@@ -71,15 +73,17 @@ def forward(net, x: np.ndarray, *, return_all: bool = False):
 
     Returns (N, *output_shape) for a batch, the output alone for a single image, or with
     ``return_all`` the list of every layer's batch output (input first). NaN and Inf inputs
-    are refused, as the generated C refuses them. Without ``return_all`` a large batch runs in
+    are refused, as the generated C refuses them. What ``x`` means follows its dtype
+    (:mod:`lenetc.inputs`): uint8 arrays are raw 28x28 digits, preprocessed first; floats are
+    network inputs; anything else is refused. Without ``return_all`` a large batch runs in
     slices (:func:`chunk_images`), so memory does not grow with N beyond the input and output.
     """
+    x = np.asarray(x)
+    if input_kind(x, net.preprocess) == "pixels":
+        inputs = net.preprocess.apply(x)
+        x = inputs[0] if x.ndim == 2 else inputs
     batch, single = as_batch(x, net.input_shape)
-    finite = np.isfinite(batch)
-    if not finite.all():
-        where = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise LenetcError(f"input holds NaN or Inf (first at index {where}): lenetc refuses non-finite input")
-    del finite
+    check_input_range(net, batch)
     if return_all:
         outs = [batch.astype(np.float64)]
         for layer in net.layers:

@@ -47,7 +47,9 @@ class Capabilities:
     kernels that keep output channels in those lanes pay off (x86, NEON);
     ``masked_f32``: a per-lane masked fused multiply-add costs no more than a plain one
     (AVX-512 mask registers): blocked float kernels then also serve sparse connection tables
-    and few output channels.
+    and few output channels;
+    ``scalar_blocks``: no SIMD at all, so kernels are worth blocking outputs in general-purpose
+    registers (what a compiler's vectoriser would otherwise do).
     """
 
     dot_s16s8: bool = False
@@ -60,6 +62,7 @@ class Capabilities:
     vector_isa: str = ""
     simd_blocks: bool = False
     masked_f32: bool = False
+    scalar_blocks: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .errors import LenetcError
+from .kinds import kind_of
 from .layers import RBF, Act, Conv2D, Dense, Flatten, Layer, Pool2D, Softmax, Subsampling
 from .network import Network, Preprocess
 
@@ -127,20 +128,8 @@ def random_params(net: Network, seed: int) -> dict[str, np.ndarray]:
             if suffix == "prototypes":
                 params[key] = rng.choice(np.array([-1.0, 1.0], np.float32), size=shape)
                 continue
-            if isinstance(layer, Subsampling):
-                fan_in = layer.size * layer.size
-            elif isinstance(layer, Conv2D):
-                table = params.get(f"{layer.name}.table")
-                links = (
-                    table.sum(axis=1).mean()
-                    if table is not None
-                    else shape[1]
-                    if suffix == "weight"
-                    else in_shape[0] // layer.groups
-                )
-                fan_in = int(links * layer.kernel[0] * layer.kernel[1])
-            else:
-                fan_in = int(np.prod(in_shape))
+            kind_fan_in = kind_of(layer).fan_in  # each kind's rule (kinds/<kind>.py)
+            fan_in = kind_fan_in(layer, in_shape, suffix, shape, params) if kind_fan_in else int(np.prod(in_shape))
             bound = 2.4 / fan_in if squashing else 1.0 / np.sqrt(fan_in)
             params[key] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
             if suffix == "coeff":

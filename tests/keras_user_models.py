@@ -19,6 +19,7 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
+from keras3_models import randomise  # noqa: E402  (beside this script: every weight random, from a seed)
 
 
 def functional() -> keras.Model:
@@ -59,16 +60,6 @@ def branching() -> keras.Model:
     a = L.Conv2D(4, 3, padding="same")(inp)
     b = L.Conv2D(4, 3, padding="same")(a)
     return keras.Model(inp, L.Dense(10)(L.Flatten()(L.Add()([a, b]))))
-
-
-def randomise(model: keras.Model, rng: np.random.Generator) -> None:
-    """Every weight random (biases non-zero; BatchNorm variances positive)."""
-    for layer in model.layers:
-        values = []
-        for w in layer.get_weights():
-            v = rng.normal(0.0, 0.3, w.shape)
-            values.append((np.abs(v) + 0.5 if "normalization" in layer.name else v).astype(np.float32))
-        layer.set_weights(values)
 
 
 def main(out: str) -> None:

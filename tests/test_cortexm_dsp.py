@@ -17,9 +17,11 @@ from lenetc.families.cortex_m_dsp.packing import pack_sxtb16
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
+from lenetc.firmware.targets import TARGETS
 
 MODELS = ("lenet-caffe", "lenet5", "lenet5-keras")
-RUN_ON = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "host")
+#: Every board with SMLAD in its dialect, a Cortex-M without (the portable fallback), the host.
+RUN_ON = (*(n for n, t in TARGETS.items() if t.dialect.caps.smlad), "cortex-m3", "host")
 MATRIX = [(m, t) for m in MODELS for t in RUN_ON]
 
 
@@ -85,4 +87,5 @@ def test_size_and_profile_accept_cortex_m33(capsys):
     assert main(["profile", "lenet5", "--target", "cortex-m33", "--dtype", "int8", "--json"]) == 0
     prof = json.loads(capsys.readouterr().out)
     assert prof["target"] == "cortex-m33" and prof["dtype"] == "int8"
-    assert abs(sum(r["share"] for r in prof["layers"]) + prof["outside"] / prof["total_instructions"] - 1) < 1e-9
+    # the JSON's instruction counts are whole (rounded): the shares add up to 1 within that rounding
+    assert abs(sum(r["share"] for r in prof["layers"]) + prof["outside"] / prof["total_instructions"] - 1) < 1e-5

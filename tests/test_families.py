@@ -158,3 +158,87 @@ def test_a_new_family_with_only_a_dialect_builds_and_agrees(tmp_path):
     x = int8_inputs(qnet.net.input_shape, n=4)
     got = build(gen, ("-O1", *STRICT)).run_int8(x)
     np.testing.assert_array_equal(got, forward_int8(qnet, x))
+
+
+_DEF = re.compile(r"^(?:LENETC_\w+ )?static[^(;=]*?\blenetc_(\w+)\(", re.M)
+_CALL = re.compile(r"\blenetc_(\w+)\(")
+#: Preprocessor tests that select a family's own code (a template's #else keeps its fallback).
+_FEATURE = re.compile(r"LENETC_HAVE_|__ARM_FEATURE|__riscv|__AVX|__aarch64__|__ARM_NEON")
+
+
+def _contract() -> set[str]:
+    """The routines the portable headers and the number types' helpers define."""
+    names: set[str] = set()
+    for h in [*PORTABLE.headers(True), *sorted((ROOT / "csrc").glob("*.h"))]:
+        names |= set(_DEF.findall(h.read_text()))
+    return names
+
+
+def _unguarded_calls(text: str) -> set[str]:
+    """``lenetc_*`` routines a template calls outside a family feature test."""
+    stack: list[list] = []  # [feature test?, in its #else]
+    calls: set[str] = set()
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith(("#if", "#ifdef", "#ifndef")):
+            stack.append([bool(_FEATURE.search(s)) and "!defined" not in s, False])
+        elif s.startswith(("#else", "#elif")) and stack:
+            stack[-1][1] = True
+        elif s.startswith("#endif") and stack:
+            stack.pop()
+        elif not any(feature and not in_else for feature, in_else in stack):
+            calls |= set(_CALL.findall(s))
+    return calls
+
+
+def _kernel_templates() -> list[Path]:
+    return sorted((templates_dir() / "kernels").rglob("*.j2")) + sorted(families_dir().rglob("kernels/**/*.j2"))
+
+
+def test_templates_call_only_the_primitive_contract():
+    """Every routine a kernel template calls outside a family feature test is implemented by the
+    portable headers (or the number types' helpers): a file generated for any family builds
+    with any C99 compiler. Names built inside a template ({{ }}) are left out."""
+    contract = _contract()
+    assert {"dot_s16s8", "i32x8_madd", "f32x8_fma", "dot4_s16s8p", "dotsp2_s16s8p", "gather_s8"} <= contract
+    missing = {}
+    for t in _kernel_templates():
+        text = re.sub(r"\{\{.*?\}\}", "X", t.read_text())
+        extra = {c for c in _unguarded_calls(text) if not c.endswith("X")} - contract
+        if extra:
+            missing[str(t.relative_to(ROOT))] = sorted(extra)
+    assert not missing, f"primitives without a portable fallback: {missing}"
+
+
+def test_the_contract_check_sees_a_family_only_call():
+    text = (
+        "#if defined(LENETC_HAVE_RQVEC_I)\nlenetc_rqvec_i(a);\n#else\nlenetc_requant(a);\n#endif\nlenetc_only_dsp(x);\n"
+    )
+    assert _unguarded_calls(text) == {"requant", "only_dsp"}
+
+
+def test_family_headers_keep_no_fallbacks_of_their_own():
+    """A family header defines routines only under its feature tests (the portable fallback of a
+    contract routine lives in the portable header, once)."""
+    for family in FAMILIES:
+        if family.dialect is PORTABLE:
+            continue
+        for h in family.dialect.headers(True):
+            fallbacks = re.findall(r"#if[^\n]*!defined\(LENETC_HAVE_(\w+)\)", h.read_text())
+            assert not fallbacks, f"{h.name} carries portable fallbacks: {fallbacks}"
+
+
+def test_target_names_a_dialect_or_a_board_by_one_rule():
+    """--target: a dialect's name is that dialect, a board's name the dialect the board holds;
+    the registries never share a name, so the rule never has to guess."""
+    from lenetc.commands.model_args import resolve_dialect
+    from lenetc.firmware.targets import TARGETS
+
+    assert not set(DIALECTS) & set(TARGETS)
+    for name, d in DIALECTS.items():
+        assert resolve_dialect(name) is d
+    for name, board in TARGETS.items():
+        if name != "host":  # host: detected from the host compiler
+            assert resolve_dialect(name) is board.dialect and board.dialect in DIALECTS.values()
+    with pytest.raises(lenetc.LenetcError, match="unknown --target"):
+        resolve_dialect("cortex-m99")

@@ -57,13 +57,14 @@ def test_bundle_files(tmp_path):
             "Makefile",
             "CMakeLists.txt",
             "arm-none-eabi.cmake",
+            "arm-none-eabi-clang.cmake",
             "aarch64-linux-gnu.cmake",
             "riscv-clang.cmake",
             "startup.c",
             "startup_riscv.c",
             "startup_riscv_linux.c",
         ]
-        + [f"link_cortex-m{n}.ld" for n in (4, 7, 33, 55, 3)]
+        + [f"link_cortex-m{n}.ld" for n in (4, 7, 33, 55, 3, 0)]
         + [f"link_{name}.ld" for name in ("riscv32", "riscv32-v", "riscv64-linux")]
     )
     assert "-ffp-contract=off" in (tmp_path / "Makefile").read_text()

@@ -21,7 +21,8 @@ from lenetc.firmware.targets import TARGETS, WARN_CFLAGS
 # lenet-caffe uses the same kernels as lenet-keras (conv, max pool, dense, ReLU, softmax)
 # and only makes each compile slower; the four below cover every template the zoo uses.
 MODELS = ("lenet5", "lenet5-softmax", "lenet-keras", "lenet5-keras")
-CROSS = ("cortex-m4", "cortex-m3", "cortex-m55", "aarch64-linux")
+#: One cross board per compiler, dialect and float ABI of the board registry.
+CROSS = tuple({(t.cc, t.dialect.name, t.has_fpu): n for n, t in reversed(TARGETS.items()) if t.kind != "host"}.values())
 
 # Runs the model through its workspace API on seeded random inputs and on extreme ones
 # (huge, tiny, subnormal, signed zeros, alternating signs), printing an FNV-1a of each output

@@ -11,9 +11,12 @@ from lenetc import quant
 from lenetc.firmware import make_example, output_checksum, write_example
 from lenetc.firmware.digits import synthetic_digits
 from lenetc.firmware.run import build_and_run
+from lenetc.firmware.targets import TARGETS
 
-TARGETS = ("host", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m3", "aarch64-linux")
-MATRIX = [("lenet5", t) for t in TARGETS] + [("lenet5-keras", t) for t in ("cortex-m4", "cortex-m33", "cortex-m55")]
+#: Every board of the registry (a new board is tested by its entry alone), and lenet5-keras on
+#: the first board of each dialect with kernels of its own.
+_OWN_KERNELS = {t.dialect.name: n for n, t in reversed(TARGETS.items()) if t.dialect.name != "portable"}
+MATRIX = [("lenet5", t) for t in TARGETS] + [("lenet5-keras", t) for t in _OWN_KERNELS.values()]
 
 
 def _calibration(n: int = 48, seed: int = 7) -> np.ndarray:

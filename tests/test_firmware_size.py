@@ -69,7 +69,7 @@ def test_static_stack_bound_covers_the_measured_stack(tmp_path):
     assert measured is not None and measured <= bound <= measured + 64
 
 
-@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m33", "cortex-m55"])
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m33", "cortex-m55", "cortex-m0"])
 def test_systick_under_icount_counts_instructions(tmp_path, target):
     """A loop of exactly 2 instructions per iteration: ticks * instructions/tick == 2 n."""
     need_target(target)
@@ -82,7 +82,7 @@ def test_systick_under_icount_counts_instructions(tmp_path, target):
         "    uint32_t n = 200000u, a, b;\n"
         "    *(volatile uint32_t *)0xE000E014u = 0xFFFFFFu; CVR = 0u; *(volatile uint32_t *)0xE000E010u = 5u;\n"
         "    a = CVR;\n"
-        '    __asm__ volatile("1: subs %0, %0, #1\\n\\tbne 1b" : "+r"(n));\n'
+        '    __asm__ volatile(".syntax unified\\n1: subs %0, %0, #1\\n\\tbne 1b" : "+r"(n));\n'
         "    b = CVR;\n"
         '    printf("ticks 0: %lu\\nchecksum fnv1a32 00000000\\nOK\\n", (unsigned long)((a - b) & 0xFFFFFFu));\n'
         "    return 0;\n}\n"

@@ -89,21 +89,23 @@ def _limit_stack() -> None:
     resource.setrlimit(resource.RLIMIT_STACK, (STACK_LIMIT, STACK_LIMIT))
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "whole"])
-def test_wide_rows_run_within_the_default_stack(tmp_path, fused):
+@pytest.mark.parametrize("dialect, fused", [("portable", True), ("portable", False), ("x86", True)],
+                         ids=["portable-fused", "portable-whole", "x86-fused"])  # fmt: skip
+def test_wide_rows_run_within_the_default_stack(tmp_path, dialect, fused):
     """Each conv/subsampling row used to be ``float acc[ow]`` on the stack (SIGSEGV here); it is
     now accumulated in the arena (its output or the planned band). The answer is checked against
     the float64 reference: relative 1e-5 of the largest output (a handful of float32 roundings)."""
     net = wide_row_net(tmp_path)
     modes = None if fused else {"c1": "whole", "c3": "whole"}
-    plan = make_plan(net, "wide", modes=modes)
+    plan = make_plan(net, "wide", dialect, modes=modes)
     gen = generated(plan).write(tmp_path)
     assert max(plan.arena_bytes, 0) < 2**31
     src = gen.files["wide.c"]
     assert "float acc[" not in src
     (tmp_path / "main.c").write_text(HARNESS)
     exe = tmp_path / "wide"
-    cc = subprocess.run(["gcc", *STRICT_FLAGS, "-O1", "-I", str(tmp_path), str(tmp_path / "main.c"),
+    isa = ["-mavx2", "-mfma"] if dialect == "x86" else []
+    cc = subprocess.run(["gcc", *STRICT_FLAGS, *isa, "-O1", "-I", str(tmp_path), str(tmp_path / "main.c"),
                          str(tmp_path / "wide.c"), "-o", str(exe), "-lm"], capture_output=True, text=True)  # fmt: skip
     assert cc.returncode == 0, cc.stderr
     x = np.random.default_rng(0).uniform(-1, 1, (1, 2, WIDE)).astype(np.float32)

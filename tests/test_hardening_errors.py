@@ -126,6 +126,11 @@ def test_start_up_imports_nothing_heavy_before_the_handler():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=Path(lenetc.__file__).parent.parent)  # fmt: skip
     assert proc.stdout.strip() == "[]"
+    # the public names and the submodules are still there on first use
+    code = "import lenetc; print(lenetc.load.__module__, lenetc.api.__name__, lenetc.models.WEIGHTS_DIR.name)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(lenetc.__file__).parent.parent)  # fmt: skip
+    assert proc.stdout.split() == ["lenetc.models", "lenetc.api", "weights"]
 
 
 def test_sigint_during_start_up_is_one_line():

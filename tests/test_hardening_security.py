@@ -321,3 +321,28 @@ def test_largest_model_compiles_warning_free_and_sizes_agree(tmp_path):
     assert proc.returncode == 0, proc.stderr
     got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
     assert got == [str(gen.memory.arena_bytes)] * 2
+
+
+def test_npu_model_named_like_an_option_is_a_file(tmp_path, monkeypatch):
+    """``lenetc npu -- -h.tflite``: the file name reaches Vela as a path, never as its option
+    (a relative '-h.tflite' used to print Vela's help and fail)."""
+    pytest.importorskip("ethosu.vela")
+    import shutil
+
+    from lenetc.npu import run_vela
+
+    fixture = Path(__file__).parent / "fixtures" / "tflite" / "keras_lenet_int8.tflite"
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(fixture, tmp_path / "-h.tflite")
+    report = run_vela(Path("-h.tflite"), "ethos-u55-128", tmp_path / "out")
+    assert report.total_cycles > 0
+
+
+def test_labels_csv_label_matched_as_ascii_digits(tmp_path):
+    """``str.isdigit`` took '²' for a label, then ``int`` raised ValueError (a traceback)."""
+    from lenetc.digitsets import load_digit_set
+
+    np.save(tmp_path / "a.npy", np.zeros((28, 28), np.uint8))
+    (tmp_path / "labels.csv").write_text("a.npy,²\n", encoding="utf-8")
+    with pytest.raises(LenetcError, match="line 1: expected 'file,label'"):
+        load_digit_set(tmp_path)

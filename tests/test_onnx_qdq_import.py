@@ -117,6 +117,31 @@ def test_imported_file_on_cortex_m4_gives_the_host_bits(fixtures, tmp_path, mode
     assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist()
 
 
+def test_header_macros_and_preprocess_are_the_files_input_quantization(fixtures):
+    """uint8 file: the header states the file's input scale and its zero point moved to int8, and
+    P_preprocess maps every pixel value to what ONNX Runtime's QuantizeLinear gives it."""
+    path = fixtures("lenet5-keras", "QOperator", False, "u8")
+    model = onnx.load(str(path))
+    q_in = next(
+        n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == model.graph.input[0].name
+    )
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    scale, zp = float(inits[q_in.input[1]]), int(inits[q_in.input[2]])
+    compiled = lenetc.compile(lenetc.load(path), dtype="int8", prefix="qm")
+    gen = compiled.generated
+    header = gen.files[gen.symbols.header].replace("(", "").replace(")", "")
+    assert f"#define QM_INPUT_ZERO_POINT {zp - 128}\n" in header
+    assert f"#define QM_INPUT_SCALE {float(np.float32(scale))!r}" in header
+    frames = np.stack([(np.arange(784) + k).reshape(28, 28) % 256 for k in range(4)]).astype(np.uint8)
+    model.graph.output.append(helper.make_tensor_value_info(q_in.output[0], TensorProto.UINT8, None))
+    from lenetc.exporters.onnx_export import ort_session
+
+    sess = ort_session(model)
+    x = compiled.net.preprocess.apply(frames).astype(np.float32).reshape(4, *compiled.net.input_shape)
+    ort_q = sess.run([q_in.output[0]], {sess.get_inputs()[0].name: x})[0].astype(np.int64) - 128
+    np.testing.assert_array_equal(compiled.preprocess(frames).astype(np.int64), ort_q)
+
+
 def test_lenet5_float_islands_refused_in_one_line(fixtures):
     path = fixtures("lenet5", "QDQ", False, "s8")
     with pytest.raises(LenetcError) as err:

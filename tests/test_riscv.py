@@ -71,7 +71,7 @@ INT8 = [*(("lenet5", b) for b in BOARDS), ("lenet-caffe", "riscv32"), ("lenet-ca
 @pytest.mark.parametrize("model, board", INT8, ids=[f"{m}-{b}" for m, b in INT8])
 def test_int8_matches_the_integer_reference(int8_bundles, model, board):
     bundle, want = int8_bundles(model, board)
-    assert bundle.generated.plan.dialect.name == ("riscv-v" if board != "riscv32" else "portable")
+    assert bundle.generated.plan.dialect.name == ("riscv-v" if board != "riscv32" else "scalar-mcu")
     for vlen, result in _runs(bundle, board, BOARDS[board][1]):
         assert result.ok, f"VLEN {vlen}: {result.stdout[-600:]}"
         assert [[int(v) for v in row] for row in result.outputs] == want.reshape(len(want), -1).tolist(), vlen
@@ -150,3 +150,68 @@ def test_portable_branches_of_the_vector_kernels(int8_bundles, tmp_path, model):
     want_f = host_outputs(net, make_example(lenetc.make_plan(net), digits).inputs)
     result = build_and_run(fbundle, "host")
     assert result.ok and result.outputs == hex_words(want_f), result.stdout[-600:]
+
+
+def test_soft_float_fmaf_rounds_once(tmp_path):
+    """csrc/lenetc_fmaf.h (compiled where RISC-V has no FPU) against the host C library's fmaf,
+    which rounds once: 300,000 triples, a third built to cancel (z = -x*y rounded), a third with
+    x*y near a float rounding tie and z far below it (where a double sum rounded again to float
+    goes the wrong way), bit for bit."""
+    need_target("host")
+    from lenetc.codegen.render import csrc_dir
+
+    header = (csrc_dir() / "lenetc_fmaf.h").read_text()
+    src = tmp_path / "fmaf_check.c"
+    src.write_text(
+        "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n"
+        "static float (*volatile ref)(float, float, float) = fmaf;\n"
+        "#define __riscv 1\n" + header + "\n"
+        """
+static uint32_t s = 12345u;
+static uint32_t next(void) { s ^= s << 13; s ^= s >> 17; s ^= s << 5; return s; }
+static float any(void)
+{
+    uint32_t b = (next() & 0x807FFFFFu) | ((100u + next() % 56u) << 23);
+    float f;
+    memcpy(&f, &b, 4);
+    return f;
+}
+int main(void)
+{
+    long bad = 0, i;
+    for (i = 0; i < 300000; ++i) {
+        const float x = any(), y = any();
+        float z = any();
+        float want, got;
+        uint32_t a, b;
+        float xs = x, ys = y;
+        if (i % 3 == 0) z = -(x * y);
+        if (i % 3 == 1) z = z * 1e-7f;
+        if (i % 3 == 2) { /* x*y near a float rounding tie, z far below it: double rounding's trap */
+            xs = 1.0f + (float)(next() % 4096u) * 0x1p-12f;
+            ys = 1.0f + (float)(next() % 4096u) * 0x1p-12f;
+            z = ldexpf(next() % 2u ? 1.0f : -1.0f, -40 - (int)(next() % 20u));
+        }
+        want = ref(xs, ys, z);
+        got = lenetc_fmaf(xs, ys, z);
+        memcpy(&a, &want, 4);
+        memcpy(&b, &got, 4);
+        bad += a != b;
+    }
+    printf("%ld\\n", bad);
+    return 0;
+}
+"""
+    )
+    exe = tmp_path / "fmaf_check"
+    cc = subprocess.run(["cc", "-std=c99", "-O2", "-ffp-contract=off", "-mfma" if _x86() else "-O2", str(src), "-o",
+                         str(exe), "-lm"], capture_output=True, text=True)  # fmt: skip
+    assert cc.returncode == 0, cc.stderr
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert out.stdout.strip() == "0"
+
+
+def _x86() -> bool:
+    import platform
+
+    return platform.machine() in ("x86_64", "AMD64")

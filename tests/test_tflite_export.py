@@ -64,6 +64,19 @@ def test_float32_export_matches_litert(model, pixels, tmp_path):
     assert np.abs(ours - ref).max() <= 1e-5 * np.abs(ref).max()
 
 
+@pytest.mark.parametrize("name", ["lenet5_tanh", "explicit_pad", "caffe_lenet"])
+def test_imported_int8_file_exports_back(name, tmp_path):
+    """An int8 TFLite file re-exported (TFLM's tanh/logistic tables, softmax, ReLU6, PAD,
+    depthwise, average pooling) runs in TFLM with the bits of the original's NumPy reference."""
+    need("tflite_micro")
+    from lenetc.tflite_runtime import run
+
+    qnet = lenetc.load(f"tests/fixtures/tflite/{name}_int8.tflite")
+    path = save_tflite(qnet, tmp_path / "again.tflite")
+    xq = qnet.quantize_input((mnist("test")[0][:N].astype(np.float32) / np.float32(255))[:, None])
+    assert (run("tflm", path, xq) == forward_int8(qnet, xq)).all()
+
+
 def test_tanh_float_export_and_int8_refusals(tmp_path):
     need("ai_edge_litert")
     from lenetc.tflite_runtime import run
@@ -86,3 +99,11 @@ def test_npu_on_a_zoo_net(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "operators on the NPU  100.0 %" in r.stdout and "Vela's estimate" in r.stdout
     assert (tmp_path / "lenet5-keras_int8_vela.tflite").is_file()
+
+
+def test_cli_verify_zoo_net_against_tflm():
+    """verify MODEL --against tflm on a zoo net checks lenetc's int8 export of it, bit for bit."""
+    need("tflite_micro")
+    r = cli("verify", "lenet5-keras", "--dtype", "int8", "--against", "tflm", "-n", "16", "--calib", "100")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "TFLite export" in r.stderr and "100.00 %" in r.stdout and "PASS (bit-exact)" in r.stdout

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Callable, Iterator
 
 from ..errors import LenetcError
-from ..families import PORTABLE
+from ..families import PORTABLE, get_dialect
 from ..network import Network
 from ..quant.qnetwork import QuantizedNetwork
 from ..variants import Dialect
@@ -58,19 +58,24 @@ def fit(
     """The fastest plan with ``arena + stack_of(plan) <= ram_bytes`` and its stack bytes."""
     if ram_bytes < 1:
         raise LenetcError(f"RAM budget must be a positive number of bytes, got {ram_bytes}")
-    smallest: tuple[int, int, int] | None = None
+    smallest: tuple[int, int, int, str] | None = None
     name = ""
-    for plan in candidate_plans(model, prefix, dialect):
-        name = f"{plan.net.name} ({plan.dtype})"
-        stack = stack_of(plan)
-        need = plan.arena_bytes + stack
-        if need <= ram_bytes:
-            return plan, stack
-        if smallest is None or need < smallest[0]:
-            smallest = (need, plan.arena_bytes, stack)
+    # The family's own kernels first (faster), then the portable ones, which every target runs
+    # too and which can need less memory (no packed scratch): every kernel the target can run.
+    dialects = list(dict.fromkeys([get_dialect(dialect).name, PORTABLE.name]))
+    for d in dialects:
+        for plan in candidate_plans(model, prefix, d):
+            name = f"{plan.net.name} ({plan.dtype})"
+            stack = stack_of(plan)
+            need = plan.arena_bytes + stack
+            if need <= ram_bytes:
+                return plan, stack
+            if smallest is None or need < smallest[0]:
+                smallest = (need, plan.arena_bytes, stack, d)
     assert smallest is not None
-    need, arena, stack = smallest
+    need, arena, stack, best = smallest
     raise LenetcError(
         f"{name} does not fit {ram_bytes:,} bytes of RAM: the smallest plan needs {need:,} "
-        f"(arena {arena:,} + stack {stack:,}); use --ram-bytes {need} or more"
+        f"(arena {arena:,} + stack {stack:,}, {best} kernels; {' and '.join(dialects)} kernels counted); "
+        f"use --ram-bytes {need} or more"
     )

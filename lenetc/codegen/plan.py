@@ -97,15 +97,16 @@ def _nodes(model: Network | QuantizedNetwork) -> list[Node]:
 
 
 def _fuse(lw: Lowering, nodes: list[Node], unfused: set[str]) -> list[Node]:
-    """Give each convolution followed by a pooling or subsampling it can compute from bands of
-    its rows that layer as its epilogue (the pooling node then disappears); convolutions named
-    in ``unfused`` stay whole-map."""
+    """Give each layer whose kind computes the pooling or subsampling after it from bands of
+    its rows (``Kind.fuses_epilogue``: a convolution) that layer as its epilogue (the pooling
+    node then disappears); layers named in ``unfused`` stay whole-map."""
     out: list[Node] = []
     i = 0
     while i < len(nodes):
         node = nodes[i]
         nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-        conv = node.layer.kind == "conv2d" and not node.layer.is_whole_window(node.in_shape)
+        fuses = KINDS[node.layer.kind].fuses_epilogue
+        conv = fuses is not None and fuses(node)
         make = KINDS[nxt.layer.kind].epilogue if nxt is not None else None
         ctx = make(lw, nxt) if conv and make is not None and node.layer.name not in unfused else None
         if ctx is None:
@@ -193,8 +194,11 @@ def _place_arena(lw: Lowering, elem_bytes: int, align: int) -> tuple[int, int]:
 
 
 def c_prefix(name: str, prefix: str | None = None) -> str:
-    """The C symbol prefix: ``prefix``, or the model name with other characters turned into '_'."""
-    prefix = prefix or re.sub(r"[^A-Za-z0-9_]", "_", name)
+    """The C symbol prefix: ``prefix``, or the model name with other characters turned into '_'
+    (and ``m_`` before a leading digit: ``28x28_lenet`` gives ``m_28x28_lenet``)."""
+    if prefix is None:
+        prefix = re.sub(r"[^A-Za-z0-9_]", "_", name) or "model"
+        prefix = f"m_{prefix}" if prefix[0].isdigit() else prefix
     if not isinstance(prefix, str) or not _IDENT.fullmatch(prefix):
         raise LenetcError(
             f"prefix {shown(prefix)} is not a C identifier (letters, digits, '_', not starting with a digit)"
@@ -251,7 +255,10 @@ def make_plan(
     net.validate()
     numeric = INT8 if qnet is not None else FLOAT32
     modes = dict(modes or {})
+    names = [layer.name for layer in net.layers]
     for name, mode in modes.items():
+        if name not in names:
+            raise LenetcError(f"stage {shown(name)}: model '{net.name}' has no layer of that name ({', '.join(names)})")
         if mode not in MODES:
             raise LenetcError(f"stage '{name}': unknown mode '{mode}' (one of {', '.join(MODES)})")
     lw = Lowering(prefix, numeric, net.params, dialect.caps, VARIANTS, modes)

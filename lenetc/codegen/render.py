@@ -14,6 +14,7 @@ from ..activations import act_expr
 from ..errors import LenetcError
 from ..families import PORTABLE
 from ..fileio import write_files_atomic
+from ..input_range import NO_LIMIT, input_limit_exponent
 from ..numeric import c_array, c_double, c_float, c_int
 from ..paths import csrc_dir, families_dir, templates_dir
 from ..quant.pixel_map import PixelMap, pixel_map
@@ -128,6 +129,8 @@ def _context(plan: Plan) -> dict:
         "output_is_distance": int(net.output_kind == "distance"),
         "for_cffi": False,
         "frame": frame_helper(plan),
+        # float32 inputs with this exponent field or more are refused (255: only NaN and Inf)
+        "input_exp_limit": input_limit_exponent(net) if plan.numeric.is_float else NO_LIMIT,
     }
 
 
@@ -150,9 +153,12 @@ def cdef(plan: Plan) -> str:
 def write_output(out_dir: str | Path, files: dict[str, str]) -> list[Path]:
     """Create ``out_dir`` if needed and write ``files`` there atomically (see
     :func:`write_files_atomic`); an OS error becomes a one-line :class:`LenetcError`."""
+    if not str(out_dir):
+        raise LenetcError("output directory is empty (give -o DIR; '.' for this one)")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         return write_files_atomic(out, files)
     except OSError as exc:
-        raise LenetcError(f"cannot write to output directory '{out}': {exc.strerror or exc}") from None
+        where = f"'{exc.filename}'" if exc.filename else f"to output directory '{out}'"
+        raise LenetcError(f"cannot write {where}: {exc.strerror or exc}") from None

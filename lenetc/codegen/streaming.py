@@ -7,7 +7,7 @@ It runs in one of three modes:
 - ``fused`` (the default, fastest): the convolution keeps a band of ``kh`` rows of all its maps
   in scratch and pools each band at once;
 - ``window``: the convolution computes the conv outputs of one pooling window at a time and
-  folds them into one accumulator per map (``templates/kernels/conv2d/int8_window.c.j2``): no
+  folds them into one accumulator per map (``templates/kernels/conv2d/int8.c.j2`` in window order): no
   band at all. Every conv output belongs to one window (stride = kernel), so nothing is
   recomputed, and the window is reduced in the same order: the same bits as ``fused``.
 

@@ -15,13 +15,14 @@ from ..confidence import (
     measure_on_test,
 )
 from ..errors import LenetcError
-from .model_args import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def cmd_confidence(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:  # before the fit, which takes a while
         raise LenetcError(f"-n must be at least 1, got {args.n}")
     net = model_from_args(args)
+    note_if_guessed(net)
     cal = fit_calibration(net) if args.refit else calibration_for(net)
     m = measure_on_test(net, cal, args.n)
     shape = cal.shape

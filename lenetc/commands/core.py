@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import numpy as np
 
@@ -104,6 +105,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    note_if_guessed(net)  # the C's <P>_preprocess (and an int8 calibration) use it
     if args.example:
         target = args.target or "host"
         if target not in TARGETS:
@@ -117,7 +119,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return generate_int8(net, args, dialect)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.example:
-        note_if_guessed(net)
         gen = write_example(model, args.output, prefix=args.prefix, target=target, ram_bytes=args.ram_bytes).generated
     else:
         gen = generate(model, args.output, prefix=args.prefix, target=dialect, ram_bytes=args.ram_bytes)
@@ -172,6 +173,17 @@ def compare(ref: np.ndarray, got: np.ndarray, net: Network) -> dict[str, float]:
     scale = max(float(np.abs(ref).max()), 1e-30)
     agree = float((predict_classes(net, ref) == predict_classes(net, got)).mean())
     return {"max_abs": float(err.max()), "max_rel": float(err.max() / scale), "argmax_agreement": agree}
+
+
+def _tolerance(text: str) -> float:
+    """``--tolerance``: a finite number >= 0 (NaN would fail every check, a negative one too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -321,7 +333,7 @@ def register(sub) -> None:
     )
     p.add_argument("--prefix", help="C symbol prefix")
     p.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
-    p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="max error relative to output scale")
+    p.add_argument("--tolerance", type=_tolerance, default=VERIFY_TOLERANCE, help="max error relative to output scale")
     p.add_argument(
         "--against",
         choices=["numpy", "onnxruntime", "keras", *RUNTIMES],

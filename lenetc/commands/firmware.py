@@ -7,12 +7,11 @@ import json
 import re
 
 from ..api import generate, prepare
-from ..families import get_dialect
 from ..firmware.bundle import supported_dtypes
 from ..firmware.size import fit_measured, format_report, measure
 from ..firmware.targets import TARGETS, get_target
 from .int8 import add_int8_args, quantize_from_args
-from .model_args import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def register(subparsers) -> None:
@@ -80,12 +79,13 @@ def fit_lines(report, flash: int | None, ram: int | None) -> tuple[bool, list[st
 
 def run_size(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    note_if_guessed(net)
     target = get_target(args.target)
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     if args.ram_bytes is not None:
         gen = fit_measured(prepare(model, args.dtype), args.ram_bytes, target, args.prefix)
     else:
-        gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=get_dialect(target.dialect))
+        gen = generate(model, prefix=args.prefix, dtype=args.dtype, target=target.dialect)
     report = measure(gen, target=target)
     ok, lines = fit_lines(report, args.flash, args.ram)
     if args.json:

@@ -202,11 +202,14 @@ def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray, what: 
     """``eval --dtype int8``: accuracy of the float32 C and the int8 C on ``inputs`` (preprocessed
     MNIST test digits), the per-layer SQNR, and with ``args.plot`` a chart of it (format from the extension)."""
     qnet = quantize_from_args(net, args)
-    ev = evaluate_int8(net, qnet, inputs, labels, getattr(args, "sqnr_images", 1000))
+    backend = getattr(args, "backend", "c")
+    ev = evaluate_int8(net, qnet, inputs, labels, getattr(args, "sqnr_images", 1000), backend)
+    runs = "C" if backend == "c" else "reference"
     if getattr(args, "json", False):
         doc = {
             "model": ev.model, "images": ev.images, "accuracy_float32": ev.accuracy_float32,
             "accuracy_int8": ev.accuracy_int8, "drop_points": ev.drop_points, "agreement": ev.agreement,
+            "backend": backend,
             "calibration": calibration_doc(qnet),
             "inputs": what, "sqnr_images": ev.sqnr_images,
             "layers": [{"name": r.name, "kind": r.kind, "sqnr_db": r.sqnr_db if math.isfinite(r.sqnr_db) else None,
@@ -216,8 +219,10 @@ def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray, what: 
     else:
         print(f"{net.name} on {ev.images} {what} "
               f"(int8 calibrated with {qnet.method} on {calibration_source(qnet)})")  # fmt: skip
-        print(f"  float32 C accuracy   {100 * ev.accuracy_float32:.2f} %")
-        print(f"  int8 C accuracy      {100 * ev.accuracy_int8:.2f} %  (drop {ev.drop_points:+.2f} points)")
+        print(f"  float32 {runs} accuracy".ljust(23) + f"{100 * ev.accuracy_float32:.2f} %")
+        print(
+            f"  int8 {runs} accuracy".ljust(23) + f"{100 * ev.accuracy_int8:.2f} %  (drop {ev.drop_points:+.2f} points)"
+        )
         print(f"  same prediction      {100 * ev.agreement:.2f} %")
         print(f"  per-layer SQNR, int8 reference vs float reference, first {ev.sqnr_images} digits:")
         for r in ev.layers:

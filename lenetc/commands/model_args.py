@@ -40,7 +40,7 @@ def resolve_dialect(name: str) -> Dialect:
         cc = compiler()
         return host_dialect(cc, host_flags(cc))
     if name in TARGETS:
-        return DIALECTS[TARGETS[name].dialect]
+        return TARGETS[name].dialect
     raise LenetcError(f"unknown --target '{name}' (dialects: {', '.join(DIALECTS)}; targets: {', '.join(TARGETS)})")
 
 

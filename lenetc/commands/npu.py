@@ -11,7 +11,7 @@ from ..errors import LenetcError
 from ..exporters.tflite_export import save_tflite
 from ..npu import ACCELERATORS, run_vela
 from .int8 import add_int8_args, quantize_from_args
-from .model_args import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def cmd_npu(args: argparse.Namespace) -> int:
@@ -22,6 +22,7 @@ def cmd_npu(args: argparse.Namespace) -> int:
     if getattr(args, "file_qnet", None) is None:
         if model.suffix.lower() == ".tflite":
             raise LenetcError(f"'{model}' is a float32 file; Ethos-U NPUs run full-integer int8 files")
+        note_if_guessed(net)
         qnet = quantize_from_args(net, args)
         model = save_tflite(qnet, out_dir / f"{net.name}_int8.tflite")
         print(f"wrote {model} (lenetc's int8 network, calibrated on {qnet.notes['calibration']})")

@@ -11,7 +11,7 @@ from ..exporters.onnx_export import save_onnx
 from ..exporters.onnx_qdq import save_qdq_onnx
 from ..exporters.tflite_export import save_tflite
 from .int8 import add_int8_args, quantize_from_args
-from .model_args import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +43,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise LenetcError(f"--opset {args.opset} is not supported (13 to 21)")
     net = model_from_args(args)
     if args.dtype == "int8":
+        note_if_guessed(net)  # calibration preprocesses MNIST digits with it
         qnet = quantize_from_args(net, args)
         path = save_qdq_onnx(qnet, args.output, opset=args.opset)
         what = f"int8 QDQ, calibrated on {qnet.notes['calibration']}"
@@ -57,6 +58,7 @@ def export_tflite(args: argparse.Namespace) -> int:
     """``export -o m.tflite``: float32, or int8 with lenetc's calibrated integers (TFLM's rounding)."""
     net = model_from_args(args)
     if args.dtype == "int8":
+        note_if_guessed(net)
         qnet = quantize_from_args(net, args)
         path = save_tflite(qnet, args.output)
         what = f"int8, calibrated on {qnet.notes['calibration']}; TFLM computes lenetc's --requant tflm C bit for bit"

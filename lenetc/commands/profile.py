@@ -10,7 +10,7 @@ from ..firmware.make_args import OPT_FLAGS
 from ..firmware.profile import format_profile, profile
 from ..firmware.targets import TARGETS
 from .int8 import add_int8_args, quantize_from_args
-from .model_args import add_model_args, model_from_args
+from .model_args import add_model_args, model_from_args, note_if_guessed
 
 
 def register(subparsers) -> None:
@@ -39,6 +39,7 @@ def register(subparsers) -> None:
 
 def run_profile(args: argparse.Namespace) -> int:
     net = model_from_args(args)
+    note_if_guessed(net)  # the firmware's digits and an int8 calibration use it
     model = quantize_from_args(net, args) if args.dtype == "int8" else net
     prof = profile(model, dtype=args.dtype, target=args.target, opt=args.opt)
     print(json.dumps(prof.to_dict()) if args.json else format_profile(prof))

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..api import compile
-from ..errors import LenetcError
+from ..exporters.tflite_export import save_tflite
 from ..network import Network
 from ..tflite_runtime import run
 from .int8 import quantize_from_args
@@ -29,13 +31,26 @@ def compare_int8(got: np.ndarray, ref: np.ndarray) -> dict:
 
 
 def verify_tflite(args: argparse.Namespace, net: Network, x: np.ndarray, what: str) -> int:
-    """Compile the C for the .tflite MODEL and compare it with ``args.against``'s outputs on ``x``."""
+    """Compile the C for MODEL and compare it with ``args.against``'s outputs on ``x``: on the
+    .tflite file itself, or for any other model on lenetc's TFLite export of it (int8: the
+    calibrated network, the C under --requant tflm unless told otherwise)."""
     path = Path(args.model)
-    if path.suffix.lower() != ".tflite":
-        raise LenetcError(f"--against {args.against} runs the model file itself: MODEL must be a .tflite file")
+    if path.suffix.lower() == ".tflite":
+        return _verify_file(args, path, net, x, what)
+    with tempfile.TemporaryDirectory(prefix="lenetc-verify-") as tmp:
+        qnet = None
+        if args.dtype == "int8":
+            args.requant = args.requant or "tflm"
+            qnet = quantize_from_args(net, args)
+        save_tflite(qnet if qnet is not None else net, Path(tmp) / "export.tflite")
+        print(f"lenetc: note: checking lenetc's TFLite export of {net.name} ({args.dtype})", file=sys.stderr)
+        return _verify_file(args, Path(tmp) / "export.tflite", net, x, what, qnet)
+
+
+def _verify_file(args, path: Path, net: Network, x: np.ndarray, what: str, qnet=None) -> int:
     label = LABELS[args.against]
     file_qnet = getattr(args, "file_qnet", None)
-    if file_qnet is None or args.dtype != "int8":
+    if args.dtype != "int8":
         if file_qnet is not None:
             net = file_qnet.net
         got = compile(net, prefix=args.prefix)(x)
@@ -48,7 +63,7 @@ def verify_tflite(args: argparse.Namespace, net: Network, x: np.ndarray, what: s
         float_rows(report, float(err.max()), rel, agree, args.tolerance)
         report.ok, report.verdict = ok, "PASS" if ok else "FAIL: error above tolerance"
         return report.emit(getattr(args, "json", False))
-    qnet = quantize_from_args(net, args)
+    qnet = qnet if qnet is not None else quantize_from_args(net, args)
     xq = qnet.quantize_input(x)
     got = compile(qnet, prefix=args.prefix, dtype="int8").run_int8(xq)
     float_io = qnet.notes.get("io", "").startswith("float")

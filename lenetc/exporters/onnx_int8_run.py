@@ -2,9 +2,9 @@
 onnxruntime --dtype int8``.
 
 For a quantized .onnx file (QDQ or QOperator) it is the file itself, run as a user runs it
-(default graph optimizations, so ONNX Runtime fuses its integer kernels), with the quantized
-tensor of the last integer layer (recorded by the importer in ``notes["onnx_output_q"]``) added
-as a graph output; a uint8 tensor is shifted by 128 to lenetc's int8. For a network lenetc
+(default graph optimizations, so ONNX Runtime fuses its integer kernels), read at the quantized
+tensor of the last integer layer (recorded by the importer in ``notes["onnx_output_q"]``); a
+uint8 tensor is shifted by 128 to lenetc's int8. For a network lenetc
 calibrated, it is its QDQ export (:mod:`.onnx_qdq`), output ``output_q``.
 """
 
@@ -24,11 +24,23 @@ _TYPES = {"int8": 3, "uint8": 2}  # onnx.TensorProto.INT8 / UINT8
 
 
 def _with_output(path: Path, tensor: str, dtype: str):
+    """The model with ``tensor`` readable: where a DequantizeLinear reads it (a QDQ file), the graph
+    ends at that node's float output, so ONNX Runtime still fuses the layer into its integer kernel
+    (a quantized tensor that is itself a graph output can keep it from fusing); else (QOperator:
+    the fused operator's own output) the tensor becomes a graph output. Returns (model, output
+    name, (scale, zero point) to recover the integers from the float output or None)."""
     onnx = need_onnx()
     model = onnx.load(str(path))
-    if tensor not in {o.name for o in model.graph.output}:
-        model.graph.output.append(onnx.helper.make_tensor_value_info(tensor, _TYPES[dtype], None))
-    return model
+    inits = {t.name: t for t in model.graph.initializer}
+    dq = next((n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == tensor), None)
+    del model.graph.output[:]
+    if dq is not None and len(dq.input) > 2 and dq.input[1] in inits and dq.input[2] in inits:
+        scale = onnx.numpy_helper.to_array(inits[dq.input[1]]).astype(np.float32)
+        zp = onnx.numpy_helper.to_array(inits[dq.input[2]]).astype(np.int64)
+        model.graph.output.append(onnx.helper.make_tensor_value_info(dq.output[0], 1, None))
+        return model, dq.output[0], (scale, zp)
+    model.graph.output.append(onnx.helper.make_tensor_value_info(tensor, _TYPES[dtype], None))
+    return model, tensor, None
 
 
 def onnxruntime_int8(qnet: QuantizedNetwork, x: np.ndarray, path: str | Path | None = None) -> tuple[np.ndarray, str]:
@@ -38,9 +50,10 @@ def onnxruntime_int8(qnet: QuantizedNetwork, x: np.ndarray, path: str | Path | N
     tensor = qnet.notes.get("onnx_output_q")
     if tensor is not None and path is not None:
         dtype = qnet.notes.get("onnx_output_dtype", "int8")
-        model, label = _with_output(Path(path), tensor, dtype), f"ONNX Runtime on {path}"
+        model, tensor, back = _with_output(Path(path), tensor, dtype)
+        label = f"ONNX Runtime on {path}"
     else:
-        model, tensor, dtype = to_qdq_onnx(qnet), "output_q", "int8"
+        model, tensor, dtype, back = to_qdq_onnx(qnet), "output_q", "int8", None
         label = "ONNX Runtime on lenetc's QDQ export"
     sess = ort_session(model, threads=1)
     inp = sess.get_inputs()[0]
@@ -54,5 +67,8 @@ def onnxruntime_int8(qnet: QuantizedNetwork, x: np.ndarray, path: str | Path | N
     except Exception as exc:  # onnxruntime raises its own exception types
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LenetcError(f"ONNX Runtime failed to run the model: {msg}") from None
+    if back is not None:  # DequantizeLinear's float32 (q - zp) * scale: dividing it back is exact
+        scale, zp = back
+        out = np.rint(out.astype(np.float32) / scale).astype(np.int64) + zp
     out = out.reshape(len(x), -1).astype(np.int64)
     return (out - 128 if dtype == "uint8" else out), label

@@ -21,17 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..activations import act_onnx
 from ..errors import LenetcError
 from ..fileio import check_output_file, write_file
 from ..importers.onnx_fold import need_onnx
-from ..kinds import QLayer
-from ..kinds.int8_linear import QLinear, unfolded_bias
+from ..kinds import KINDS
 from ..numeric import QParams
 from ..quant.qnetwork import QuantizedNetwork
 from .onnx_export import EXPORT_OPSET, _Graph
 
-SUPPORTED = ("conv2d", "dense", "pool2d", "flatten", "activation")
+#: The kinds with a faithful QDQ form (each kind's ``to_qdq``).
+SUPPORTED = tuple(name for name, kind in KINDS.items() if kind.to_qdq is not None)
 
 
 class _QGraph(_Graph):
@@ -52,70 +51,6 @@ class _QGraph(_Graph):
         return self.node("DequantizeLinear", [x, s, z], name)
 
 
-def _linear(g: _QGraph, q: QLinear, x: str) -> str:
-    """Conv or Gemm on dequantized int8 weights and the unfolded int32 bias; returns the int8 output."""
-    n = q.name
-    w_scale = np.asarray(q.w_scale, np.float32)
-    oc = q.weight.shape[0]
-    w = g.node(
-        "DequantizeLinear",
-        [g.typed(f"{n}.weight", q.weight, np.int8), g.typed(f"{n}.w_scale", w_scale, np.float32),
-         g.typed(f"{n}.w_zp", np.zeros(oc, np.int8), np.int8)],
-        n, axis=0,
-    )  # fmt: skip
-    b_scale = (np.float32(q.in_q.scale) * w_scale).astype(np.float32)
-    b = g.node(
-        "DequantizeLinear",
-        [g.typed(f"{n}.bias", unfolded_bias(q), np.int32), g.typed(f"{n}.b_scale", b_scale, np.float32),
-         g.typed(f"{n}.b_zp", np.zeros(oc, np.int32), np.int32)],
-        n, axis=0,
-    )  # fmt: skip
-    xf = g.dequant(x, q.in_q, n)
-    layer = q.layer
-    if q.kind == "conv2d":
-        pt, pl, pb, pr = layer.padding
-        y = g.node("Conv", [xf, w, b], n, kernel_shape=list(layer.kernel), strides=list(layer.stride),
-                   pads=[pt, pl, pb, pr], group=layer.groups)  # fmt: skip
-    else:
-        if len(q.in_shape) != 1:
-            xf = g.node("Flatten", [xf], n, axis=1)
-        y = g.node("Gemm", [xf, w, b], n, transB=1)
-    act = getattr(layer, "act", None)
-    if q.lut is not None:
-        pre = g.dequant(g.quant(y, q.pre_q, n), q.pre_q, n)
-        return g.quant(act_onnx(g, act, pre, n), q.out_q, n)
-    if act is not None:  # relu: the only activation without a table
-        y = g.node("Relu", [y], n)
-    return g.quant(y, q.out_q, n)
-
-
-def _layer(g: _QGraph, q: QLayer, x: str) -> str:
-    n = q.name
-    if q.kind in ("conv2d", "dense"):
-        return _linear(g, q, x)
-    if q.kind == "flatten":  # a reshape of int8 values: no requantization
-        layer = q.layer
-        if layer.order == "HWC" and len(q.in_shape) == 3:
-            x = g.node("Transpose", [x], n, perm=[0, 2, 3, 1])
-        return g.node("Flatten", [x], n, axis=1)
-    if q.kind == "pool2d":
-        from_kind = _pool(g, q, g.dequant(x, q.in_q, n))
-        return g.quant(from_kind, q.out_q, n)
-    if q.kind == "activation":
-        return g.quant(act_onnx(g, q.layer.act, g.dequant(x, q.in_q, n), n), q.out_q, n)
-    raise AssertionError(f"layer '{n}' ({q.kind}) passed the QDQ kind check")  # pragma: no cover
-
-
-def _pool(g: _QGraph, q: QLayer, x: str) -> str:
-    layer = q.layer
-    pt, pl, pb, pr = layer.padding
-    attrs = {"kernel_shape": list(layer.kernel), "strides": list(layer.stride), "pads": [pt, pl, pb, pr],
-             "ceil_mode": int(layer.ceil_mode)}  # fmt: skip
-    if layer.mode == "avg":
-        return g.node("AveragePool", [x], q.name, count_include_pad=int(layer.count_include_pad), **attrs)
-    return g.node("MaxPool", [x], q.name, **attrs)
-
-
 def to_qdq_onnx(qnet: QuantizedNetwork, opset: int = EXPORT_OPSET):
     """The checked QDQ ``ModelProto`` of ``qnet``: input ``input`` (N, C, H, W) float, outputs
     ``output`` (float) and ``output_q`` (the int8 logits the integer reference computes)."""
@@ -128,7 +63,7 @@ def to_qdq_onnx(qnet: QuantizedNetwork, opset: int = EXPORT_OPSET):
     g = _QGraph(onnx)
     x = g.quant("input", qnet.input_q, "input")
     for q in qnet.layers:
-        x = _layer(g, q, x)
+        x = KINDS[q.kind].to_qdq(g, q, x)
     h = g.h
     g.nodes.append(h.make_node("Identity", [x], ["output_q"], name="output_q"))
     y = g.dequant(x, qnet.output_q, "output")

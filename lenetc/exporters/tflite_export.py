@@ -18,15 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import fixedpoint_tflm as tflm
 from ..errors import LenetcError
 from ..kinds.conv2d import dense_weight
 from ..kinds.int8_linear import unfolded_bias
 from ..kinds.pool2d import pooled_size
 from ..network import Network
+from ..numeric import QParams
 from ..quant.qnetwork import QuantizedNetwork
 from .tflite_write import GraphWriter
 
 PAD_SAME, PAD_VALID = 0, 1
+#: The output quantization TFLite's int8 TANH, LOGISTIC and SOFTMAX require.
+TANH_Q, LOGISTIC_Q, SOFTMAX_Q = QParams(1 / 128, 0), QParams(1 / 256, -128), QParams(1 / 256, -128)
 #: How the export records the MNIST preprocessing in the file's description (read back on import).
 PREPROCESS_TAG = "lenetc-preprocess:"
 FUSED = {None: 0, "relu": 1, "relu6": 3}
@@ -86,10 +90,10 @@ class _Exporter:
             return "relu"
         if act.fn == "clip" and act.lo == 0.0 and act.hi == 6.0:
             return "relu6"
-        if act.fn in ("tanh", "sigmoid") and not self.int8:
+        if act.fn in ("tanh", "sigmoid") and (not self.int8 or table_op(q) is not None):
             return act.fn
-        raise LenetcError(f"layer '{layer.name}': activation '{act.fn}' has no {'int8 ' if self.int8 else ''}"
-                          "TFLite form lenetc can export")  # fmt: skip
+        why = " (an int8 table other than TFLM's tanh/logistic with TFLite's output scales)" if self.int8 else ""
+        raise LenetcError(f"layer '{layer.name}': activation '{act.fn}' has no TFLite form lenetc can export{why}")
 
     def padding(self, layer, in_shape, kernel, stride) -> int:
         """SAME or VALID; other padding becomes an explicit PAD operator first."""
@@ -119,9 +123,9 @@ class _Exporter:
 
         return QParams(float(t.scale[0]), int(t.zero_point[0]))
 
-    def post_act(self, name: str, fn: str | None, shape) -> None:
+    def post_act(self, name: str, fn: str | None, shape, q=None) -> None:
         if fn in ("tanh", "sigmoid"):
-            out = self.act_tensor(f"{name}_{fn}", self.nhwc(shape), None)
+            out = self.act_tensor(f"{name}_{fn}", self.nhwc(shape), q.out_q if q is not None else None)
             self.w.op("TANH" if fn == "tanh" else "LOGISTIC", [self.cur], [out])
             self.cur = out
 
@@ -135,6 +139,12 @@ class _Exporter:
         else:
             raise LenetcError(f"layer '{layer.name}': grouped convolution ({layer.groups} groups) has no TFLite form")
         fused = self.fused(layer, q)
+        if (
+            fused == "relu6"
+            and q is not None
+            and (q.lo, q.hi) != tflm.activation_range("relu6", q.out_q.scale, q.out_q.zero_point)
+        ):
+            fused = None  # lenetc's clip(0, 6) clamps where TFLite's RELU6 does only when both round alike
         pad = self.padding(layer, in_shape, layer.kernel, layer.stride)
         w, b = self.linear_consts(layer, q, perm, axis, oc)
         out = self.act_tensor(layer.name, self.nhwc(out_shape), self.req_q(q))
@@ -145,16 +155,20 @@ class _Exporter:
         options = "Conv2DOptions" if op == "CONV_2D" else "DepthwiseConv2DOptions"
         self.w.op(op, [self.cur, w, b], [out], options, version=3 if self.int8 else 1, **fields)
         self.cur = out
-        self.post_act(layer.name, fused, out_shape)
+        self.post_act(layer.name, fused, out_shape, q)
 
     def req_q(self, q):
         if q is None:
             return None
-        if q.lut is not None:
-            raise LenetcError(f"layer '{q.name}': int8 table activations cannot be exported to TFLite yet")
-        if q.kind in ("conv2d", "dense") and (q.lo, q.hi) not in ((-128, 127), (max(-128, q.req_zp), 127)):
-            raise LenetcError(f"layer '{q.name}': its int8 clamp [{q.lo}, {q.hi}] is neither none nor a ReLU")
-        return q.out_q
+        req = q.pre_q if q.lut is not None else q.out_q  # a table activation is its own operator
+        clamps = [
+            (-128, 127),
+            (max(-128, req.zero_point), 127),
+            tflm.activation_range("relu6", req.scale, req.zero_point),
+        ]
+        if q.kind in ("conv2d", "dense") and (q.lo, q.hi) not in clamps:
+            raise LenetcError(f"layer '{q.name}': its int8 clamp [{q.lo}, {q.hi}] is none of ReLU, ReLU6 or none")
+        return req
 
     def linear_consts(self, layer, q, perm, axis, oc, columns=None):
         """Weight and bias tensors of a conv (``perm`` to TFLite's layout) or dense layer."""
@@ -233,24 +247,44 @@ class _Exporter:
                   version=5 if self.int8 else 1, FusedActivationFunction=FUSED.get(fused, 0))  # fmt: skip
         self.cur = out
         self.chw_vector = False
-        self.post_act(layer.name, fused, out_shape)
+        self.post_act(layer.name, fused, out_shape, q)
 
     def k_activation(self, layer, q, in_shape, out_shape, last):
         fn = layer.act.fn
         ops = {"tanh": "TANH", "sigmoid": "LOGISTIC", "relu": "RELU"}
-        if self.int8 or fn not in ops:
-            raise LenetcError(f"layer '{layer.name}': a separate {fn} activation cannot be exported"
-                              f"{' in int8' if self.int8 else ''}")  # fmt: skip
-        out = self.act_tensor(layer.name, self.nhwc(out_shape), None)
+        if fn not in ops or (self.int8 and table_op(q) != ops[fn]):
+            what = " in int8 (a table other than TFLM's with TFLite's output scales)" if self.int8 else ""
+            raise LenetcError(f"layer '{layer.name}': a separate {fn} activation cannot be exported{what}")
+        out = self.act_tensor(layer.name, self.nhwc(out_shape), q.out_q if q is not None else None)
         self.w.op(ops[fn], [self.cur], [out])
         self.cur = out
 
     def k_softmax(self, layer, q, in_shape, out_shape, last):
         if layer.log:
             raise LenetcError(f"layer '{layer.name}': log_softmax is not exported to TFLite")
-        out = self.act_tensor(layer.name, (1, in_shape[0]), None)
+        if q is not None and (q.softmax != tflm.SoftmaxParams.of(q.in_q.scale, 1.0) or q.out_q != SOFTMAX_Q):
+            raise LenetcError(f"layer '{layer.name}': only TFLM's int8 softmax (beta 1, output 1/256, -128) exports")
+        out = self.act_tensor(layer.name, (1, in_shape[0]), q.out_q if q is not None else None)
         self.w.op("SOFTMAX", [self.cur], [out], "SoftmaxOptions", Beta=1.0)
         self.cur = out
+
+
+def relu6_clamp(q: QParams) -> tuple[int, int]:
+    return tflm.activation_range("relu6", q.scale, q.zero_point)
+
+
+def table_op(q) -> str | None:
+    """``TANH`` or ``LOGISTIC`` when ``q``'s int8 table is the one TFLM computes for that operator
+    (from the pre-activation's quantization, into TFLite's fixed output quantization), else None."""
+    if q is None or q.lut is None:
+        return None
+    pre = q.pre_q if getattr(q, "pre_q", None) is not None else q.in_q
+    lut = np.asarray(q.lut)
+    if q.out_q == TANH_Q and np.array_equal(lut, tflm.tanh_table(pre.scale, pre.zero_point)):
+        return "TANH"
+    if q.out_q == LOGISTIC_Q and np.array_equal(lut, tflm.logistic_table(pre.scale, pre.zero_point)):
+        return "LOGISTIC"
+    return None
 
 
 def tflite_bytes(model: Network | QuantizedNetwork) -> bytes:

@@ -25,6 +25,7 @@ _PACKAGES = (
     "cortex_m_dsp",
     "cortex_m_mve",
     "riscv_v",
+    "scalar_mcu",
 )
 
 FAMILIES: tuple[Family, ...] = tuple(importlib.import_module(f"{__name__}.{p}").FAMILY for p in _PACKAGES)

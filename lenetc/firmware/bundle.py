@@ -159,7 +159,7 @@ def render_example(
     }
     # each target's toolchain file, start-up code and linker script (shared ones rendered once)
     for t in TARGETS.values():
-        for name in (t.toolchain, t.startup):
+        for name in (t.toolchain, t.clang_toolchain, t.startup):
             if name and name not in files:
                 files[name] = env.get_template(f"firmware/{name}.j2").render(ctx)
         if t.link_template:

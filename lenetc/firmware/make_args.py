@@ -33,6 +33,8 @@ def check_opt(opt: object) -> str:
 
 def check_words(value: object, what: str) -> str:
     """``value`` if it is space-separated words of make- and shell-inert characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a byte count such as FLASH_LENGTH=65536 given as a number
     if not isinstance(value, str):
         raise LenetcError(f"{what} must be a string, not {type(value).__name__}")
     for word in value.split(" "):

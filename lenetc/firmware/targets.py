@@ -1,9 +1,15 @@
-"""The machines a firmware bundle is built for: one object per target describing its dialect.
+"""The boards a firmware bundle is built for (:data:`TARGETS`, one entry per board), apart
+from the CPU families' dialects (``lenetc/families``), each of which a board holds.
 
-A target says which compiler builds it, with which CPU flags, where its memories are and
-how to run the result (natively, under ``qemu-aarch64``/``qemu-riscv64``, or bare-metal under
-``qemu-system-arm``/``qemu-system-riscv32`` with semihosting for output and exit status), and
-which instruction counter its firmware reads (SysTick on Cortex-M, ``minstret`` on RISC-V).
+A board says which compiler builds it, with which CPU flags, where its memories are, its
+start-up code and linker-script templates, how to run the result (natively, under
+``qemu-aarch64``/``qemu-riscv64``, or bare-metal under ``qemu-system-arm``/``qemu-system-riscv32``
+with semihosting for output and exit status), which instruction counter its firmware reads
+(SysTick on Cortex-M, ``minstret`` on RISC-V, none) and the system packages that provide its
+tools (``.ci/run`` installs :func:`apt_packages`). A new board is one entry in :data:`TARGETS`.
+
+Board and dialect names never collide (checked when this module loads), so ``--target`` takes
+either by one rule: a dialect name is that dialect, a board name that board's dialect.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import shutil
 from dataclasses import dataclass, replace
 
 from ..errors import LenetcError
+from ..families import DIALECTS, PORTABLE
+from ..variants import Dialect
 
 #: Flags every build of the example uses. ``-ffp-contract=off`` forbids fused multiply-adds,
 #: which round once instead of twice and so change float bits on FMA hardware
@@ -49,17 +57,18 @@ class Target:
     script fills; ``boot`` is where the vector table must sit when it is not the start of
     ``flash`` (the AN547's 512 KiB ITCM at address 0). ``systick_hz`` is the SysTick clock:
     with ``-icount shift=0`` one guest instruction takes 1 ns, so one tick is
-    ``1e9 / systick_hz`` instructions. ``dialect`` names the code generator's dialect for
-    this CPU (:mod:`lenetc.families`): ``portable``, ``cortex-m-dsp`` (SMLAD, M4/M7/M33),
-    ``cortex-m-mve`` (Helium, M55) or ``neon`` (Arm64); the example's host build is portable
-    (the Python build, :func:`lenetc.compile`, detects the host's dialect instead).
+    ``1e9 / systick_hz`` instructions. ``dialect`` is the code generator's dialect for this CPU
+    (a :mod:`lenetc.families` object: ``cortex-m-dsp`` for the M4/M7/M33, ``cortex-m-mve`` for
+    the M55, ``neon`` for Arm64, ``riscv-v`` with the vector unit, else portable); the example's
+    host build is portable (the Python build, :func:`lenetc.compile`, detects the host's
+    dialect instead).
     """
 
     name: str
     kind: str
     description: str
     cc: str
-    dialect: str = "portable"
+    dialect: Dialect = PORTABLE
     cpu_flags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
@@ -74,6 +83,7 @@ class Target:
     has_fpu: bool = True
     size_tool: str = "size"
     toolchain: str = ""  # the example's CMake toolchain file for a cross target
+    clang_toolchain: str = ""  # the toolchain file that compiles with clang instead, where one differs
     #: The instruction counter the example reads around each inference: ``systick`` (Cortex-M,
     #: counts down, ``systick_hz``), ``minstret`` (RISC-V machine mode, counts up, one per
     #: instruction under ``-icount shift=0``) or "" (none).
@@ -99,7 +109,8 @@ class Target:
     def tools(self) -> tuple[str, ...]:
         """Programs this target needs on PATH to build and run."""
         runner = self.emulator[:1] if self.kind == "linux" else ((self.qemu,) if self.kind == "baremetal" else ())
-        return (self.cc, *runner)
+        linker = tuple(f[len("--ld-path=") :] for f in self.ldflags if f.startswith("--ld-path="))
+        return (self.cc, *linker, *runner)
 
     @property
     def link_options(self) -> tuple[str, ...]:
@@ -170,6 +181,7 @@ def _cortex_m(name: str, desc: str, board: str, cpu: tuple[str, ...], **kw) -> T
         board=board,
         size_tool="arm-none-eabi-size",
         toolchain="arm-none-eabi.cmake",
+        clang_toolchain="arm-none-eabi-clang.cmake",
         counter="systick",
         startup="startup.c",
         link_template="firmware/link.ld.j2",
@@ -236,12 +248,12 @@ TARGETS: dict[str, Target] = {
         _cortex_m(
             "cortex-m4", "Cortex-M4F, MPS2 AN386", "mps2-an386",
             ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
-            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, dialect="cortex-m-dsp",
+            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, dialect=DIALECTS["cortex-m-dsp"],
         ),
         _cortex_m(
             "cortex-m7", "Cortex-M7, MPS2 AN500", "mps2-an500",
             ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
-            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, dialect="cortex-m-dsp",
+            flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, dialect=DIALECTS["cortex-m-dsp"],
         ),
         _cortex_m(
             "cortex-m55", "Cortex-M55 with MVE, MPS3 AN547", "mps3-an547",
@@ -249,7 +261,7 @@ TARGETS: dict[str, Target] = {
             # QEMU's AN547 boots from the 512 KiB ITCM at 0; code and weights go to the
             # 2 MiB SRAM (big enough for the Caffe LeNet's float32 weights), data to the DTCM.
             boot=Memory(0x00000000, 1024), flash=Memory(0x01000000, 2 * 1024 * 1024),
-            ram=Memory(0x20000000, 512 * 1024), systick_hz=32_000_000, dialect="cortex-m-mve",
+            ram=Memory(0x20000000, 512 * 1024), systick_hz=32_000_000, dialect=DIALECTS["cortex-m-mve"],
         ),
         _cortex_m(
             "cortex-m33", "Cortex-M33 with DSP (Armv8-M Mainline), MPS2 AN505", "mps2-an505",
@@ -259,28 +271,36 @@ TARGETS: dict[str, Target] = {
             # alias of SSRAM2/3 (2 x 2 MiB, contiguous at 0x28000000, Secure at 0x38000000). The
             # memory protection controllers reset to all-Secure, so no SAU/MPC set-up is needed.
             flash=Memory(0x10000000, 4 * 1024 * 1024), ram=Memory(0x38000000, 4 * 1024 * 1024),
-            systick_hz=20_000_000, dialect="cortex-m-dsp",
+            systick_hz=20_000_000, dialect=DIALECTS["cortex-m-dsp"],
         ),
         _cortex_m(
             "cortex-m3", "Cortex-M3 without FPU (soft float), MPS2 AN385", "mps2-an385",
             ("-mcpu=cortex-m3", "-mfloat-abi=soft"),
             flash=_MPS2_FLASH, ram=_MPS2_RAM, systick_hz=25_000_000, has_fpu=False,
         ),
+        _cortex_m(
+            # ARMv6-M (RP2040, STM32G0, nRF51 class): 16 KiB of RAM, so a small stack and heap
+            # (newlib-nano's printf buffers); SysTick runs at the nRF51's 16 MHz system clock
+            "cortex-m0", "Cortex-M0, BBC micro:bit (nRF51, 256 KiB flash, 16 KiB RAM)", "microbit",
+            ("-mcpu=cortex-m0", "-mfloat-abi=soft"),
+            flash=Memory(0x00000000, 256 * 1024), ram=Memory(0x20000000, 16 * 1024), systick_hz=16_000_000,
+            has_fpu=False, stack_bytes=3 * 1024, heap_bytes=2 * 1024, dialect=DIALECTS["scalar-mcu"],
+        ),
         Target(
             "aarch64-linux", "linux", "Arm64 Linux, static binary under qemu-aarch64",
             cc="aarch64-linux-gnu-gcc", ldflags=("-static", "-lm"),
             packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "qemu-user"),
-            emulator=("qemu-aarch64",), size_tool="aarch64-linux-gnu-size", dialect="neon",
+            emulator=("qemu-aarch64",), size_tool="aarch64-linux-gnu-size", dialect=DIALECTS["neon"],
             toolchain="aarch64-linux-gnu.cmake",
         ),
         _riscv32(
             "riscv32", "RV32IMC microcontroller (ESP32-C3 class), QEMU virt", "rv32imc", "ilp32", "rv32im/ilp32",
-            "rv32,f=false,d=false,a=false,v=false", has_fpu=False,
+            "rv32,f=false,d=false,a=false,v=false", has_fpu=False, dialect=DIALECTS["scalar-mcu"],
         ),
         _riscv32(
             "riscv32-v", "RV32 with F and RVV (Zve32f, VLEN >= 128), QEMU virt",
             "rv32imafc_zve32f_zvl128b", "ilp32f", "rv32imafc/ilp32f",
-            "rv32,v=true,vlen={vlen},elen=32,vext_spec=v1.0", vlen=128, dialect="riscv-v",
+            "rv32,v=true,vlen={vlen},elen=32,vext_spec=v1.0", vlen=128, dialect=DIALECTS["riscv-v"],
         ),
         Target(
             "riscv64-linux", "linux", "RV64GCV Linux user mode under qemu-riscv64 (static, picolibc)",
@@ -289,12 +309,16 @@ TARGETS: dict[str, Target] = {
                      *_riscv_ld("", "elf64lriscv", ("c", "m"))),
             packages=(*_RISCV_PACKAGES, "qemu-user"),
             emulator=("qemu-riscv64", "-cpu", "rv64,v=true,vlen={vlen},vext_spec=v1.0"), vlen=128,
-            size_tool="riscv64-unknown-elf-size", dialect="riscv-v", toolchain="riscv-clang.cmake",
+            size_tool="riscv64-unknown-elf-size", dialect=DIALECTS["riscv-v"], toolchain="riscv-clang.cmake",
             startup="startup_riscv_linux.c", link_template="firmware/link_riscv_linux.ld.j2",
             callgraph_info=False,
         ),
     )
 }  # fmt: skip
+
+_CLASH = set(TARGETS) & set(DIALECTS)
+if _CLASH:  # --target's one rule (a dialect name, else a board's dialect) needs distinct names
+    raise AssertionError(f"board and dialect names collide: {sorted(_CLASH)}")
 
 #: Bare-metal targets in the order the docs and tests list them.
 BAREMETAL = tuple(name for name, t in TARGETS.items() if t.kind == "baremetal")

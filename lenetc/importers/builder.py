@@ -25,6 +25,17 @@ def guess_preprocess(input_shape: Shape) -> Preprocess:
     return Preprocess(scale=1.0 / 255.0, offset=0.0, pad=pad, source=source, guessed=True)
 
 
+def batchnorm_scale(gamma: np.ndarray, var: np.ndarray, eps: float) -> np.ndarray:
+    """gamma / sqrt(var + eps) in float64, refusing statistics that have none: var + eps must be
+    a positive finite number per channel (a negative or zero one gives NaN or Inf)."""
+    denom = np.asarray(var, np.float64).reshape(-1) + float(eps)
+    bad = ~(np.isfinite(denom) & (denom > 0))
+    if bad.any():
+        c = int(np.flatnonzero(bad)[0])
+        raise LenetcError(f"BatchNormalization: variance + epsilon is {denom[c]:g} for channel {c}; it must be > 0")
+    return np.asarray(gamma, np.float64).reshape(-1) / np.sqrt(denom)
+
+
 class ChainBuilder:
     """Accumulates layers and float32 parameters; ``shape`` is the current (C, H, W) or (F,) shape."""
 

@@ -20,10 +20,12 @@ from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..names import safe_name, shown
 from ..network import Network, Preprocess
-from .builder import ChainBuilder
+from .builder import ChainBuilder, batchnorm_scale
 from .keras_files import KerasWeights, read_keras, storage_paths
 from .onnx_fold import one_line
 
+SPATIAL = ("Conv2D", "DepthwiseConv2D", "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D",
+           "GlobalAveragePooling2D")  # fmt: skip
 SKIPPED = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout")
 
 
@@ -34,6 +36,14 @@ def _act_name(value: Any) -> str | None:
         inner = value.get("config")
         value = inner if isinstance(inner, str) else value.get("class_name")
     return None if value in (None, "linear") else str(value)
+
+
+def _data_format(cfg: dict[str, Any]) -> str:
+    """A layer's ``data_format`` (Keras' default, channels_last, when the config has none)."""
+    fmt = cfg.get("data_format") or "channels_last"
+    if fmt not in ("channels_last", "channels_first"):
+        raise LenetcError(f"data_format {fmt!r} is not channels_last or channels_first")
+    return fmt
 
 
 def _inbound(layer: dict[str, Any]) -> list[str]:
@@ -125,8 +135,9 @@ class KerasImporter:
         if shape is None:
             raise LenetcError("Keras model has no input shape (build the model or give an InputLayer)")
         dims = [int(v) for v in shape[1:]]
-        first = next((ly.get("config", {}) for ly in self.layers if ly.get("class_name") not in SKIPPED), {})
-        self.channels_last = first.get("data_format", "channels_last") != "channels_first"
+        # The stored layout is the first spatial layer's data_format (each later one must agree).
+        first = next((ly.get("config", {}) for ly in self.layers if ly.get("class_name") in SPATIAL), {})
+        self.channels_last = _data_format(first) == "channels_last"
         if len(dims) == 1:
             return (dims[0], 1, 1)
         if len(dims) == 2:  # (H, W) grayscale
@@ -191,15 +202,27 @@ class KerasImporter:
         total = [max((-(-n // s) - 1) * s + k - n, 0) for n, s, k in zip(size, strides, kernel, strict=True)]
         return (total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2)
 
-    def _image(self) -> tuple[int, int, int]:
+    def _image(self, cfg: dict[str, Any] | None = None) -> tuple[int, int, int]:
+        """The current image shape (C, H, W); with a spatial layer's ``cfg``, also checks that
+        its ``data_format`` is the layout the tensor is stored in (Keras would otherwise treat a
+        C,H,W tensor as H,W,C: another computation, refused rather than guessed)."""
         if len(self.b.shape) != 3:
             raise LenetcError(f"needs an image input, got shape {self.b.shape}")
+        if cfg is not None:
+            fmt = _data_format(cfg)
+            if fmt != self._layout():
+                raise LenetcError(
+                    f"data_format '{fmt}' on a tensor stored {self._layout()} (mixed layouts are not supported)"
+                )
         return self.b.shape  # type: ignore[return-value]
+
+    def _layout(self) -> str:
+        return "channels_last" if self.channels_last else "channels_first"
 
     # ---- layers ----------------------------------------------------------------------------------
     def _conv(self, name, cfg, weight: np.ndarray, bias_w: list, groups: int) -> None:
         """A Conv2D of ``weight`` (out, in/groups, kh, kw), taking any pending ZeroPadding2D."""
-        _, h, wd = self._image()
+        _, h, wd = self._image(cfg)
         if any(int(d) != 1 for d in cfg.get("dilation_rate", (1, 1))):
             raise LenetcError(f"dilation_rate {cfg.get('dilation_rate')} not supported")
         kernel, strides = tuple(cfg["kernel_size"]), tuple(cfg.get("strides", (1, 1)))
@@ -230,7 +253,7 @@ class KerasImporter:
         self._conv(name, cfg, weight, list(w[1:]), cin)
 
     def k_ZeroPadding2D(self, name, cfg, w):
-        self._image()
+        self._image(cfg)
         pad = cfg.get("padding", 1)
         if isinstance(pad, int):
             (t, b), (l, r) = (pad, pad), (pad, pad)
@@ -272,7 +295,7 @@ class KerasImporter:
         raise LenetcError(f"reshape of {self.b.shape} to {list(target)} not supported (only flat input to image)")
 
     def _pool(self, name, cfg, mode):
-        _, h, wd = self._image()
+        _, h, wd = self._image(cfg)
         kernel = tuple(cfg.get("pool_size", (2, 2)))
         strides = tuple(cfg.get("strides") or kernel)
         pad = self._padding(cfg.get("padding", "valid"), (h, wd), kernel, strides)
@@ -288,13 +311,22 @@ class KerasImporter:
     k_MaxPool2D, k_AvgPool2D = k_MaxPooling2D, k_AveragePooling2D
 
     def k_GlobalAveragePooling2D(self, name, cfg, w):
-        _, h, wd = self._image()
+        _, h, wd = self._image(cfg)
         self.b.add(Pool2D(self.b.unique(name), mode="avg", kernel=(h, wd), stride=(h, wd)))
         self.b.flatten(f"{name}_flat")
 
     def k_Flatten(self, name, cfg, w):
-        last = cfg.get("data_format", "channels_last" if self.channels_last else "channels_first") != "channels_first"
-        self.b.flatten(name, "HWC" if last else "CHW")
+        # Keras' Flatten reshapes the tensor as stored, except that data_format='channels_first'
+        # first moves the channels last: a channels-first tensor flattens C,H,W by default and
+        # H,W,C when told channels_first; a channels-last one flattens H,W,C, and told
+        # channels_first it would be permuted to W,C,H (refused).
+        told = _data_format(cfg)
+        if len(self.b.shape) != 3 or math.prod(self.b.shape) == max(self.b.shape):
+            self.b.flatten(name, "HWC" if self.channels_last else "CHW")  # one non-unit axis: any order
+        elif self.channels_last and told == "channels_first":
+            raise LenetcError("data_format 'channels_first' on a channels_last tensor (a W,C,H order) is not supported")
+        else:
+            self.b.flatten(name, "HWC" if self.channels_last or told == "channels_first" else "CHW")
 
     def k_Dense(self, name, cfg, w):
         if len(self.b.shape) != 1 and math.prod(self.b.shape[1:]) != 1:
@@ -339,7 +371,7 @@ class KerasImporter:
         gamma = w.pop(0) if cfg.get("scale", True) else np.ones_like(w[-1])
         beta = w.pop(0) if cfg.get("center", True) else np.zeros_like(w[-1])
         mean, var = w
-        s = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + float(cfg.get("epsilon", 1e-3)))
+        s = batchnorm_scale(gamma, var, float(cfg.get("epsilon", 1e-3)))
         t = beta - mean * s
         tail = (1,) * (len(self.b.shape) - 1)
         self.b.add_affine(s.reshape(-1, *tail), t.reshape(-1, *tail), name)

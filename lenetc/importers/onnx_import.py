@@ -23,13 +23,13 @@ from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..limits import MAX_FOLDED_BYTES
 from ..names import safe_name
 from ..network import Network
-from .builder import ChainBuilder
+from .builder import ChainBuilder, batchnorm_scale
 from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_array
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_meta import preprocess_from_props
 from .onnx_patterns import PatternOps
 from .onnx_quantized import quantized_format
-from .onnx_values import float32_operand, input_shape
+from .onnx_values import check_unique_names, float32_operand, input_shape
 
 
 class OnnxImporter(LayoutOps, PatternOps):
@@ -40,6 +40,7 @@ class OnnxImporter(LayoutOps, PatternOps):
         self.opset = opset_of(model)
         if quantized_format(self.graph) is not None:
             raise LenetcError("a quantized graph reaches the float importer (import it with load_onnx or import_model)")
+        check_unique_names(self.graph)
         self.consts: dict[str, np.ndarray] = {t.name: tensor_to_array(t) for t in self.graph.initializer}
         self.dyn: dict[str, Dyn] = {}
         real_inputs = [i for i in self.graph.input if i.name not in self.consts]
@@ -345,7 +346,7 @@ class OnnxImporter(LayoutOps, PatternOps):
                                   for i, w in enumerate(stats, 1))  # fmt: skip
         if not all(v.size == d.shape[1] for v in (gamma, beta, mean, var)):
             raise _Unsupported(f"statistics are not per channel ({d.shape[1]} channels)")
-        s = gamma.reshape(-1) / np.sqrt(var.reshape(-1) + float(a.get("epsilon", 1e-5)))
+        s = batchnorm_scale(gamma, var, float(a.get("epsilon", 1e-5)))
         t = beta.reshape(-1) - mean.reshape(-1) * s
         tail = (1,) * (len(d.shape) - 2)
         s_full = np.broadcast_to(s.reshape(-1, *tail), d.shape[1:]).reshape(self.b.shape)

@@ -348,4 +348,5 @@ def import_quantized(model: onnx.ModelProto, name: str) -> Network | QuantizedNe
         qnet.notes["onnx_output_q"] = outs[-1].tensor
         qnet.notes["onnx_output_dtype"] = outs[-1].dtype
     qnet.notes["format"] = fmt
+    qnet.input_division = "float32"  # QuantizeLinear as ONNX Runtime computes it
     return qnet

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LenetcError
+from ..names import shown
 from .onnx_layout import _Unsupported
 
 
@@ -45,3 +46,27 @@ def input_shape(value_info) -> tuple[tuple[int, ...], int]:
         )
     batch = dims[0]
     return tuple(dims), batch
+
+
+def check_unique_names(graph) -> None:
+    """Refuse a graph that defines one tensor name twice: two initializers, two node outputs, or
+    a node output that is also an initializer or a graph input. ONNX requires single assignment;
+    runtimes that accept such a file disagree on which definition wins (ONNX Runtime takes the
+    first initializer, a dictionary the last), so no answer would be the model's."""
+    seen: dict[str, str] = {}
+
+    def define(name: str, what: str) -> None:
+        if name in seen:
+            raise LenetcError(f"tensor name {shown(name)} is defined twice ({seen[name]} and {what})")
+        seen[name] = what
+
+    for t in graph.initializer:
+        define(t.name, "an initializer")
+    initializers = set(seen)
+    for value in graph.input:
+        if value.name not in initializers:  # an input may repeat an initializer (its default value)
+            define(value.name, "a graph input")
+    for node in graph.node:
+        for out in node.output:
+            if out:
+                define(out, f"an output of node {shown(node.name or node.op_type)}")

@@ -39,15 +39,7 @@ def tensor_q(t: TTensor) -> QParams:
 
 def _clamp(act: str | None, out: QParams) -> tuple[int, int]:
     """TFLM's CalculateActivationRangeQuantized: the fused activation as an int8 clamp."""
-    if act is None:
-        return -128, 127
-
-    def q(v: float) -> int:
-        return out.zero_point + int(tflm.round_away(float(np.float32(v) / np.float32(out.scale))))
-
-    lo = max(-128, q(0.0))
-    hi = min(127, q(6.0)) if act == "relu6" else 127
-    return lo, hi
+    return tflm.activation_range(act, out.scale, out.zero_point)
 
 
 def _linear(layer, in_shape, out_shape, f: QFacts, in_q: QParams) -> QLinear:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..activations import Act
 from ..errors import LenetcError
+from ..names import shown
 from . import activation, affine, conv2d, dense, flatten, pool2d, rbf, softmax, subsampling
 from .base import Kind, Layer, Node, QLayer, QuantStep, Shape
 from .int8_linear import QLinear
@@ -27,17 +28,42 @@ def kind_of(layer: Layer) -> Kind:
 
 
 def merge_activations(layers: list[Layer]) -> list[Layer]:
-    """Fold each stand-alone activation into the convolution, dense or subsampling layer before
-    it when that one has none (the same function, one layer fewer)."""
+    """Fold each stand-alone activation into the layer before it when that one's kind computes
+    an activation (``Kind.takes_act``) and it has none (the same function, one layer fewer)."""
     out: list[Layer] = []
     for layer in layers:
         prev = out[-1] if out else None
-        linear = isinstance(prev, conv2d.Conv2D | dense.Dense | subsampling.Subsampling)
-        if isinstance(layer, activation.Activation) and linear and prev.act is None:
+        takes = prev is not None and kind_of(prev).takes_act
+        if isinstance(layer, activation.Activation) and takes and prev.act is None:
             out[-1] = dataclasses.replace(prev, act=layer.act)
             continue
         out.append(layer)
     return out
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_json_type(layer: Any, field: str, annotation: str, value: Any) -> None:
+    """Refuse a JSON value of the wrong type for a layer field as read, before anything
+    converts it: ``"false"`` is not a boolean, ``28.7`` or ``true`` not an integer."""
+    if value is None and "None" in annotation:
+        return
+    base = annotation.replace(" | None", "")
+    if base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "int":
+        ok = _is_int(value)
+    elif base == "str":
+        ok = isinstance(value, str)
+    elif base.startswith("tuple[int"):
+        ok = _is_int(value) or (isinstance(value, list) and all(_is_int(v) for v in value))
+    else:  # Act: checked by Act.from_json
+        return
+    if not ok:
+        want = {"bool": "true or false", "int": "an integer", "str": "a string"}.get(base, "integers")
+        raise LenetcError(f"layer {shown(layer)}: '{field}' must be {want}, got {shown(value)}")
 
 
 def layer_from_json(obj: Any) -> Layer:
@@ -54,6 +80,9 @@ def layer_from_json(obj: Any) -> Layer:
     unknown = set(obj) - names
     if unknown:
         raise LenetcError(f"layer '{obj.get('name')}': unknown field(s) {sorted(unknown)}")
+    for f in dataclasses.fields(cls):
+        if f.name in obj:
+            _check_json_type(obj.get("name"), f.name, str(f.type), obj[f.name])
     try:
         if "act" in obj:
             obj["act"] = Act.from_json(obj["act"])

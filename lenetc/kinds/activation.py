@@ -97,6 +97,11 @@ def to_onnx(g, layer: Activation, in_shape, p: Params, x: str) -> str:
     return act_onnx(g, layer.act, x, layer.name)
 
 
+def to_qdq(g, q, x: str) -> str:
+    """QDQ ONNX: the activation on the dequantized input, then the output quantization."""
+    return g.quant(act_onnx(g, q.layer.act, g.dequant(x, q.in_q, q.name), q.name), q.out_q, q.name)
+
+
 KIND = Kind(
     name=Activation.kind,
     layer_type=Activation,
@@ -108,4 +113,5 @@ KIND = Kind(
     lower={"float32": lower_float32, "int8": lower_int8},
     to_onnx=to_onnx,
     from_scales=from_scales,
+    to_qdq=to_qdq,
 )

@@ -183,6 +183,22 @@ class QuantStep:
     last: bool
 
 
+def init_weight_bias(layer: Layer, in_shape: Shape, params: Params, rng, fan_in=None) -> Params:
+    """The trainer's initial weights of a layer with ``weight`` and ``bias``: uniform with
+    variance 2/fan_in before a ReLU (He) and 1/fan_in otherwise (LeCun), zero biases;
+    ``fan_in`` per output (default: every weight of its row)."""
+    shape = layer.param_shapes(in_shape)["weight"]
+    if fan_in is None:
+        fan_in = np.full(shape[0], int(np.prod(shape[1:])), dtype=np.float64)
+    act = getattr(layer, "act", None)
+    gain = 6.0 if act is not None and act.fn == "relu" else 3.0
+    bound = np.sqrt(gain / fan_in).reshape(-1, *([1] * (len(shape) - 1)))
+    return {
+        f"{layer.name}.weight": (rng.uniform(-1, 1, shape) * bound).astype(np.float32),
+        f"{layer.name}.bias": np.zeros(shape[0], np.float32),
+    }
+
+
 Forward = Callable[[Any, np.ndarray, Params], np.ndarray]
 Lower = Callable[[Any, Node, int], int]
 
@@ -202,6 +218,14 @@ class Kind:
     subsampling): ``(lw, node) -> template context`` or None where this node cannot be fused.
     ``variants``: the kind's portable kernel variants (:class:`lenetc.variants.Variant`) for
     the registry, where its lowering chooses among variants (the CPU families add theirs).
+    ``takes_act``: the layer computes an activation (its ``act`` field) in its own kernel: a
+    stand-alone activation after it merges in, and calibration also observes the tensor before
+    a table activation. ``fuses_epilogue(node)``: whether the node's kernel can compute the
+    pooling after it (its ``epilogue``). ``float_requant``: its requantization has the float
+    form (``--requant float``). ``init_params(layer, in_shape, params, rng)``: the trainer's
+    initial weights; ``fan_in(layer, in_shape, suffix, shape, params)``: the fan-in that scales
+    random weights (default: the whole input). ``to_qdq(graph, q, x)``: its QDQ ONNX nodes
+    (None: no faithful QDQ form).
     """
 
     name: str
@@ -216,3 +240,9 @@ class Kind:
     epilogue: Callable[[Any, Node], dict | None] | None = None
     from_scales: Callable[[Any], QLayer] | None = None
     variants: tuple[Any, ...] = ()
+    takes_act: bool = False
+    fuses_epilogue: Callable[[Node], bool] | None = None
+    float_requant: bool = False
+    init_params: Callable[..., Params] | None = None
+    fan_in: Callable[..., int] | None = None
+    to_qdq: Callable[..., str] | None = None

@@ -24,13 +24,24 @@ from .base import (
     at_least,
     checked_geometry,
     chw,
+    init_weight_bias,
     pair,
     param,
     quad,
 )
 from .dense import lower_dense_float, lower_dense_int8
 from .given import GivenStep
-from .int8_linear import QLinear, finish, linear_from_scales, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
+from .int8_linear import (
+    QLinear,
+    finish,
+    linear_from_scales,
+    linear_qdq,
+    pad_cols,
+    pad_to,
+    qdoc,
+    quantize_linear,
+    requant_ctx,
+)
 from .shared_ops import emit_pad
 from .windows import crop, pad, windows
 
@@ -425,8 +436,35 @@ VARIANTS = (
     Variant("conv2d/int8", KIND_NAME, "int8", kernel_template("conv2d/int8"),
             pack=lambda lw, call: pack_im2col(lw, call, pad_to(call.seg)),
             scratch=lambda call, mode: im2col_scratch(call, pad_to(call.seg), 1, mode),
-            modes=_window_modes, mode_templates={"window": kernel_template("conv2d/int8_window")}),
+            modes=_window_modes),  # one template, both loop orders (op.mode)
 )  # fmt: skip
+
+
+# ---- initial weights ----------------------------------------------------------------------
+
+
+def init_params(layer: Conv2D, in_shape: Shape, params: Params, rng) -> Params:
+    """He/LeCun uniform over each output map's connected taps (a sparse table's only)."""
+    fan_in = None
+    if layer.sparse:
+        fan_in = params[f"{layer.name}.table"].sum(axis=1) * layer.kernel[0] * layer.kernel[1]
+    return init_weight_bias(layer, in_shape, params, rng, fan_in)
+
+
+def fan_in(layer: Conv2D, in_shape: Shape, suffix: str, shape: Shape, params: Params) -> int:
+    """Taps per output map: connected maps (mean over a sparse table) x kernel area."""
+    table = params.get(f"{layer.name}.table")
+    if table is not None:
+        links = table.sum(axis=1).mean()
+    else:
+        links = shape[1] if suffix == "weight" else in_shape[0] // layer.groups
+    return int(links * layer.kernel[0] * layer.kernel[1])
+
+
+def fuses_epilogue(node: Node) -> bool:
+    """A convolution computes the pooling after it from bands of its rows (not a whole-window
+    one, which lowers to a dense layer)."""
+    return not node.layer.is_whole_window(node.in_shape)
 
 
 # ---- ONNX --------------------------------------------------------------------------------------
@@ -442,6 +480,18 @@ def to_onnx(g, layer: Conv2D, in_shape: Shape, p: Params, x: str) -> str:
     return act_onnx(g, layer.act, x, n)
 
 
+def to_qdq(g, q: QConv2D, x: str) -> str:
+    """QDQ ONNX: Conv on the dequantized input, int8 weights and int32 bias."""
+    layer = q.layer
+    pt, pl, pb, pr = layer.padding
+
+    def conv(xf: str, w: str, b: str) -> str:
+        return g.node("Conv", [xf, w, b], q.name, kernel_shape=list(layer.kernel), strides=list(layer.stride),
+                      pads=[pt, pl, pb, pr], group=layer.groups)  # fmt: skip
+
+    return linear_qdq(g, q, x, conv)
+
+
 KIND = Kind(
     name=KIND_NAME,
     layer_type=Conv2D,
@@ -454,4 +504,10 @@ KIND = Kind(
     to_onnx=to_onnx,
     from_scales=from_scales,
     variants=VARIANTS,
+    takes_act=True,
+    fuses_epilogue=fuses_epilogue,
+    float_requant=True,
+    init_params=init_params,
+    fan_in=fan_in,
+    to_qdq=to_qdq,
 )

@@ -9,9 +9,19 @@ import numpy as np
 from ..activations import Act, act_grad, act_onnx, apply_act
 from ..ir import kernel_template
 from ..variants import Scratch, Variant
-from .base import Kind, Layer, Node, Params, QuantStep, act_suffix, as_int, at_least, param
+from .base import Kind, Layer, Node, Params, QuantStep, act_suffix, as_int, at_least, init_weight_bias, param
 from .given import GivenStep
-from .int8_linear import QLinear, finish, linear_from_scales, pad_cols, pad_to, qdoc, quantize_linear, requant_ctx
+from .int8_linear import (
+    QLinear,
+    finish,
+    linear_from_scales,
+    linear_qdq,
+    pad_cols,
+    pad_to,
+    qdoc,
+    quantize_linear,
+    requant_ctx,
+)
 
 #: Dense layers with at least this many outputs vectorise across outputs (weights stored in-major).
 DENSE_ACROSS_OUTPUTS = 16
@@ -197,6 +207,17 @@ def to_onnx(g, layer: Dense, in_shape, p: Params, x: str) -> str:
     return act_onnx(g, layer.act, g.node("Gemm", [x, w, b], n, transB=1), n)
 
 
+def to_qdq(g, q: QDense, x: str) -> str:
+    """QDQ ONNX: Gemm on the dequantized (flattened) input, int8 weights and int32 bias."""
+
+    def gemm(xf: str, w: str, b: str) -> str:
+        if len(q.in_shape) != 1:
+            xf = g.node("Flatten", [xf], q.name, axis=1)
+        return g.node("Gemm", [xf, w, b], q.name, transB=1)
+
+    return linear_qdq(g, q, x, gemm)
+
+
 KIND_NAME = "dense"
 VARIANTS = (
     Variant("dense/float32", KIND_NAME, "float32", kernel_template("dense/float32"), pack=pack_float32),
@@ -215,4 +236,8 @@ KIND = Kind(
     to_onnx=to_onnx,
     from_scales=from_scales,
     variants=VARIANTS,
+    takes_act=True,
+    float_requant=True,
+    init_params=init_weight_bias,
+    to_qdq=to_qdq,
 )

@@ -95,6 +95,13 @@ def to_onnx(g, layer: Flatten, in_shape, p: Params, x: str) -> str:
     return g.node("Flatten", [x], layer.name, axis=1)
 
 
+def to_qdq(g, q, x: str) -> str:
+    """QDQ ONNX: a reshape of int8 values (no requantization), H,W,C order by a transpose."""
+    if q.layer.order == "HWC" and len(q.in_shape) == 3:
+        x = g.node("Transpose", [x], q.name, perm=[0, 2, 3, 1])
+    return g.node("Flatten", [x], q.name, axis=1)
+
+
 KIND = Kind(
     name=Flatten.kind,
     layer_type=Flatten,
@@ -106,4 +113,5 @@ KIND = Kind(
     lower={"float32": lower, "int8": lower},
     to_onnx=to_onnx,
     from_scales=from_scales,
+    to_qdq=to_qdq,
 )

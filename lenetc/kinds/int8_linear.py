@@ -13,7 +13,7 @@ from dataclasses import KW_ONLY, dataclass
 import numpy as np
 
 from .. import fixedpoint_tflm as tflm
-from ..activations import Act, apply_act
+from ..activations import Act, act_onnx, apply_act
 from ..errors import LenetcError
 from ..fixedpoint import multipliers, requantize, requantize_float
 from ..numeric import QParams
@@ -131,6 +131,36 @@ def unfolded_bias(q: QLinear, taps: np.ndarray | int = 1) -> np.ndarray:
     graph that dequantizes its input first (QDQ ONNX) adds."""
     wsum = q.weight.reshape(q.weight.shape[0], -1).astype(np.int64).sum(axis=1) * taps
     return (q.bias.astype(np.int64) + q.in_q.zero_point * wsum).astype(np.int32)
+
+
+def linear_qdq(g, q: QLinear, x: str, op) -> str:
+    """QDQ ONNX of a linear layer: ``op(x_float, w, b)`` (Conv, Gemm) on the dequantized input,
+    int8 weights and the unfolded int32 bias; then the activation (through the pre-activation's
+    quantization where a table computes it) and the output quantization."""
+    n = q.name
+    w_scale = np.asarray(q.w_scale, np.float32)
+    oc = q.weight.shape[0]
+    w = g.node(
+        "DequantizeLinear",
+        [g.typed(f"{n}.weight", q.weight, np.int8), g.typed(f"{n}.w_scale", w_scale, np.float32),
+         g.typed(f"{n}.w_zp", np.zeros(oc, np.int8), np.int8)],
+        n, axis=0,
+    )  # fmt: skip
+    b_scale = (np.float32(q.in_q.scale) * w_scale).astype(np.float32)
+    b = g.node(
+        "DequantizeLinear",
+        [g.typed(f"{n}.bias", unfolded_bias(q), np.int32), g.typed(f"{n}.b_scale", b_scale, np.float32),
+         g.typed(f"{n}.b_zp", np.zeros(oc, np.int32), np.int32)],
+        n, axis=0,
+    )  # fmt: skip
+    y = op(g.dequant(x, q.in_q, n), w, b)
+    act = getattr(q.layer, "act", None)
+    if q.lut is not None:
+        pre = g.dequant(g.quant(y, q.pre_q, n), q.pre_q, n)
+        return g.quant(act_onnx(g, act, pre, n), q.out_q, n)
+    if act is not None:  # relu: the only activation without a table
+        y = g.node("Relu", [y], n)
+    return g.quant(y, q.out_q, n)
 
 
 def make_lut(act: Act, pre: QParams, out: QParams) -> np.ndarray:

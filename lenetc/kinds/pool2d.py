@@ -242,6 +242,20 @@ def to_onnx(g, layer: Pool2D, in_shape, p: Params, x: str) -> str:
     return g.node("MaxPool", [x], layer.name, **attrs)
 
 
+def to_qdq(g, q, x: str) -> str:
+    """QDQ ONNX: the pooling on the dequantized input, then the output quantization."""
+    layer = q.layer
+    pt, pl, pb, pr = layer.padding
+    attrs = {"kernel_shape": list(layer.kernel), "strides": list(layer.stride), "pads": [pt, pl, pb, pr],
+             "ceil_mode": int(layer.ceil_mode)}  # fmt: skip
+    xf = g.dequant(x, q.in_q, q.name)
+    if layer.mode == "avg":
+        y = g.node("AveragePool", [xf], q.name, count_include_pad=int(layer.count_include_pad), **attrs)
+    else:
+        y = g.node("MaxPool", [xf], q.name, **attrs)
+    return g.quant(y, q.out_q, q.name)
+
+
 KIND = Kind(
     name=Pool2D.kind,
     layer_type=Pool2D,
@@ -254,4 +268,5 @@ KIND = Kind(
     to_onnx=to_onnx,
     epilogue=epilogue,
     from_scales=from_scales,
+    to_qdq=to_qdq,
 )

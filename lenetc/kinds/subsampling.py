@@ -158,6 +158,19 @@ def to_onnx(g, layer: Subsampling, in_shape, p: Params, x: str) -> str:
     return act_onnx(g, layer.act, x, n)
 
 
+def init_params(layer: Subsampling, in_shape, params: Params, rng) -> Params:
+    """Coefficients near 1/window (an average), zero biases."""
+    c = in_shape[0]
+    return {
+        f"{layer.name}.coeff": rng.uniform(0.8, 1.2, c).astype(np.float32) / layer.size**2,
+        f"{layer.name}.bias": np.zeros(c, np.float32),
+    }
+
+
+def fan_in(layer: Subsampling, in_shape, suffix: str, shape, params: Params) -> int:
+    return layer.size * layer.size
+
+
 KIND = Kind(
     name=Subsampling.kind,
     layer_type=Subsampling,
@@ -170,4 +183,8 @@ KIND = Kind(
     to_onnx=to_onnx,
     epilogue=epilogue,
     from_scales=from_scales,
+    takes_act=True,
+    float_requant=True,
+    init_params=init_params,
+    fan_in=fan_in,
 )

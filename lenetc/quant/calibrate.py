@@ -24,12 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LenetcError
+from ..inputs import input_kind
 from ..kinds import Layer, QLayer, QuantStep, kind_of, merge_activations
-from ..kinds.conv2d import Conv2D
-from ..kinds.dense import Dense
 from ..kinds.rbf import RBF
 from ..kinds.softmax import Softmax
-from ..kinds.subsampling import Subsampling
 from ..network import Network
 from ..numeric import QParams
 from ..reference import as_batch
@@ -81,14 +79,15 @@ def _mse_range(sample: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
 def _needs_pre_activation(layer: Layer) -> bool:
     """A linear layer with a table activation also calibrates the tensor before the table."""
     act = getattr(layer, "act", None)
-    return isinstance(layer, Conv2D | Dense | Subsampling) and act is not None and act.fn != "relu"
+    return kind_of(layer).takes_act and act is not None and act.fn != "relu"
 
 
 def _batches(net: Network, images: np.ndarray) -> tuple[int, Iterator[np.ndarray]]:
     """The number of calibration images and an iterator over them as float64 network inputs,
-    :data:`BATCH` at a time (raw uint8 digits are preprocessed batch by batch)."""
-    raw = images.dtype == np.uint8 and images.ndim == 3 and images.shape[1:] == (28, 28)
-    x = images if raw else as_batch(images, net.input_shape)[0]
+    :data:`BATCH` at a time (raw uint8 digits are preprocessed batch by batch). What the array
+    means follows its dtype, as everywhere (:mod:`lenetc.inputs`)."""
+    raw = input_kind(images, net.preprocess, what="calibration images") == "pixels"
+    x = (images if images.ndim == 3 else images[None]) if raw else as_batch(images, net.input_shape)[0]
 
     def batches() -> Iterator[np.ndarray]:
         for start in range(0, x.shape[0], BATCH):
@@ -138,7 +137,9 @@ def quantize(
     """Quantize ``net`` to int8, calibrating activation ranges on ``calibration_images``.
 
     ``calibration_images``: preprocessed network inputs (N, C, H, W) float, or raw MNIST digits
-    (N, 28, 28) uint8 which are preprocessed with ``net.preprocess``. The images stream through
+    (N, 28, 28) uint8 which are preprocessed with ``net.preprocess`` (the dtype decides, see
+    :mod:`lenetc.inputs`; whole-number floats 0..255 that the preprocessing never produces are
+    refused as pixels in the wrong dtype). The images stream through
     the network :data:`BATCH` at a time into bounded per-tensor statistics, so memory does not
     grow with N.
     """

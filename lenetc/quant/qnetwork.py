@@ -33,14 +33,23 @@ class QuantizedNetwork:
     calibration_images: int = 0
     notes: dict[str, str] = field(default_factory=dict)
     requant: str = "int"  # "int" (multiplier and shift) or "float" (lenetc.quant.requant_mode)
+    #: How float inputs become int8 outside ``tflm``: ``float64`` (x / scale in double, ties to
+    #: even) or ``float32`` (ONNX's QuantizeLinear as ONNX Runtime computes it: the float32
+    #: quotient, ties to even), for a network imported from a quantized ONNX file.
+    input_division: str = "float64"
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
-        """Float input to int8: round half to even, or under ``tflm`` TFLM's QUANTIZE
-        (float32 division, ties away from zero)."""
+        """Float input to int8: round half to even (the quotient in double, or in float32 for
+        ``input_division == "float32"``), or under ``tflm`` TFLM's QUANTIZE (float32 division,
+        ties away from zero)."""
         if self.requant == "tflm":
             self.input_q.quantize(x)  # the same refusal of NaN and Inf
             return fixedpoint_tflm.quantize_input(x, self.input_q.scale, self.input_q.zero_point)
-        return self.input_q.quantize(x)
+        q = self.input_q.quantize(x)  # also refuses NaN and Inf
+        if self.input_division == "float32":
+            x32 = np.asarray(x, np.float32) / np.float32(self.input_q.scale)
+            q = np.clip(np.rint(x32).astype(np.int64) + self.input_q.zero_point, -128, 127).astype(np.int8)
+        return q
 
     def dequantize_output(self, q: np.ndarray) -> np.ndarray:
         """Raw C output -> float in the float network's output units (softmax re-applied)."""

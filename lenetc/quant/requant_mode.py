@@ -15,12 +15,13 @@ import numpy as np
 from .. import fixedpoint_tflm
 from ..errors import LenetcError
 from ..fixedpoint import multipliers
+from ..kinds import KINDS
 from ..kinds.int8_linear import QLinear
 from .qnetwork import QuantizedNetwork
 
 REQUANT_MODES = ("int", "float", "tflm")
 #: Kinds whose requantization the float rule covers (their kernels use the shared epilogue).
-FLOAT_KINDS = ("conv2d", "dense", "subsampling")
+FLOAT_KINDS = tuple(name for name, kind in KINDS.items() if kind.float_requant)
 
 
 def float_scales(q: QLinear) -> np.ndarray:

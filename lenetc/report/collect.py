@@ -15,7 +15,7 @@ from ..api import compile as compile_model
 from ..api import generate, quantize
 from ..codegen.plan import Plan
 from ..errors import LenetcError
-from ..families import PORTABLE, get_dialect
+from ..families import PORTABLE
 from ..firmware.profile import Profile, profile
 from ..firmware.size import SizeReport, measure
 from ..firmware.targets import get_target
@@ -122,7 +122,7 @@ def build_report(
                 raise
             notes.append(f"int8: not available for this model ({exc})")
     model = qnet if dtype == "int8" else net
-    dialect = get_dialect(boards[0].dialect) if boards else PORTABLE
+    dialect = boards[0].dialect if boards else PORTABLE
     plan = generate(model, target=dialect).plan
 
     inputs, labels = datasets.mnist_inputs(net, n, "test", data)
@@ -134,7 +134,7 @@ def build_report(
         if sqnr_images:
             report.sqnr = {r.name: r for r in sqnr_per_layer(qnet, inputs[:sqnr_images])}
     for board in boards:
-        gen = generate(model, target=get_dialect(board.dialect))
+        gen = generate(model, target=board.dialect)
         prof = profile(model, dtype=dtype, target=board) if board.kind == "baremetal" else None
         report.targets.append(TargetFigures(board.name, board.description, measure(gen, target=board), prof))
     report.provenance = {

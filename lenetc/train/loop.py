@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import zoo
 from ..errors import LenetcError
-from ..layers import Conv2D, Dense, Subsampling
+from ..kinds import kind_of
 from ..network import Network
 from .backprop import backward, forward, loss_and_grad, predict, trainable_keys, training_head
 from .optim import Optimizer, cosine_lr
@@ -85,19 +85,9 @@ def init_params(net: Network, seed: int) -> dict[str, np.ndarray]:
     params = zoo.random_params(net, seed)
     rng = np.random.default_rng([seed, 1])
     for layer, in_shape in zip(net.layers, net.shapes()[:-1], strict=True):
-        if isinstance(layer, Subsampling):
-            c = in_shape[0]
-            params[f"{layer.name}.coeff"] = rng.uniform(0.8, 1.2, c).astype(np.float32) / layer.size**2
-            params[f"{layer.name}.bias"] = np.zeros(c, np.float32)
-        elif isinstance(layer, (Conv2D, Dense)):
-            shape = layer.param_shapes(in_shape)["weight"]
-            fan_in = np.full(shape[0], math.prod(shape[1:]), dtype=np.float64)
-            if isinstance(layer, Conv2D) and layer.sparse:
-                fan_in = params[f"{layer.name}.table"].sum(axis=1) * layer.kernel[0] * layer.kernel[1]
-            gain = 6.0 if layer.act is not None and layer.act.fn == "relu" else 3.0
-            bound = np.sqrt(gain / fan_in).reshape(-1, *([1] * (len(shape) - 1)))
-            params[f"{layer.name}.weight"] = (rng.uniform(-1, 1, shape) * bound).astype(np.float32)
-            params[f"{layer.name}.bias"] = np.zeros(shape[0], np.float32)
+        init = kind_of(layer).init_params  # each kind's rule (kinds/<kind>.py)
+        if init is not None:
+            params.update(init(layer, in_shape, params, rng))
     return params
 
 

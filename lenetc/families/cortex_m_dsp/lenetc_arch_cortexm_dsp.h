@@ -116,35 +116,6 @@ static inline int32_t lenetc_dot1_s16s8p(const int16_t *restrict x, const int8_t
     return a;
 }
 #endif
-/* The portable forms of the packed dot products (any C99 compiler; the same sums). */
-#if defined(LENETC_USE_DOT1_S16S8P) && !defined(LENETC_HAVE_DOT1_S16S8P)
-static inline int32_t lenetc_dot1_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
-{
-    int32_t a = 0;
-    int32_t i;
-    for (i = 0; i < n; i += 4) {
-        a += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 2] + (int32_t)x[i + 2] * w[i + 1] +
-             (int32_t)x[i + 3] * w[i + 3];
-    }
-    return a;
-}
-#endif
-#if defined(LENETC_USE_DOT4_S16S8P) && !defined(LENETC_HAVE_DOT4_S16S8P)
-static inline void lenetc_dot4_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride, int32_t n,
-                                      int32_t *restrict acc)
-{
-    int32_t r, i;
-    for (r = 0; r < 4; ++r) {
-        const int8_t *restrict wr = w + r * stride;
-        int32_t a = 0;
-        for (i = 0; i < n; i += 4) {
-            a += (int32_t)x[i] * wr[i] + (int32_t)x[i + 1] * wr[i + 2] + (int32_t)x[i + 2] * wr[i + 1] +
-                 (int32_t)x[i + 3] * wr[i + 3];
-        }
-        acc[r] += a;
-    }
-}
-#endif
 
 /* lenetc_dot2x2_s16s8p: two packed rows (w, w + stride) times two input rows (x, x + n):
  *   acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1 (n a multiple of 4).
@@ -182,23 +153,6 @@ LENETC_DSP_NOINLINE_ static void lenetc_dot2x2_s16s8p(const int16_t *restrict x,
     acc[3] = a11;
 }
 #endif
-#if defined(LENETC_USE_DOT2X2_S16S8P) && !defined(LENETC_HAVE_DOT2X2_S16S8P)
-static inline void lenetc_dot2x2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, int32_t stride,
-                                        int32_t n, int32_t *restrict acc)
-{
-    int32_t r, i;
-    for (r = 0; r < 4; ++r) {
-        const int16_t *restrict xr = x + (r >> 1) * n;
-        const int8_t *restrict wr = w + (r & 1) * stride;
-        int32_t a = 0;
-        for (i = 0; i < n; i += 4) {
-            a += (int32_t)xr[i] * wr[i] + (int32_t)xr[i + 1] * wr[i + 2] + (int32_t)xr[i + 2] * wr[i + 1] +
-                 (int32_t)xr[i + 3] * wr[i + 3];
-        }
-        acc[r] += a;
-    }
-}
-#endif
 
 /* lenetc_dotsp2_s16s8p: one output map of a sparse connection table at two output pixels.
  *   For each link l < nl: the packed weight row w + l * n (n a multiple of 4) times the input
@@ -227,26 +181,6 @@ LENETC_DSP_NOINLINE_ static void lenetc_dotsp2_s16s8p(const int16_t *restrict x,
     }
     acc[0] = a0;
     acc[1] = a1;
-}
-#endif
-#if defined(LENETC_USE_DOTSP2_S16S8P) && !defined(LENETC_HAVE_DOTSP2_S16S8P)
-static void lenetc_dotsp2_s16s8p(const int16_t *restrict x, const int8_t *restrict w, const int16_t *restrict src,
-                                 int32_t nl, int32_t n, int32_t *restrict acc)
-{
-    int32_t l, i, p;
-    for (l = 0; l < nl; ++l) {
-        const int16_t *restrict xs = x + 2 * n * src[l];
-        const int8_t *restrict wl = w + l * n;
-        for (p = 0; p < 2; ++p) {
-            int32_t a = 0;
-            for (i = 0; i < n; i += 4) {
-                const int16_t *restrict xi = xs + 2 * i + 2 * p;
-                a += (int32_t)xi[0] * wl[i] + (int32_t)xi[1] * wl[i + 2] + (int32_t)xi[4] * wl[i + 1] +
-                     (int32_t)xi[5] * wl[i + 3];
-            }
-            acc[p] += a;
-        }
-    }
 }
 #endif
 

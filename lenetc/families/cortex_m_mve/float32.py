@@ -4,7 +4,7 @@ Vectorised across independent outputs only (output columns of a convolution, out
 a dense layer), each output keeping the fixed fmaf order of the portable kernel, so the bits
 are the same as on every target. MVE flushes subnormal inputs and results to zero, so these
 kernels apply only to weights and biases free of subnormals, scan their input at run time and
-fall back to the scalar kernel when a result was flushed (csrc/lenetc_arch_cortexm_mve_f32.h).
+fall back to the scalar kernel when a result was flushed (lenetc_arch_cortexm_mve_f32.h).
 """
 
 from __future__ import annotations

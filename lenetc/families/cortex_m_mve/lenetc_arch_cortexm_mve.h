@@ -151,12 +151,23 @@ static inline int32_t lenetc_dot1_s8(const int8_t *restrict x, const int8_t *res
  *   like the C conversion; one VMUL), clamped to [-256, 256], rounded to nearest with ties to
  *   even by VCVTN, plus the zero point, clamped. MVE flushes subnormals, but a subnormal
  *   product rounds to 0 either way. */
+/* Which rules any routine of the model uses: each rule's helpers are compiled only then, and
+ * each routine only where its own LENETC_USE_<NAME> asks for it (clang warns of an unused
+ * static function). */
 #if defined(LENETC_USE_RQROW_I) || defined(LENETC_USE_RQROW32_I) || defined(LENETC_USE_RQMAX2X2_I) \
-    || defined(LENETC_USE_SUB2X2_I) || defined(LENETC_USE_RQVEC_I) || defined(LENETC_USE_RQROW_T)      \
-    || defined(LENETC_USE_RQROW32_T) || defined(LENETC_USE_RQMAX2X2_T) || defined(LENETC_USE_SUB2X2_T)  \
-    || defined(LENETC_USE_RQVEC_T) || defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F)      \
-    || defined(LENETC_USE_RQMAX2X2_F) || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F)
-#define LENETC_MVE_RQ 1
+    || defined(LENETC_USE_SUB2X2_I) || defined(LENETC_USE_RQVEC_I)
+#define LENETC_MVE_RULE_I 1
+#endif
+#if defined(LENETC_USE_RQROW_T) || defined(LENETC_USE_RQROW32_T) || defined(LENETC_USE_RQMAX2X2_T) \
+    || defined(LENETC_USE_SUB2X2_T) || defined(LENETC_USE_RQVEC_T)
+#define LENETC_MVE_RULE_T 1
+#endif
+#if (__ARM_FEATURE_MVE & 2) && (defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F) \
+    || defined(LENETC_USE_RQMAX2X2_F) || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F))
+#define LENETC_MVE_RULE_F 1
+#endif
+
+#if defined(LENETC_MVE_RULE_I) || defined(LENETC_MVE_RULE_T) || defined(LENETC_MVE_RULE_F)
 /* the clamped value through the activation table (index q + 128), or as it is */
 static inline int32x4_t lenetc_mve_lut4(int32x4_t r, const int8_t *lut)
 {
@@ -166,7 +177,9 @@ static inline int32x4_t lenetc_mve_clamp4(int32x4_t r, int32_t zp, int32_t lo, i
 {
     return vminq_s32(vmaxq_s32(vaddq_n_s32(r, zp), vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
+#endif
 
+#if defined(LENETC_MVE_RULE_I)
 typedef struct {
     uint32x4_t m2;
     int32x4_t rs;
@@ -185,7 +198,9 @@ static inline int32x4_t lenetc_mve_rq_i_apply(lenetc_mve_rq_i q, int32x4_t a)
     const uint32x4_t m = vrshlq_u32(vmulhq_u32(vreinterpretq_u32_s32(vabsq_s32(a)), q.m2), q.rs);
     return vsubq_s32(veorq_s32(vreinterpretq_s32_u32(m), s), s);
 }
+#endif
 
+#if defined(LENETC_MVE_RULE_T)
 typedef struct {
     int32x4_t left, mult, right;
 } lenetc_mve_rq_t;
@@ -204,10 +219,9 @@ static inline int32x4_t lenetc_mve_rq_t_apply(lenetc_mve_rq_t q, int32x4_t a)
     x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, q.right), 31));
     return vrshlq_s32(x, q.right);
 }
+#endif
 
-#if (__ARM_FEATURE_MVE & 2) && (defined(LENETC_USE_RQROW_F) || defined(LENETC_USE_RQROW32_F) \
-    || defined(LENETC_USE_RQMAX2X2_F) || defined(LENETC_USE_SUB2X2_F) || defined(LENETC_USE_RQVEC_F))
-#define LENETC_MVE_RQ_FLOAT 1
+#if defined(LENETC_MVE_RULE_F)
 typedef struct {
     float32x4_t scale;
 } lenetc_mve_rq_f;
@@ -225,8 +239,8 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
 }
 #endif
 
-/* The routines of rule S; its per-channel parameters are the macro's last arguments and OF
- * builds its struct from them (broadcast).
+/* The routines of rule S, stamped out per rule by the macros below (OF builds the rule's struct
+ * from its per-channel parameters, the macro's last arguments, broadcast):
  * lenetc_rqrow_S:   dst[x] = table(rq(acc[x])), x < n, one channel.
  * lenetc_rqrow32_S: the same in place, kept as int32 (what a subsampling after it sums).
  * lenetc_rqmax2x2_S: dst[p] = table(rq(max of the 2x2 window p of rows r0, r1)): requantization
@@ -236,7 +250,7 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
  * lenetc_sub2x2_S: LeNet-5's subsampling of two rows of int8 values held as int32:
  *   dst[p] = table(rq(coeff * (window sum) + bias)) (sums exact in any order).
  * lenetc_rqvec_S:   dst[o] = table(rq(acc[o])) with channel o's parameters (a dense layer). */
-#define LENETC_MVE_RQ_ROWS(S, OF, ...)                                                                        \
+#define LENETC_MVE_RQROW(S, OF, ...)                                                                               \
     static inline void lenetc_rqrow_##S(int8_t *restrict dst, const int32_t *restrict acc, int32_t n, __VA_ARGS__, \
                                         int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)                     \
     {                                                                                                              \
@@ -246,7 +260,8 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
             const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, vld1q_s32(acc + x)), zp, lo, hi);   \
             vstrbq_p_s32(dst + x, lenetc_mve_lut4(r, lut), vctp32q((uint32_t)(n - x)));                            \
         }                                                                                                          \
-    }                                                                                                              \
+    }
+#define LENETC_MVE_RQROW32(S, OF, ...)                                                                             \
     static inline void lenetc_rqrow32_##S(int32_t *restrict acc, int32_t n, __VA_ARGS__, int32_t zp, int32_t lo,   \
                                           int32_t hi, const int8_t *lut)                                           \
     {                                                                                                              \
@@ -256,7 +271,8 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
             const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, vld1q_s32(acc + x)), zp, lo, hi);   \
             vst1q_s32(acc + x, lenetc_mve_lut4(r, lut));                                                           \
         }                                                                                                          \
-    }                                                                                                              \
+    }
+#define LENETC_MVE_RQMAX2X2(S, OF, ...)                                                                            \
     static inline void lenetc_rqmax2x2_##S(int8_t *restrict dst, const int32_t *restrict r0,                       \
                                            const int32_t *restrict r1, int32_t n, __VA_ARGS__, int32_t zp,         \
                                            int32_t lo, int32_t hi, const int8_t *lut)                              \
@@ -270,7 +286,8 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
             const int32x4_t r = lenetc_mve_clamp4(lenetc_mve_rq_##S##_apply(q, m), zp, lo, hi);                    \
             vstrbq_p_s32(dst + p, lenetc_mve_lut4(r, lut), vctp32q((uint32_t)(n - p)));                            \
         }                                                                                                          \
-    }                                                                                                              \
+    }
+#define LENETC_MVE_SUB2X2(S, OF, ...)                                                                              \
     static inline void lenetc_sub2x2_##S(int8_t *restrict dst, const int32_t *restrict r0,                         \
                                          const int32_t *restrict r1, int32_t n, int32_t coeff, int32_t bias,       \
                                          __VA_ARGS__, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)       \
@@ -286,7 +303,6 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
             vstrbq_p_s32(dst + p, lenetc_mve_lut4(r, lut), vctp32q((uint32_t)(n - p)));                            \
         }                                                                                                          \
     }
-
 #define LENETC_MVE_RQVEC_INT(S)                                                                                    \
     static inline void lenetc_rqvec_##S(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,              \
                                         const int32_t *restrict mult, const int8_t *restrict shift, int32_t zp,    \
@@ -300,23 +316,71 @@ static inline int32x4_t lenetc_mve_rq_f_apply(lenetc_mve_rq_f q, int32x4_t a)
             vstrbq_p_s32(dst + o, lenetc_mve_lut4(r, lut), p);                                                     \
         }                                                                                                          \
     }
+#define LENETC_MVE_BCAST_I lenetc_mve_rq_i_of(vdupq_n_s32(mult), vdupq_n_s32(shift))
+#define LENETC_MVE_BCAST_T lenetc_mve_rq_t_of(vdupq_n_s32(mult), vdupq_n_s32(shift))
+#define LENETC_MVE_BCAST_F lenetc_mve_rq_f_of(vdupq_n_f32(scale))
 
-LENETC_MVE_RQ_ROWS(i, lenetc_mve_rq_i_of(vdupq_n_s32(mult), vdupq_n_s32(shift)), int32_t mult, int32_t shift)
-LENETC_MVE_RQ_ROWS(t, lenetc_mve_rq_t_of(vdupq_n_s32(mult), vdupq_n_s32(shift)), int32_t mult, int32_t shift)
-LENETC_MVE_RQVEC_INT(i)
-LENETC_MVE_RQVEC_INT(t)
+#if defined(LENETC_USE_RQROW_I)
 #define LENETC_HAVE_RQROW_I 1
+LENETC_MVE_RQROW(i, LENETC_MVE_BCAST_I, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_RQROW32_I)
 #define LENETC_HAVE_RQROW32_I 1
+LENETC_MVE_RQROW32(i, LENETC_MVE_BCAST_I, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_RQMAX2X2_I)
 #define LENETC_HAVE_RQMAX2X2_I 1
+LENETC_MVE_RQMAX2X2(i, LENETC_MVE_BCAST_I, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_SUB2X2_I)
 #define LENETC_HAVE_SUB2X2_I 1
+LENETC_MVE_SUB2X2(i, LENETC_MVE_BCAST_I, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_RQVEC_I)
 #define LENETC_HAVE_RQVEC_I 1
+LENETC_MVE_RQVEC_INT(i)
+#endif
+
+#if defined(LENETC_USE_RQROW_T)
 #define LENETC_HAVE_RQROW_T 1
+LENETC_MVE_RQROW(t, LENETC_MVE_BCAST_T, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_RQROW32_T)
 #define LENETC_HAVE_RQROW32_T 1
+LENETC_MVE_RQROW32(t, LENETC_MVE_BCAST_T, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_RQMAX2X2_T)
 #define LENETC_HAVE_RQMAX2X2_T 1
+LENETC_MVE_RQMAX2X2(t, LENETC_MVE_BCAST_T, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_SUB2X2_T)
 #define LENETC_HAVE_SUB2X2_T 1
+LENETC_MVE_SUB2X2(t, LENETC_MVE_BCAST_T, int32_t mult, int32_t shift)
+#endif
+#if defined(LENETC_USE_RQVEC_T)
 #define LENETC_HAVE_RQVEC_T 1
-#if defined(LENETC_MVE_RQ_FLOAT)
-LENETC_MVE_RQ_ROWS(f, lenetc_mve_rq_f_of(vdupq_n_f32(scale)), float scale)
+LENETC_MVE_RQVEC_INT(t)
+#endif
+
+#if defined(LENETC_MVE_RULE_F)
+#if defined(LENETC_USE_RQROW_F)
+#define LENETC_HAVE_RQROW_F 1
+LENETC_MVE_RQROW(f, LENETC_MVE_BCAST_F, float scale)
+#endif
+#if defined(LENETC_USE_RQROW32_F)
+#define LENETC_HAVE_RQROW32_F 1
+LENETC_MVE_RQROW32(f, LENETC_MVE_BCAST_F, float scale)
+#endif
+#if defined(LENETC_USE_RQMAX2X2_F)
+#define LENETC_HAVE_RQMAX2X2_F 1
+LENETC_MVE_RQMAX2X2(f, LENETC_MVE_BCAST_F, float scale)
+#endif
+#if defined(LENETC_USE_SUB2X2_F)
+#define LENETC_HAVE_SUB2X2_F 1
+LENETC_MVE_SUB2X2(f, LENETC_MVE_BCAST_F, float scale)
+#endif
+#if defined(LENETC_USE_RQVEC_F)
+#define LENETC_HAVE_RQVEC_F 1
 static inline void lenetc_rqvec_f(int8_t *restrict dst, const int32_t *restrict acc, int32_t n,
                                   const float *restrict scale, int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)
 {
@@ -328,11 +392,6 @@ static inline void lenetc_rqvec_f(int8_t *restrict dst, const int32_t *restrict 
         vstrbq_p_s32(dst + o, lenetc_mve_lut4(r, lut), p);
     }
 }
-#define LENETC_HAVE_RQROW_F 1
-#define LENETC_HAVE_RQROW32_F 1
-#define LENETC_HAVE_RQMAX2X2_F 1
-#define LENETC_HAVE_SUB2X2_F 1
-#define LENETC_HAVE_RQVEC_F 1
 #endif
 #endif
 

@@ -133,11 +133,12 @@ static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, con
 #endif
 #endif
 
-/* lenetc_i32x8_requant: lenetc_requant on eight lanes (mult >= 0, shift 1..62), exactly: the
+/* lenetc_i32x8_requant: lenetc_requant on the eight int32 at p, in place (mult >= 0, shift 1..62), exactly: the
  * magnitude times the multiplier in 64-bit lanes (umull), plus 2^(shift-1), shifted right
  * (ushl by -shift), capped at 2^16 before narrowing (the int8 clamp hides the cap), the sign
  * put back, the zero point added and the result clamped to [lo, hi]. */
-#if defined(LENETC_USE_I32X8_REQUANT) && defined(LENETC_HAVE_I32X8) && defined(__ARM_NEON) && defined(__aarch64__)
+#if defined(LENETC_USE_I32X8_REQUANT) && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
 #define LENETC_HAVE_I32X8_REQUANT 1
 static inline LENETC_UNUSED uint64x2_t lenetc_neon_round_shift(uint64x2_t p, int64x2_t s)
 {
@@ -158,12 +159,10 @@ static inline LENETC_UNUSED int32x4_t lenetc_neon_requant4(int32x4_t a, const in
     const int32x4_t v = vaddq_s32(vbslq_s32(vcltzq_s32(a), vnegq_s32(r), r), vdupq_n_s32(zp));
     return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
-static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_requant(lenetc_i32x8 acc, const int32_t *mult, const int32_t *shift, int32_t zp,
-                                                int32_t lo, int32_t hi)
+static inline LENETC_UNUSED void lenetc_i32x8_requant(int32_t *p, const int32_t *mult, const int32_t *shift, int32_t zp,
+                                                      int32_t lo, int32_t hi)
 {
-    lenetc_i32x8 r;
-    r.lo = lenetc_neon_requant4(acc.lo, mult, shift, zp, lo, hi);
-    r.hi = lenetc_neon_requant4(acc.hi, mult + 4, shift + 4, zp, lo, hi);
-    return r;
+    vst1q_s32(p, lenetc_neon_requant4(vld1q_s32(p), mult, shift, zp, lo, hi));
+    vst1q_s32(p + 4, lenetc_neon_requant4(vld1q_s32(p + 4), mult + 4, shift + 4, zp, lo, hi));
 }
 #endif

@@ -64,15 +64,19 @@ static inline LENETC_UNUSED void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
 }
 #endif
 
-/* lenetc_i32x8_requant: lenetc_requant (lenetc_int8.h) on eight lanes, channel l's multiplier
- * mult[l] >= 0 and shift[l] in 1..62: zp + sign(acc) * ((|acc| * mult + 2^(shift-1)) >> shift),
- * saturated to [lo, hi]. The magnitude is computed exactly in 64-bit lanes (vpmuludq, vpsrlvq)
- * and capped at 2^16 before narrowing, which the final clamp to int8 makes invisible. */
+/* lenetc_i32x8_requant: lenetc_requant (lenetc_int8.h) on the eight int32 at p, in place,
+ * channel l's multiplier mult[l] >= 0 and shift[l] in 1..62:
+ * zp + sign(acc) * ((|acc| * mult + 2^(shift-1)) >> shift), saturated to [lo, hi]. The
+ * magnitude is computed exactly in 64-bit lanes (vpmuludq, vpsrlvq) and capped at 2^16 before
+ * narrowing, which the final clamp to int8 makes invisible. It reads and writes memory itself,
+ * so a 16-lane kernel calling it needs none of the other lenetc_i32x8 routines. */
 #if defined(LENETC_USE_I32X8_REQUANT) && defined(__AVX2__)
+#include <immintrin.h>
 #define LENETC_HAVE_I32X8_REQUANT 1
-static inline LENETC_UNUSED __m256i lenetc_i32x8_requant(__m256i acc, const int32_t *mult, const int32_t *shift, int32_t zp,
-                                           int32_t lo, int32_t hi)
+static inline LENETC_UNUSED void lenetc_i32x8_requant(int32_t *p, const int32_t *mult, const int32_t *shift, int32_t zp,
+                                        int32_t lo, int32_t hi)
 {
+    const __m256i acc = _mm256_loadu_si256((const __m256i *)(const void *)p);
     const __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)mult);
     const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)shift);
     const __m256i one = _mm256_set1_epi64x(1), cap = _mm256_set1_epi64x(65536);
@@ -89,7 +93,7 @@ static inline LENETC_UNUSED __m256i lenetc_i32x8_requant(__m256i acc, const int3
     r = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
     r = _mm256_add_epi32(_mm256_sign_epi32(r, acc), _mm256_set1_epi32(zp));
     r = _mm256_max_epi32(r, _mm256_set1_epi32(lo));
-    return _mm256_min_epi32(r, _mm256_set1_epi32(hi));
+    _mm256_storeu_si256((__m256i *)(void *)p, _mm256_min_epi32(r, _mm256_set1_epi32(hi)));
 }
 #endif
 
