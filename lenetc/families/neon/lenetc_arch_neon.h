@@ -77,6 +77,7 @@ static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, 
 }
 #if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_DOT4_SIGNED)
 #define LENETC_FAST_I32X16_DOT4 1
+#define LENETC_HAVE_I32X16_DOT4 1
 static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
@@ -120,6 +121,7 @@ static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, con
 }
 #if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_DOT4_SIGNED)
 #define LENETC_FAST_I32X8_DOT4 1
+#define LENETC_HAVE_I32X8_DOT4 1
 static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;

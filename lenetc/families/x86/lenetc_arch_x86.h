@@ -169,6 +169,7 @@ static inline LENETC_UNUSED void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v
 #if defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_HAVE_I32X16) && defined(LENETC_I32X16_NATIVE) && \
     defined(__AVX512VNNI__)
 #define LENETC_FAST_I32X16_DOT4 1
+#define LENETC_HAVE_I32X16_DOT4 1
 static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
@@ -178,6 +179,7 @@ static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, 
 #elif defined(LENETC_USE_I32X16_DOT4) && defined(LENETC_HAVE_I32X16) && !defined(LENETC_I32X16_NATIVE) && \
     defined(__AVXVNNI__)
 #define LENETC_FAST_I32X16_DOT4 1
+#define LENETC_HAVE_I32X16_DOT4 1
 static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
@@ -192,6 +194,7 @@ static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_dot4(lenetc_i32x16 acc, 
 #if defined(LENETC_USE_I32X8_DOT4) && defined(LENETC_HAVE_I32X8) && \
     ((defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__))
 #define LENETC_FAST_I32X8_DOT4 1
+#define LENETC_HAVE_I32X8_DOT4 1
 static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_dot4(lenetc_i32x8 acc, const uint8_t *x, const int8_t *w)
 {
     int32_t quad;
