@@ -151,7 +151,7 @@ def params_from_arrays(net: Network, arrays: dict[str, np.ndarray]) -> dict[str,
             # checked as stored: a cast first would make 257 and 1.5 look like 1
             if arr.size and not np.isin(arr, (0, 1)).all():
                 bad = arr.reshape(-1)[~np.isin(arr.reshape(-1), (0, 1))][0]
-                raise LenetcError(f"connection table {shown(key)} holds {bad!r}; its entries must be 0 or 1")
+                raise LenetcError(f"connection table {shown(key)} holds {bad.item()!r}; its entries must be 0 or 1")
             out[key] = arr.astype(np.uint8)
             continue
         if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:

@@ -82,6 +82,13 @@ def calibration_doc(qnet: QuantizedNetwork) -> dict:
     return {"method": qnet.method, "images": qnet.calibration_images, "source": calibration_source(qnet)}
 
 
+def calibration_phrase(qnet: QuantizedNetwork) -> str:
+    """How the report names where the scales came from: the calibration, or the model file's own."""
+    if qnet.method == "file":
+        return calibration_source(qnet)
+    return f"calibrated with {qnet.method} on {calibration_source(qnet)}"
+
+
 def calibration_source(qnet: QuantizedNetwork) -> str:
     """What ``qnet`` was calibrated on, for the reports."""
     return qnet.notes.get("calibration", f"{qnet.calibration_images:,} images")
@@ -166,7 +173,7 @@ def info_int8(net: Network, args, dialect: Dialect = PORTABLE) -> int:
         }
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"model {net.name}, int8 (calibrated with {qnet.method} on {calibration_source(qnet)})")
+    print(f"model {net.name}, int8 ({calibration_phrase(qnet)})")
     print(f"C dialect {dialect.name} (workspace aligned to {dialect.align})")
     for line in scale_lines(qnet) + memory_lines(fgen, qgen):
         print(line)
@@ -218,7 +225,7 @@ def eval_int8(net: Network, args, inputs: np.ndarray, labels: np.ndarray, what: 
         print(json.dumps(doc, indent=2))
     else:
         print(f"{net.name} on {ev.images} {what} "
-              f"(int8 calibrated with {qnet.method} on {calibration_source(qnet)})")  # fmt: skip
+              f"(int8 {calibration_phrase(qnet)})")  # fmt: skip
         print(f"  float32 {runs} accuracy".ljust(23) + f"{100 * ev.accuracy_float32:.2f} %")
         print(
             f"  int8 {runs} accuracy".ljust(23) + f"{100 * ev.accuracy_int8:.2f} %  (drop {ev.drop_points:+.2f} points)"
