@@ -11,7 +11,10 @@ PyTorch-style ONNX file, imported through ``lenetc.load``):
 
 Printed: µs per image, ratio = ORT time / lenetc time (higher is better), and the float32
 fraction of the host's single-core FMA peak (benchmarks/peak.py, measured in this run).
-Usage: python benchmarks/bench.py [--models lenet5 lenet-caffe ...] [--rounds 7] [--no-import]
+Then the goal table: ratios, lenetc µs per image and xfloor (lenetc time over the time of the
+MACs at the FMA peak measured in this run), and the cells below issue 27's goal; with
+``--arm64`` also the bare-metal Arm64 instructions per MAC (benchmarks/arm64_icount.py).
+Usage: python benchmarks/bench.py [--models lenet5 lenet-caffe ...] [--rounds 7] [--no-import] [--arm64]
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ from lenetc.exporters.onnx_export import ort_session, to_onnx  # noqa: E402
 
 BATCHES = (1, 64)
 CALIB = 100
+#: Issue 27's goals: every cell at least GOAL x ONNX Runtime, or a float32 cell within FLOOR_GOAL
+#: x the FMA floor (MACs at the measured single-core peak).
+GOAL, FLOOR_GOAL = 1.5, 1.2
 
 
 @dataclass
@@ -131,6 +137,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--budget", type=float, default=0.02, help="seconds per engine, batch and round")
     parser.add_argument("--no-import", action="store_true", help="leave out the PyTorch-style ONNX file")
+    parser.add_argument("--arm64", action="store_true", help="also count Arm64 instructions (arm64_icount.py)")
     args = parser.parse_args()
 
     import onnxruntime
@@ -180,11 +187,36 @@ def main() -> None:
                 print(f"{c.model:<13} {dt:<5} {b:>5} {mine * 1e6:>9.1f} {ort * 1e6:>9.1f} {ort / mine:>6.2f} "
                       f"{pk_mine:>9.1f}% {pk_ort:>7.1f}%")  # fmt: skip
     cols = [f"{dt} b{b}" for dt in ("f32", "int8") for b in BATCHES]
-    print("\n| model | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
-    for model, row in summary.items():
-        print(f"| {model} | " + " | ".join(f"{row[k]:.2f}" for k in cols) + " |")
+    print(f"\nratio = ORT / lenetc (goal >= {GOAL}, or for float32 xfloor <= {FLOOR_GOAL}); "
+          f"xfloor = lenetc time / (MACs / FMA peak {best:.1f} GFMA/s)")  # fmt: skip
+    print("| model | " + " | ".join(cols) + " | lenetc µs/img f32 b1 / b64 | int8 b1 / b64 | xfloor f32 b1 / b64 |")
+    print("|---|" + "---|" * (len(cols) + 3))
+    missed = []
+    for c in cases:
+        row = summary[c.model]
+        us = {k: statistics.median(c.times[(f"lenetc {k.split()[0]}", int(k.split()[1][1:]))]) * 1e6 for k in cols}
+        floor_us = c.macs / (best * 1e9) * 1e6
+        xfloor = {k: us[k] / floor_us for k in cols if k.startswith("f32")}
+        for k in cols:
+            if row[k] < GOAL and not (k in xfloor and xfloor[k] <= FLOOR_GOAL):
+                missed.append(f"{c.model} {k}")
+        print(f"| {c.model} | " + " | ".join(f"{row[k]:.2f}" for k in cols)
+              + f" | {us['f32 b1']:.1f} / {us['f32 b64']:.1f} | {us['int8 b1']:.1f} / {us['int8 b64']:.1f}"
+              + f" | {xfloor['f32 b1']:.1f} / {xfloor['f32 b64']:.1f} |")  # fmt: skip
     allr = [v for row in summary.values() for v in row.values()]
-    print(f"median ratio {statistics.median(allr):.2f}, min {min(allr):.2f}")
+    print(
+        f"median ratio {statistics.median(allr):.2f}, min {min(allr):.2f}; "
+        f"cells below the goal: {', '.join(missed) if missed else 'none'}"
+    )
+    if args.arm64:
+        import arm64_icount
+
+        print(
+            "\nArm64 bare metal (qemu-system-aarch64 -M virt -cpu cortex-a76 -icount shift=0, PMU INST_RETIRED), "
+            "instructions per MAC, one inference, aarch64-linux-gnu-gcc -O2 -march=armv8.2-a+dotprod:"
+        )
+        sys.argv = [sys.argv[0]]
+        arm64_icount.main()
 
 
 if __name__ == "__main__":

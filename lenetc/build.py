@@ -47,6 +47,10 @@ class CompiledNetwork:
         self.generated, self.net, self.plan, self.build_dir = gen, plan.net, plan, build_dir
         self.ffi, self.lib = module.ffi, module.lib
         self._run_batch = getattr(self.lib, gen.symbols.run_batch)
+        # the tiled entry (host dialects): several images per tile, layer by layer; same bits
+        tiled = plan.dialect.batch_tile > 0
+        self._run_tiled = getattr(self.lib, gen.symbols.run_tiled) if tiled else None
+        self.tiled_bytes = int(getattr(self.lib, gen.symbols.tiled_workspace_size)()) if tiled else 0
         self.input_shape = tuple(plan.net.input_shape)
         self.output_size = plan.output_size
         self.arena_bytes = plan.arena_bytes
@@ -68,11 +72,12 @@ class CompiledNetwork:
         """Run the C's batch entry over ``inp`` into ``out``, split across ``self.threads``."""
 
         def run(lo: int, hi: int) -> int:
-            return self._run_batch(
+            tiled = self._run_tiled is not None and hi - lo > 1
+            return (self._run_tiled if tiled else self._run_batch)(
                 self.ffi.from_buffer(in_ctype, inp[lo:hi]),
                 self.ffi.from_buffer(out_ctype, out[lo:hi]),
                 hi - lo,
-                self.ffi.from_buffer("unsigned char[]", self.workspace()),
+                self.ffi.from_buffer("unsigned char[]", self.workspace(self.tiled_bytes if tiled else 0)),
             )
 
         n = inp.shape[0]
@@ -86,11 +91,12 @@ class CompiledNetwork:
         for status in statuses:
             _check_status(status)
 
-    def workspace(self) -> np.ndarray:
-        """A fresh workspace of ``arena_bytes`` bytes aligned as the C requires."""
-        raw = np.empty(self.arena_bytes + self.align, dtype=np.uint8)
+    def workspace(self, nbytes: int = 0) -> np.ndarray:
+        """A fresh workspace of ``nbytes`` (default ``arena_bytes``) bytes aligned as the C requires."""
+        nbytes = nbytes or self.arena_bytes
+        raw = np.empty(nbytes + self.align, dtype=np.uint8)
         skip = -raw.ctypes.data % self.align
-        return raw[skip : skip + max(self.arena_bytes, 1)]
+        return raw[skip : skip + max(nbytes, 1)]
 
     @property
     def source_files(self) -> list[Path]:

@@ -42,6 +42,12 @@ class Capabilities:
     ``vla``: vector-length agnostic code (RISC-V V, SVE): the lane count is a run-time value;
     ``vector_isa``: the vector instruction set whose intrinsics a family's own templates may
     use directly (``"mve"``, ``"rvv"``; "" none): a variant written in them requires it;
+    ``simd_blocks``: the family header implements the block primitives (``lenetc_f32x8/16``,
+    ``lenetc_i32x8/16``, and ``_dot4`` where the CPU has 4 x 8-bit dot products) natively, so
+    kernels that keep output channels in those lanes pay off (x86, NEON);
+    ``masked_f32``: a per-lane masked fused multiply-add costs no more than a plain one
+    (AVX-512 mask registers): blocked float kernels then also serve sparse connection tables
+    and few output channels;
     ``scalar_blocks``: no SIMD at all, so kernels are worth blocking outputs in general-purpose
     registers (what a compiler's vectoriser would otherwise do).
     """
@@ -54,6 +60,8 @@ class Capabilities:
     tail_predication: bool = False
     vla: bool = False
     vector_isa: str = ""
+    simd_blocks: bool = False
+    masked_f32: bool = False
     scalar_blocks: bool = False
 
 
@@ -75,6 +83,9 @@ class Dialect:
     align: int = 4
     macros: frozenset[str] = frozenset()
     preference: int = 0
+    #: Images per tile of ``<P>_run_tiled`` (0: no tiled batch entry; microcontrollers run one
+    #: image at a time and keep the flash).
+    batch_tile: int = 0
 
     def __str__(self) -> str:
         return self.name

@@ -53,7 +53,7 @@ def _flags(path: str) -> tuple[str, ...]:
     return (*native, *STRICT_FLAGS) if path == "native" else (*HOST_FLAGS, *STRICT_FLAGS, *PATHS[path])
 
 
-def _inputs(net, n=5):
+def _inputs(net, n=11):
     return np.random.default_rng(7).uniform(-1, 1, (n, *net.input_shape)).astype(np.float32)
 
 
@@ -75,19 +75,22 @@ def test_small_convolutions_same_bits_as_portable(case, path):
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
-@pytest.mark.parametrize("name", ["lenet-caffe", "lenet-keras", "lenet5-keras"])
+@pytest.mark.parametrize("name", ["lenet-caffe", "lenet-keras", "lenet5-keras", "lenet5"])
 def test_zoo_same_bits_as_portable(name, path):
     _check(lenetc.load(name), path)
 
 
-def test_few_channels_keep_the_generic_kernel():
+def test_few_channels_and_sparse_tables_by_capability():
+    """x86 (cheap AVX-512 masked FMAs) blocks lenet5's 6-map C1 and sparse C3 (masked lanes);
+    NEON keeps the portable kernel for both (a select per FMA)."""
     few = _net([Conv2D("c", out_channels=6, kernel=5, act=Act("scaled_tanh"))], (1, 12, 12))
-    assert [op.variant for op in lenetc.generate(few, target="x86").plan.ops] == ["conv2d/float32"]
+    assert [op.variant for op in lenetc.generate(few, target="x86").plan.ops] == ["conv2d/float32_blocked"]
+    assert [op.variant for op in lenetc.generate(few, target="neon").plan.ops] == ["conv2d/float32"]
+    for target, want in (("x86", "conv2d/float32_blocked"), ("neon", "conv2d/float32")):
+        c3 = [op for op in lenetc.generate(lenetc.load("lenet5"), target=target).plan.ops if op.layer == "C3"]
+        assert c3 and all(op.variant == want for op in c3)
 
 
-def test_sparse_and_grouped_keep_the_generic_kernel():
-    sparse = lenetc.generate(lenetc.load("lenet5"), target="x86").plan.ops
-    c3 = [op for op in sparse if op.layer == "C3"]
-    assert c3 and all(op.variant == "conv2d/float32" for op in c3)
+def test_grouped_keeps_the_generic_kernel():
     grouped = _net([Conv2D("g", out_channels=6, kernel=3, groups=3)], (3, 8, 8))
     assert all(op.variant != "conv2d/float32_blocked" for op in lenetc.generate(grouped, target="x86").plan.ops)

@@ -42,6 +42,15 @@ class Symbols:
         return self.fn("run_batch")
 
     @property
+    def run_tiled(self) -> str:
+        """The tiled batch entry (host dialects with ``batch_tile``)."""
+        return self.fn("run_tiled")
+
+    @property
+    def tiled_workspace_size(self) -> str:
+        return self.fn("tiled_workspace_size")
+
+    @property
     def predict(self) -> str:
         return self.fn("predict")
 

@@ -17,8 +17,17 @@
  *   widened to int16, w int8. |sum| stays below 2^31 (the planner proves the bound), and
  *   integer sums are exact in any order, so every family may reorder them.
  */
+/* A block primitive may be compiled for one path of a kernel and called only from the other
+ * (e.g. the 16-bit madd where vpdpbusd runs): unused there, which clang reports. */
+#ifndef LENETC_UNUSED
+#if defined(__GNUC__)
+#define LENETC_UNUSED __attribute__((unused))
+#else
+#define LENETC_UNUSED
+#endif
+#endif
 #if defined(LENETC_USE_DOT_S16S8) && !defined(LENETC_HAVE_DOT_S16S8)
-static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
+static inline LENETC_UNUSED int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *restrict w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i;
@@ -34,7 +43,7 @@ static inline int32_t lenetc_dot_s16s8(const int16_t *restrict x, const int8_t *
 typedef struct {
     int32_t v[8];
 } lenetc_i32x8;
-static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
+static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
 {
     lenetc_i32x8 r;
     int l;
@@ -43,7 +52,7 @@ static inline lenetc_i32x8 lenetc_i32x8_load(const int32_t *p)
     }
     return r;
 }
-static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
+static inline LENETC_UNUSED lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x, const int16_t *w)
 {
     int l;
     for (l = 0; l < 8; ++l) {
@@ -51,7 +60,7 @@ static inline lenetc_i32x8 lenetc_i32x8_madd(lenetc_i32x8 acc, const int16_t *x,
     }
     return acc;
 }
-static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
+static inline LENETC_UNUSED void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
 {
     int l;
     for (l = 0; l < 8; ++l) {
@@ -65,7 +74,7 @@ static inline void lenetc_i32x8_store(int32_t *p, lenetc_i32x8 v)
 typedef struct {
     int32_t v[16];
 } lenetc_i32x16;
-static inline lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
+static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
 {
     lenetc_i32x16 r;
     int l;
@@ -74,7 +83,7 @@ static inline lenetc_i32x16 lenetc_i32x16_load(const int32_t *p)
     }
     return r;
 }
-static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t *x, const int16_t *w)
+static inline LENETC_UNUSED lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t *x, const int16_t *w)
 {
     int l;
     for (l = 0; l < 16; ++l) {
@@ -82,7 +91,7 @@ static inline lenetc_i32x16 lenetc_i32x16_madd(lenetc_i32x16 acc, const int16_t 
     }
     return acc;
 }
-static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
+static inline LENETC_UNUSED void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
 {
     int l;
     for (l = 0; l < 16; ++l) {
@@ -98,7 +107,7 @@ static inline void lenetc_i32x16_store(int32_t *p, lenetc_i32x16 v)
  * lenetc_dot4_s8: acc[c] += sum of x[i] * w[c * wstride + i] (c < 4).
  * lenetc_dot1_s8: sum of x[i] * w[i]. */
 #if defined(LENETC_USE_GATHER_S8) && !defined(LENETC_HAVE_GATHER_S8)
-static inline void lenetc_gather_s8(int8_t *restrict dst, const int8_t *restrict src, const uint8_t *restrict off,
+static inline LENETC_UNUSED void lenetc_gather_s8(int8_t *restrict dst, const int8_t *restrict src, const uint8_t *restrict off,
                                     int32_t n)
 {
     int32_t i;
@@ -109,7 +118,7 @@ static inline void lenetc_gather_s8(int8_t *restrict dst, const int8_t *restrict
 #endif
 
 #if defined(LENETC_USE_DOT2X2_S8) && !defined(LENETC_HAVE_DOT2X2_S8)
-static inline void lenetc_dot2x2_s8(const int8_t *restrict p, int32_t pstride, const int8_t *restrict w,
+static inline LENETC_UNUSED void lenetc_dot2x2_s8(const int8_t *restrict p, int32_t pstride, const int8_t *restrict w,
                                     int32_t wstride, int32_t n, int32_t *restrict acc)
 {
     int32_t i;
@@ -123,7 +132,7 @@ static inline void lenetc_dot2x2_s8(const int8_t *restrict p, int32_t pstride, c
 #endif
 
 #if defined(LENETC_USE_DOT2X1_S8) && !defined(LENETC_HAVE_DOT2X1_S8)
-static inline void lenetc_dot2x1_s8(const int8_t *restrict p, int32_t pstride, const int8_t *restrict w, int32_t n,
+static inline LENETC_UNUSED void lenetc_dot2x1_s8(const int8_t *restrict p, int32_t pstride, const int8_t *restrict w, int32_t n,
                                     int32_t *restrict acc)
 {
     int32_t i;
@@ -135,7 +144,7 @@ static inline void lenetc_dot2x1_s8(const int8_t *restrict p, int32_t pstride, c
 #endif
 
 #if defined(LENETC_USE_DOT4_S8) && !defined(LENETC_HAVE_DOT4_S8)
-static inline void lenetc_dot4_s8(const int8_t *restrict x, const int8_t *restrict w, int32_t wstride, int32_t n,
+static inline LENETC_UNUSED void lenetc_dot4_s8(const int8_t *restrict x, const int8_t *restrict w, int32_t wstride, int32_t n,
                                   int32_t *restrict acc)
 {
     int32_t i, c;
@@ -148,7 +157,7 @@ static inline void lenetc_dot4_s8(const int8_t *restrict x, const int8_t *restri
 #endif
 
 #if defined(LENETC_USE_DOT1_S8) && !defined(LENETC_HAVE_DOT1_S8)
-static inline int32_t lenetc_dot1_s8(const int8_t *restrict x, const int8_t *restrict w, int32_t n)
+static inline LENETC_UNUSED int32_t lenetc_dot1_s8(const int8_t *restrict x, const int8_t *restrict w, int32_t n)
 {
     int32_t i, a = 0;
     for (i = 0; i < n; ++i) {
