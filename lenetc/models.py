@@ -10,8 +10,8 @@ from pathlib import Path
 from . import zoo
 from .errors import LenetcError
 from .importers.keras_import import load_keras
-from .importers.onnx_import import load_onnx
-from .importers.tflite_import import load_tflite
+from .importers.onnx_load import load_onnx
+from .importers.tflite_load import load_tflite
 from .names import shown
 from .network import Network, Preprocess, stated_preprocess
 from .npz import load_npz

@@ -124,7 +124,7 @@ def prepare(case):
     """(network, input, expected) for a case, or a string: why it is out of scope."""
 
     from lenetc.errors import LenetcError
-    from lenetc.importers.onnx_import import import_model
+    from lenetc.importers.onnx_load import import_model
 
     inputs, outputs = case.data_sets[0]
     if len(outputs) != 1:

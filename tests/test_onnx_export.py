@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 
 import lenetc  # noqa: E402
 from lenetc.exporters.onnx_export import run_onnxruntime, to_onnx  # noqa: E402
-from lenetc.importers.onnx_import import import_model  # noqa: E402
+from lenetc.importers.onnx_load import import_model  # noqa: E402
 from lenetc.zoo import ZOO  # noqa: E402
 
 REL = 1e-5

@@ -19,7 +19,7 @@ from onnx_models import keras_lenet, keras_lenet_reference, torch_lenet  # noqa:
 import lenetc  # noqa: E402
 from lenetc.errors import LenetcError  # noqa: E402
 from lenetc.exporters.onnx_export import run_onnxruntime  # noqa: E402
-from lenetc.importers.onnx_import import import_model  # noqa: E402
+from lenetc.importers.onnx_load import import_model  # noqa: E402
 
 REL = 1e-5
 
@@ -375,7 +375,7 @@ def test_core_commands_work_on_an_imported_file(tmp_path, capsys):
 
 def test_corrupted_files_never_raise_anything_but_a_one_line_error(tmp_path):
     """Truncations and flipped bytes (fixed seed): a model, or a LenetcError on one line."""
-    from lenetc.importers.onnx_import import load_onnx
+    from lenetc.importers.onnx_load import load_onnx
 
     data = keras_lenet().SerializeToString()
     rng = np.random.default_rng(11)

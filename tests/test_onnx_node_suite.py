@@ -65,7 +65,7 @@ def test_every_node_test_model_imports_or_fails_in_one_line():
     """All node tests, supported operators or not: the importer returns a network or raises a
     one-line LenetcError, never another exception (no traceback reaches the CLI)."""
     from lenetc.errors import LenetcError
-    from lenetc.importers.onnx_import import import_model
+    from lenetc.importers.onnx_load import import_model
 
     outcomes = {"imported": 0, "refused": 0}
     for case in all_cases():

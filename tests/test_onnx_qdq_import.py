@@ -265,7 +265,7 @@ def test_weight_only_qdq_is_a_float_network():
              helper.make_node("Conv", ["x", "wf"], ["y"])]  # fmt: skip
     model = _model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])])  # fmt: skip
-    net = lenetc.importers.onnx_import.import_model(model)
+    net = lenetc.importers.onnx_load.import_model(model)
     assert isinstance(net, Network)
     np.testing.assert_array_equal(
         net.params[f"{net.layers[0].name}.weight"], w * np.array([0.5, 0.25])[:, None, None, None]
@@ -282,7 +282,7 @@ def test_unquantized_output_in_a_quantized_graph_refused():
     model = _model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])])  # fmt: skip
     with pytest.raises(LenetcError, match="output is not quantized"):
-        lenetc.importers.onnx_import.import_model(model)
+        lenetc.importers.onnx_load.import_model(model)
 
 
 def test_zero_scale_in_the_file_is_one_line_cli_error(tmp_path, capsys):

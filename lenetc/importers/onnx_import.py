@@ -14,17 +14,15 @@ become 2-D ones with height 1. A symbolic batch axis is treated as 1.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import LenetcError
 from ..layers import Act, Conv2D, Dense, Pool2D, Softmax
 from ..limits import MAX_FOLDED_BYTES
-from ..names import safe_name
 from ..network import Network
 from .builder import ChainBuilder, batchnorm_scale
-from .onnx_fold import attrs, fold, one_line, opset_of, read_model, tensor_to_array
+from .onnx_fold import attrs, fold, opset_of, tensor_to_array
 from .onnx_layout import Dyn, LayoutOps, _Unsupported
 from .onnx_meta import preprocess_from_props
 from .onnx_patterns import PatternOps
@@ -404,40 +402,6 @@ class OnnxImporter(LayoutOps, PatternOps):
 
     def op_LogSoftmax(self, node, a):
         self._softmax(node, a, True)
-
-
-def _import(model, name: str):
-    if quantized_format(model.graph) is not None:
-        from .onnx_qdq_import import import_quantized  # the quantized importer builds on this module
-
-        return import_quantized(model, name)
-    return OnnxImporter(model, name).run()
-
-
-def load_onnx(path: str | Path):
-    """Import the ONNX model at ``path`` as a lenetc :class:`Network` (one-line error if it cannot
-    be mapped); a statically quantized file (QDQ or QOperator) gives a
-    :class:`~lenetc.quant.qnetwork.QuantizedNetwork` with the file's own scales, whose ``net`` is
-    the float network of its dequantized weights."""
-    path = Path(path)
-    model = read_model(path)
-    name = safe_name(path.stem, "onnx_model")
-    try:
-        return _import(model, name)
-    except LenetcError as exc:
-        raise LenetcError(one_line(str(exc))) from None  # names from a corrupt file may hold control characters
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-        # A corrupt file that still parses as protobuf (flipped bytes, wrong field types).
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise LenetcError(one_line(f"'{path}' is a malformed ONNX model ({type(exc).__name__}: {msg})")) from None
-
-
-def import_model(model, name: str = "onnx_model"):
-    """Import an in-memory ``onnx.ModelProto`` (a quantized one as :func:`load_onnx` does)."""
-    try:
-        return _import(model, name)
-    except LenetcError as exc:
-        raise LenetcError(one_line(str(exc))) from None
 
 
 def _label(node) -> str:

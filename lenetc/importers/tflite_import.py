@@ -421,15 +421,3 @@ def stated_preprocess(description: str) -> Preprocess | None:
     except ValueError:
         return None
     return Preprocess(scale, offset, int(m.group(3)), source="the file's description (a lenetc export)")
-
-
-def load_tflite(path: str | Path):
-    """A ``.tflite`` file as a :class:`Network` (float32 files) or a
-    :class:`~lenetc.quant.qnetwork.QuantizedNetwork` with the file's own scales (int8 files)."""
-    imp = import_tflite(path)
-    net = imp.builder.network(stated_preprocess(imp.description))
-    if not imp.int8:
-        return net
-    from .tflite_quantized import quantized_from_facts
-
-    return quantized_from_facts(net, imp)
