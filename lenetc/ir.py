@@ -80,7 +80,8 @@ def kernel_template(name: str) -> str:
 #: of them gets a ``_2`` suffix in C (tests/test_hardening_messages.py checks the templates).
 RESERVED_C_NAMES = frozenset(
     {
-        "run", "run_ws", "run_batch", "predict", "preprocess", "workspace_size", "quantize_input", "out_t",
+        "run", "run_ws", "run_batch", "run_tiled", "predict", "preprocess", "workspace_size", "tiled_workspace_size",
+        "quantize_input", "out_t",
         "pixel", "pixel_table", "probe_ticks", "PROBE", "PROBE_COUNTER", "H", "OK", "ERR_NULL", "ERR_INPUT",
         "ERR_ALIGN", "ERR_COUNT", "INPUT_SIZE", "INPUT_C", "INPUT_H", "INPUT_W", "OUTPUT_SIZE",
         "WORKSPACE_ALIGN", "ARENA_BYTES", "WEIGHT_BYTES", "INTEGER_ONLY", "INPUT_SCALE", "INPUT_ZERO_POINT",

@@ -60,7 +60,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path):
         (("info", "lenet7"), "unknown model 'lenet7'"),
         (("info", bad), "cannot read weights file"),
         (("verify", "lenet-caffe", "--weights", nan), "'ip1.weight'"),
-        (("generate", "lenet5", "-o", bad / "sub"), "cannot write to output directory"),
+        (("generate", "lenet5", "-o", bad / "sub"), "Not a directory"),
         (("generate", "lenet5", "-o", tmp_path / "o", "--prefix", "a-b"), "not a C identifier"),
     ]
     for args, message in cases:

@@ -58,7 +58,7 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
     "name, pattern",
     [
         ("nested.npz", "architecture JSON is malformed: nested too deeply"),
-        ("inf.npz", "architecture JSON is malformed: cannot convert float infinity to integer"),
+        ("inf.npz", "architecture JSON is malformed: input_shape must be a list of integers"),
         ("nested.h5", "model_config is nested too deeply"),
         ("int.h5", "model_config must be JSON text, not int64"),
         ("array.h5", "model_config must be JSON text, not ndarray"),

@@ -226,7 +226,7 @@ def test_longest_prefix_still_compiles(tmp_path):
 
 def test_random_weights_spec_matched_whole(tmp_path):
     """``random:1\\n`` is not the random-weights spec (``re.match`` with ``$`` took it as one)."""
-    with pytest.raises(LenetcError, match="weights file 'random:1\n' does not exist"):
+    with pytest.raises(LenetcError, match="random:SEED needs a whole number seed"):
         lenetc.load("lenet5", "random:1\n")
 
 

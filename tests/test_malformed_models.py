@@ -40,7 +40,7 @@ NPZ_CASES = {
     "conv groups 0": (lambda a: _layer(a, "conv1").update(groups=0), r"layer 'conv1': groups must be at least 1"),
     "conv kernel 0": (lambda a: _layer(a, "conv2").update(kernel=[0, 5]), r"layer 'conv2': kernel must be at least 1"),
     "conv padding -1": (lambda a: _layer(a, "conv1").update(padding=[-1, 0, 0, 0]), r"padding must be at least 0"),
-    "conv stride text": (lambda a: _layer(a, "conv1").update(stride="11"), r"stride must be an integer, got '11'"),
+    "conv stride text": (lambda a: _layer(a, "conv1").update(stride="11"), r"'stride' must be integers, got '11'"),
     "pool kernel 0": (
         lambda a: _layer(a, "pool1").update(kernel=[0, 0], stride=[1, 1]),
         r"layer 'pool1': kernel must be at least 1",

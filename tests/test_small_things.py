@@ -48,7 +48,7 @@ def test_reprs_are_short(lenet5, tmp_path):
     text = repr(gen)
     assert len(text) < 600 and "lenet5.c" in text and "arena_bytes=" in text
     bundle = write_example(lenet5, tmp_path, digits=synthetic_digits(1), target="host")
-    assert len(repr(bundle)) < 2000 and str(tmp_path) in repr(bundle)
+    assert len(repr(bundle)) < 4000 and str(tmp_path) in repr(bundle)  # a line per written file, not the C
 
 
 def test_int32_rbf_output_stage_counts_four_bytes_per_output(lenet5_int8):

@@ -223,8 +223,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not ok:
         report.verdict = "FAIL: error above tolerance"
     elif not inputs_ok:
+        who = "Keras" if args.against == "keras" else "ONNX Runtime"
         report.verdict = (
-            f"FAIL: {label} misclassifies too many digits, so the inputs both sides got are probably not what "
+            f"FAIL: {who} misclassifies too many digits, so the inputs both sides got are probably not what "
             "the model expects: state its preprocessing with --scale/--offset/--pad (--min-accuracy 0 for an "
             "untrained model; --inputs random compares the arithmetic only)"
         )
