@@ -10,12 +10,14 @@ from ..errors import LenetcError
 from ..names import safe_name
 from .onnx_fold import one_line, read_model
 from .onnx_import import OnnxImporter
-from .onnx_qdq_import import import_quantized
 from .onnx_quantized import quantized_format
 
 
 def _import(model, name: str):
     if quantized_format(model.graph) is not None:
+        # imported here: the quantized importer needs the optional onnx package at import time
+        from .onnx_qdq_import import import_quantized
+
         return import_quantized(model, name)
     return OnnxImporter(model, name).run()
 
