@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from functools import cache
 
 import numpy as np
@@ -29,6 +30,17 @@ def need_target(name: str) -> None:
         if os.environ.get("LENETC_REQUIRE_FIRMWARE") == "1" or os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def need_program(*names: str, package: str) -> str:
+    """The first of ``names`` on PATH; else skip, or fail under CI as :func:`need_target` does."""
+    found = next((p for p in map(shutil.which, names) if p), None)
+    if found is None:
+        message = f"{names[0]} is missing: apt-get install --no-install-recommends {package}"
+        if os.environ.get("LENETC_REQUIRE_FIRMWARE") == "1" or os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 @cache

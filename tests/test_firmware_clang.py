@@ -5,12 +5,11 @@ checksum: float32 bits and int8 outputs equal on both compilers."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
 import pytest
-from firmware_helpers import load, need_target
+from firmware_helpers import load, need_program, need_target
 
 from lenetc.firmware.bundle import write_example
 from lenetc.firmware.digits import synthetic_digits
@@ -18,12 +17,7 @@ from lenetc.firmware.run import parse_output
 
 
 def _clang() -> str:
-    found = shutil.which("clang-19") or shutil.which("clang")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("clang is missing: apt-get install --no-install-recommends clang")
-        pytest.skip("clang is not installed")
-    return found
+    return need_program("clang-19", "clang", package="clang")
 
 
 def _compiled_by(obj) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from PIL import Image
 import lenetc
 from lenetc import datasets
 from lenetc.reference import forward, predict_classes
-from tests.firmware_helpers import need_target
+from tests.firmware_helpers import need_program, need_target
 
 N = 1000
 MODEL = "lenet5-keras"
@@ -42,12 +41,7 @@ def page(tmp_path_factory) -> tuple[Path, str]:
 
 
 def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the report test needs chromium: apt-get install --no-install-recommends chromium")
-        pytest.skip("chromium is not installed")
-    return found
+    return need_program("chromium", "chromium-browser", package="chromium")
 
 
 def test_accuracy_matches_the_reference(page) -> None:
